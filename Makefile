@@ -1,0 +1,78 @@
+# recgate -- GNU make build.
+#
+#   make            build build/recgated and build/recgatectl
+#   make run        install missing dependencies, build, create the demo
+#                   directory (demo/) if absent, run the gateway on 127.0.0.1
+#   make test       build and run the whole suite (unit + integration)
+#   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
+
+CC      ?= cc
+SAN     ?=
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   ?= build
+SANFLAGS =
+endif
+
+PKGS     = libuv libsodium sqlcipher jansson libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP \
+           -I. $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lssl -lcrypto
+
+# Everything but the two programs' main files goes into one archive.
+LIB_SRC  := $(wildcard crypto/*.c policy/*.c) \
+            $(filter-out gateway/recgated.c gateway/recgatectl.c, $(wildcard gateway/*.c))
+TEST_SRC := $(wildcard tests/*.c tests/unit/*.c tests/integration/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+all: $(BUILD)/recgated $(BUILD)/recgatectl
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/librecgate.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/recgated: $(BUILD)/obj/gateway/recgated.o $(BUILD)/librecgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/recgatectl: $(BUILD)/obj/gateway/recgatectl.o $(BUILD)/librecgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/rgtest: $(TEST_OBJ) $(BUILD)/librecgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@sh packaging/install-deps.sh
+
+DEMO ?= demo
+LISTEN ?= 127.0.0.1:8443
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@test -f $(DEMO)/recgate.conf || $(BUILD)/recgatectl init --demo $(DEMO)
+	$(BUILD)/recgated -c $(DEMO)/recgate.conf --listen $(LISTEN)
+
+# The suite finds the programs and the test data through the environment.
+test: all $(BUILD)/rgtest
+	RG_BUILD=$(BUILD) RG_TESTDATA=tests/data $(BUILD)/rgtest $(T)
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps run test clean
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d

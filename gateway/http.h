@@ -1,0 +1,66 @@
+/*
+ * http.h -- the front: the event loop's HTTP/1.1 server.
+ *
+ * The front owns the listening socket, the connections, HTTP framing
+ * (http-parser) and the limits: header size, body size, idle and
+ * slow-request timeouts, keep-alive, connection count. It turns bytes into
+ * a struct rg_request and hands it to a handler; it never calls storage,
+ * policy or crypto itself. Errors it detects on its own (malformed HTTP,
+ * oversized header or body, timeouts) it answers with the JSON error body
+ * and closes the connection.
+ */
+#ifndef RG_HTTP_H
+#define RG_HTTP_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "gateway/request.h"
+
+struct rg_http_limits {
+	size_t max_header;          /* bytes of request line + headers; 16 KiB */
+	size_t max_body;            /* bytes; default 1 MiB */
+	unsigned idle_timeout_ms;   /* keep-alive idle; default 60000 */
+	unsigned request_timeout_ms;/* from first byte to complete request; 30000 */
+	size_t max_connections;     /* refuse (close) beyond this; default 1024 */
+};
+
+/* Default limits. */
+void rg_http_limits_default(struct rg_http_limits *lim);
+
+typedef struct rg_http rg_http;
+/* One pending reply: the handler must answer each request exactly once. */
+typedef struct rg_http_reply rg_http_reply;
+
+/*
+ * Called for each complete request. req stays valid until rg_http_reply()
+ * is called for reply; the handler may answer at once or later (after a
+ * group commit). Requests on one connection are handed over one at a time:
+ * the next pipelined request waits until this one is answered.
+ */
+typedef void (*rg_http_handler)(void *ctx, const struct rg_request *req,
+                                rg_http_reply *reply);
+
+rg_http *rg_http_new(uv_loop_t *loop, const struct rg_http_limits *lim,
+                     rg_http_handler handler, void *ctx);
+/*
+ * Bind and listen on host:port (port 0 picks a free one). On success
+ * writes the bound "host:port" into bound. Returns 0 or a negative libuv
+ * error code.
+ */
+int rg_http_listen(rg_http *http, const char *host, int port, char *bound,
+                   size_t boundlen);
+/*
+ * Send the response (status, application/json body copied) and release
+ * reply and its request. Safe to call after the client went away: the
+ * response is then dropped.
+ */
+void rg_http_reply(rg_http_reply *reply, const struct rg_response *resp);
+/* Stop listening, close every connection; replies still pending are
+ * dropped when they come. cb (may be NULL) runs when all handles closed. */
+void rg_http_close(rg_http *http, void (*cb)(void *ctx), void *ctx);
+/* Free after the close callback ran. */
+void rg_http_free(rg_http *http);
+
+#endif

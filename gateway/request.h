@@ -1,0 +1,56 @@
+/*
+ * request.h -- a framed HTTP request and the response to it.
+ *
+ * This is what crosses the seam between the front (which frames untrusted
+ * bytes) and the keeper (which decides): plain data, no pointers back into
+ * either side. When the front and keeper become separate processes these
+ * structures are what the length-prefixed messages carry.
+ */
+#ifndef RG_REQUEST_H
+#define RG_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/error.h"
+
+struct rg_header {
+	char *name;  /* lower-case */
+	char *value; /* as received, leading/trailing white space removed */
+};
+
+struct rg_request {
+	char method[16];            /* "GET", "POST", ... */
+	char *target;               /* raw request-target, "/v1/x?a=1" */
+	char *path;                 /* target up to '?' */
+	char *query;                /* after '?', NULL when there is no '?' */
+	struct rg_header *headers;  /* in arrival order; repeated names joined
+	                               with ", " as RFC 9110 allows */
+	size_t nheaders;
+	uint8_t *body;              /* NULL when empty */
+	size_t body_len;
+	char peer[64];              /* "127.0.0.1:54321" */
+	int64_t received_ms;        /* wall clock when the head was complete */
+};
+
+/* Header value by lower-case name, or NULL. */
+const char *rg_request_header(const struct rg_request *req, const char *lname);
+
+struct rg_response {
+	int status;
+	char *body;        /* malloc'd, owned by the response */
+	size_t body_len;
+};
+
+void rg_response_clear(struct rg_response *resp);
+
+/*
+ * Fill resp with the JSON error body {"error": {"code", "message"[, "field"]}}
+ * and the code's HTTP status. message NULL = the code's default message;
+ * field names the offending field or parameter, or NULL. Returns 0, or -1
+ * when out of memory (resp then holds a fixed 500 body).
+ */
+int rg_response_error(struct rg_response *resp, rg_err err,
+                      const char *message, const char *field);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * store.h -- the keeper's SQLCipher database.
+ *
+ * The store owns the one database connection: departments and their keys,
+ * used nonces, sealed record bodies, the change feed, the audit log and a
+ * few meta values. It stores only what it is given; it never sees a record
+ * in the clear and decides no policy. SQL stays inside store.c and must run
+ * on SQLCipher 3.4 (SQLite 3.15: no UPSERT, RETURNING, JSON1 or window
+ * functions) as well as 4.x.
+ *
+ * Return values: RG_STORE_OK (0), RG_STORE_NOTFOUND, RG_STORE_EXISTS, or
+ * RG_STORE_ERROR (-1); on error rg_store_errmsg() says why.
+ */
+#ifndef RG_STORE_H
+#define RG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	RG_STORE_ERROR = -1,
+	RG_STORE_OK = 0,
+	RG_STORE_NOTFOUND = 1,
+	RG_STORE_EXISTS = 2
+};
+
+#define RG_STORE_KEYLEN 32
+
+typedef struct rg_store rg_store;
+
+/*
+ * Open (create when create != 0) the database at path with a raw 256-bit
+ * key. Checks that the linked library is SQLCipher (PRAGMA cipher_version),
+ * that the key opens the file, and creates the schema when missing. WAL
+ * mode, synchronous=FULL. NULL with err set on failure.
+ */
+rg_store *rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN],
+                        int create, char *err, size_t errlen);
+void rg_store_close(rg_store *st);
+const char *rg_store_errmsg(const rg_store *st);
+/* The SQLCipher version string reported by the library (owned by st). */
+const char *rg_store_cipher_version(const rg_store *st);
+
+/* Transactions. A batch is one transaction; each request inside it runs in
+ * a savepoint so that a failed request leaves the batch intact. */
+int rg_store_begin(rg_store *st);
+int rg_store_commit(rg_store *st);   /* durable on return (fsync) */
+int rg_store_rollback(rg_store *st);
+int rg_store_savepoint(rg_store *st);
+int rg_store_release(rg_store *st);  /* keep the savepoint's work */
+int rg_store_undo(rg_store *st);     /* roll back to and release the savepoint */
+
+/* Meta values (small blobs). get: *val malloc'd, caller frees. */
+int rg_store_meta_put(rg_store *st, const char *name, const void *val, size_t len);
+int rg_store_meta_get(rg_store *st, const char *name, void **val, size_t *len);
+
+/* Departments: status is "active" or "suspended". */
+int rg_store_dept_put(rg_store *st, const char *id, const char *name,
+                      const char *status);
+/* Call fn for each department; stops early if fn returns non-zero. */
+int rg_store_dept_each(rg_store *st,
+                       int (*fn)(void *ctx, const char *id, const char *name,
+                                 const char *status),
+                       void *ctx);
+
+/* Department keys: role "department" (later "officer", "office"); status
+ * "active", "suspended" or "revoked". */
+struct rg_store_key {
+	char keyid[128];
+	char dept[64];
+	char role[32];
+	char status[16];
+	char dept_status[16];
+	uint8_t pub[32];
+	int64_t created_ms;
+};
+int rg_store_key_put(rg_store *st, const struct rg_store_key *key);
+int rg_store_key_get(rg_store *st, const char *keyid, struct rg_store_key *out);
+
+/* Replay guard: RG_STORE_OK when (keyid, nonce) was unused and is now
+ * recorded until expires_ms, RG_STORE_EXISTS when already used. */
+int rg_store_nonce_claim(rg_store *st, const char *keyid, const char *nonce,
+                         int64_t expires_ms);
+int rg_store_nonce_prune(rg_store *st, int64_t now_ms);
+
+/* Records: sealed bodies by (resource, id, version); each put gets the next
+ * change-feed sequence number. */
+struct rg_store_record {
+	char id[64];
+	uint64_t version;
+	uint32_t key_version;
+	int64_t seq;
+	int64_t time_ms;
+	uint8_t *sealed;  /* malloc'd, caller frees (rg_store_record_clear) */
+	size_t sealed_len;
+};
+int rg_store_record_put(rg_store *st, const char *resource, const char *id,
+                        uint64_t version, uint32_t key_version, int64_t time_ms,
+                        const uint8_t *sealed, size_t len, int64_t *seq);
+/* The latest version of a record. */
+int rg_store_record_get(rg_store *st, const char *resource, const char *id,
+                        struct rg_store_record *out);
+void rg_store_record_clear(struct rg_store_record *rec);
+/* Change feed: versions with seq > after, ascending, at most limit; fn may
+ * return non-zero to stop. rec->sealed is valid only during the call. */
+int rg_store_changes(rg_store *st, const char *resource, int64_t after,
+                     int limit,
+                     int (*fn)(void *ctx, const struct rg_store_record *rec),
+                     void *ctx);
+
+/* Audit log: entries with dense indices from 0. */
+int rg_store_audit_append(rg_store *st, uint64_t index, const uint8_t *entry,
+                          size_t len, const uint8_t leaf[32]);
+int rg_store_audit_size(rg_store *st, uint64_t *size);
+/* Entry at index; *entry malloc'd, caller frees. */
+int rg_store_audit_get(rg_store *st, uint64_t index, uint8_t **entry,
+                       size_t *len, uint8_t leaf[32]);
+
+/* Test seam: make the nth write statement from now (1 = next) fail, and
+ * every one after it until reset with 0. */
+void rg_store_fail_after(rg_store *st, int n);
+
+#endif
