@@ -33,7 +33,8 @@ LIB_SRC  := $(wildcard crypto/*.c policy/*.c) \
             $(filter-out gateway/recgated.c gateway/recgatectl.c, $(wildcard gateway/*.c))
 TEST_SRC := $(wildcard tests/*.c tests/unit/*.c tests/integration/*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_ASM  := $(wildcard gateway/*.S)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_ASM:%.S=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 all: $(BUILD)/recgated $(BUILD)/recgatectl
@@ -41,6 +42,11 @@ all: $(BUILD)/recgated $(BUILD)/recgatectl
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The demo catalogue is embedded with .incbin; rebuild when it changes.
+$(BUILD)/obj/gateway/demo_catalogue.o: gateway/demo_catalogue.S policy/demo-catalogue.json
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 $(BUILD)/librecgate.a: $(LIB_OBJ)
 	@rm -f $@

@@ -16,7 +16,7 @@
 /*
  * Encode obj canonically. Returns malloc'd bytes (NUL-terminated, *len
  * excludes the NUL; caller frees) or NULL if obj holds a real number, a
- * non-object at the top, or allocation fails.
+ * non-object at the top, nesting deeper than 32 levels, or allocation fails.
  */
 char *rg_entry_encode(const json_t *obj, size_t *len);
 

@@ -23,7 +23,12 @@ int rg_merkle_verify_inclusion(uint64_t index, uint64_t size,
                                const uint8_t leaf[RG_HASHLEN],
                                const uint8_t (*proof)[RG_HASHLEN], size_t plen,
                                const uint8_t root[RG_HASHLEN]);
-/* RFC 9162 section 2.1.4.2: 0 when the consistency proof is valid, -1 if not. */
+/*
+ * RFC 9162 section 2.1.4.2: 0 when the consistency proof is valid, -1 if not.
+ * size1 == size2 is valid only with an empty proof and equal roots; size1 == 0
+ * is refused (the RFC defines proofs for 0 < size1, and the empty tree proves
+ * nothing about a later one: callers that need it treat it separately).
+ */
 int rg_merkle_verify_consistency(uint64_t size1, uint64_t size2,
                                  const uint8_t root1[RG_HASHLEN],
                                  const uint8_t root2[RG_HASHLEN],

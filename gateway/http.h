@@ -30,8 +30,13 @@ struct rg_http_limits {
 void rg_http_limits_default(struct rg_http_limits *lim);
 
 typedef struct rg_http rg_http;
-/* One pending reply: the handler must answer each request exactly once. */
-typedef struct rg_http_reply rg_http_reply;
+/*
+ * One pending reply: the handler must answer each request exactly once.
+ * Spelled "struct rg_http_reply" (no typedef): a typedef of that name would
+ * clash with the function rg_http_reply() below, as C gives both one name
+ * space.
+ */
+struct rg_http_reply;
 
 /*
  * Called for each complete request. req stays valid until rg_http_reply()
@@ -40,14 +45,20 @@ typedef struct rg_http_reply rg_http_reply;
  * the next pipelined request waits until this one is answered.
  */
 typedef void (*rg_http_handler)(void *ctx, const struct rg_request *req,
-                                rg_http_reply *reply);
+                                struct rg_http_reply *reply);
 
+/*
+ * lim NULL means the defaults. Returns NULL when out of memory or when
+ * max_header or max_connections is 0. Caller owns the result: close it with
+ * rg_http_close(), then rg_http_free().
+ */
 rg_http *rg_http_new(uv_loop_t *loop, const struct rg_http_limits *lim,
                      rg_http_handler handler, void *ctx);
 /*
- * Bind and listen on host:port (port 0 picks a free one). On success
- * writes the bound "host:port" into bound. Returns 0 or a negative libuv
- * error code.
+ * Bind and listen on host:port (port 0 picks a free one); host is a
+ * numeric IPv4 or IPv6 address. On success writes the bound "host:port"
+ * into bound ("[::1]:8443" for IPv6). Returns 0 or a negative libuv error
+ * code.
  */
 int rg_http_listen(rg_http *http, const char *host, int port, char *bound,
                    size_t boundlen);
@@ -56,7 +67,8 @@ int rg_http_listen(rg_http *http, const char *host, int port, char *bound,
  * reply and its request. Safe to call after the client went away: the
  * response is then dropped.
  */
-void rg_http_reply(rg_http_reply *reply, const struct rg_response *resp);
+void rg_http_reply(struct rg_http_reply *reply,
+                   const struct rg_response *resp);
 /* Stop listening, close every connection; replies still pending are
  * dropped when they come. cb (may be NULL) runs when all handles closed. */
 void rg_http_close(rg_http *http, void (*cb)(void *ctx), void *ctx);

@@ -81,6 +81,11 @@ int rg_store_key_get(rg_store *st, const char *keyid, struct rg_store_key *out);
  * recorded until expires_ms, RG_STORE_EXISTS when already used. */
 int rg_store_nonce_claim(rg_store *st, const char *keyid, const char *nonce,
                          int64_t expires_ms);
+/* The same with the caller's clock: a recorded (keyid, nonce) whose
+ * expires_ms is before now_ms counts as unused. rg_store_nonce_claim uses
+ * the wall clock (CLOCK_REALTIME, Unix milliseconds) for now_ms. */
+int rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
+                            int64_t expires_ms, int64_t now_ms);
 int rg_store_nonce_prune(rg_store *st, int64_t now_ms);
 
 /* Records: sealed bodies by (resource, id, version); each put gets the next
@@ -117,7 +122,10 @@ int rg_store_audit_get(rg_store *st, uint64_t index, uint8_t **entry,
                        size_t *len, uint8_t leaf[32]);
 
 /* Test seam: make the nth write statement from now (1 = next) fail, and
- * every one after it until reset with 0. */
+ * every one after it until reset with 0. Counted: begin, commit and every
+ * put, claim, prune and append; rollback, savepoint, release and undo are
+ * never failed so that cleanup stays possible. The failure's errmsg is
+ * "injected failure". */
 void rg_store_fail_after(rg_store *st, int n);
 
 #endif

@@ -82,6 +82,15 @@ int rg_resource_field_personal(const rg_resource *res, size_t i);
 uint64_t rg_resource_all_fields(const rg_resource *res);
 uint64_t rg_resource_unconditional_fields(const rg_resource *res);
 
+/*
+ * The catalogue as JSON in the file format, normalised: defaults written
+ * out (required/personal false), unconditional_fields in schema order,
+ * resources in file order. Two files that mean the same catalogue give the
+ * same JSON; the policy version hashes it. Caller owns the result
+ * (json_decref). NULL on allocation failure.
+ */
+json_t *rg_catalogue_to_json(const rg_catalogue *cat);
+
 const char *rg_share_name(rg_share s);
 const char *rg_class_name(rg_class c);
 const char *rg_ftype_name(rg_ftype t);
@@ -98,7 +107,8 @@ int rg_resource_validate(const rg_resource *res, const json_t *record,
 
 /*
  * A copy of record holding only the fields in mask (bit i = field i).
- * Caller owns the result (json_decref). NULL on allocation failure.
+ * Caller owns the result (json_decref). NULL on allocation failure or when
+ * record is not an object.
  */
 json_t *rg_resource_filter(const rg_resource *res, const json_t *record,
                            uint64_t mask);

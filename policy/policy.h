@@ -53,17 +53,34 @@ struct rg_decision {
 
 typedef struct rg_policy rg_policy;
 
-/* Build a snapshot over cat (ownership of cat passes to the policy). */
+/*
+ * Build a snapshot over cat (ownership of cat passes to the policy, also
+ * when this fails: cat is freed then). NULL when cat is NULL or on
+ * allocation failure.
+ */
 rg_policy *rg_policy_new(rg_catalogue *cat);
 void rg_policy_free(rg_policy *pol);
-/* Add a member department; status_active 1 for active, 0 for suspended. */
+/*
+ * Add a member department; status_active 1 for active, 0 for suspended.
+ * -1 when id is not a department id (lower-case letters, 1 to 31), is
+ * already present, the snapshot is sealed, or the 256-member limit is hit.
+ */
 int rg_policy_add_department(rg_policy *pol, const char *id, int active);
 /* Seal the snapshot: computes the version. No changes after this. */
 int rg_policy_seal(rg_policy *pol);
+/* Status of a member in a sealed snapshot: 1 active, 0 suspended, -1 not
+ * a member (or not sealed). */
+int rg_policy_department(const rg_policy *pol, const char *id);
 /* Lower-case hex SHA-256 of the snapshot (64 chars); "" before seal. */
 const char *rg_policy_version(const rg_policy *pol);
 const rg_catalogue *rg_policy_catalogue(const rg_policy *pol);
 
+/*
+ * Decide req over a sealed snapshot (calling it on an unsealed one is a
+ * broken invariant and aborts). field_mask is 0 on every denial; on an
+ * allowed submit it is every field, on an allowed read or change feed the
+ * fields the caller may see.
+ */
 void rg_policy_decide(const rg_policy *pol, const struct rg_policy_request *req,
                       struct rg_decision *out);
 

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "tests/test.h"
 
 #define RG_TEST_MAX 1024
@@ -146,6 +148,10 @@ main(int argc, char **argv)
 	unsigned passed = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "libsodium failed to initialise\n");
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < rg_ntests; i++) {
 		const struct rg_test *t = &rg_tests[i];

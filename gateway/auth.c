@@ -1,0 +1,182 @@
+/*
+ * auth.c -- the keeper's check of a request's RFC 9421 signature.
+ *
+ * Which components must be covered, which key signed, whether it is in its
+ * time window, whether its nonce is fresh, whether the body is the one the
+ * Content-Digest names. Order matters: the signature is verified before the
+ * nonce is claimed, so that forged requests cannot burn a real client's
+ * nonces. Nothing here trusts a byte of the request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/httpsig.h"
+#include "gateway/auth.h"
+
+#define RG_NONCE_MAX 128
+
+static const char *
+rg_auth_header(void *ctx, const char *lname)
+{
+	return rg_request_header(ctx, lname);
+}
+
+/* Components every signed request must cover. */
+static const char *const rg_auth_required[] = {"@method", "@path", "@query"};
+
+rg_err
+rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
+              unsigned skew_s, struct rg_auth *out)
+{
+	const char *si = rg_request_header(req, "signature-input");
+	const char *sv = rg_request_header(req, "signature");
+	struct rg_httpsig_msg msg = {0};
+	rg_httpsig *hs = NULL;
+	const char *keyid, *alg, *nonce;
+	int64_t created, expires, now_s = now_ms / 1000;
+	char *base = NULL;
+	size_t baselen;
+	crypto_hash_sha256_state sha;
+	rg_err err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (si == NULL || sv == NULL)
+		return RG_ERR_SIGNATURE_MISSING;
+	switch (rg_httpsig_parse(si, sv, &hs)) {
+	case RG_HTTPSIG_OK:
+		break;
+	case RG_HTTPSIG_MISSING:
+		return RG_ERR_SIGNATURE_MISSING;
+	case RG_HTTPSIG_NOMEM:
+		return RG_ERR_INTERNAL;
+	default:
+		return RG_ERR_SIGNATURE_MALFORMED;
+	}
+	keyid = rg_httpsig_keyid(hs);
+	alg = rg_httpsig_alg(hs);
+	nonce = rg_httpsig_nonce(hs);
+	if (keyid != NULL)
+		snprintf(out->claimed_keyid, sizeof(out->claimed_keyid), "%s",
+		         keyid);
+	if (keyid == NULL || nonce == NULL || !rg_httpsig_created(hs, &created)) {
+		err = RG_ERR_SIGNATURE_MALFORMED;
+		goto done;
+	}
+	if (strlen(nonce) < 8 || strlen(nonce) >= RG_NONCE_MAX) {
+		err = RG_ERR_SIGNATURE_MALFORMED;
+		goto done;
+	}
+	if (alg == NULL || strcmp(alg, "ed25519") != 0) {
+		err = RG_ERR_ALG_UNSUPPORTED;
+		goto done;
+	}
+	for (size_t i = 0; i < sizeof(rg_auth_required) / sizeof(*rg_auth_required); i++)
+		if (!rg_httpsig_covers(hs, rg_auth_required[i])) {
+			err = RG_ERR_SIGNATURE_COVERAGE;
+			goto done;
+		}
+	if (req->body_len > 0 && !rg_httpsig_covers(hs, "content-digest")) {
+		err = RG_ERR_SIGNATURE_COVERAGE;
+		goto done;
+	}
+	if (rg_request_header(req, "recgate-purpose") != NULL &&
+	    !rg_httpsig_covers(hs, "recgate-purpose")) {
+		err = RG_ERR_SIGNATURE_COVERAGE;
+		goto done;
+	}
+
+	rc = rg_store_key_get(st, keyid, &out->key);
+	if (rc == RG_STORE_NOTFOUND) {
+		err = RG_ERR_KEY_UNKNOWN;
+		goto done;
+	}
+	if (rc != RG_STORE_OK) {
+		err = RG_ERR_STORAGE;
+		goto done;
+	}
+	if (strcmp(out->key.status, "active") != 0 ||
+	    strcmp(out->key.dept_status, "active") != 0) {
+		err = RG_ERR_KEY_SUSPENDED;
+		goto done;
+	}
+	if (created > now_s + (int64_t)skew_s || created < now_s - (int64_t)skew_s) {
+		err = RG_ERR_CREATED_SKEW;
+		goto done;
+	}
+	if (rg_httpsig_expires(hs, &expires) && expires < now_s) {
+		err = RG_ERR_SIGNATURE_EXPIRED;
+		goto done;
+	}
+
+	msg.method = req->method;
+	msg.path = req->path;
+	msg.query = req->query;
+	msg.authority = rg_request_header(req, "host");
+	msg.header = rg_auth_header;
+	msg.ctx = (void *)req;
+	switch (rg_httpsig_base(hs, &msg, &base, &baselen)) {
+	case RG_HTTPSIG_OK:
+		break;
+	case RG_HTTPSIG_NOMEM:
+		err = RG_ERR_INTERNAL;
+		goto done;
+	default:
+		err = RG_ERR_SIGNATURE_COVERAGE;
+		goto done;
+	}
+	{
+		size_t siglen;
+		const uint8_t *sig = rg_httpsig_signature(hs, &siglen);
+
+		if (siglen != crypto_sign_BYTES ||
+		    crypto_sign_verify_detached(sig, (const uint8_t *)base,
+		                                baselen, out->key.pub) != 0) {
+			err = RG_ERR_SIGNATURE_INVALID;
+			goto done;
+		}
+	}
+	if (req->body_len > 0) {
+		const char *cd = rg_request_header(req, "content-digest");
+
+		rc = cd != NULL ? rg_content_digest_check(cd, req->body,
+		                                          req->body_len) : 1;
+		if (rc == 1) {
+			err = RG_ERR_DIGEST_MISSING;
+			goto done;
+		}
+		if (rc != 0) {
+			err = RG_ERR_DIGEST_MISMATCH;
+			goto done;
+		}
+	}
+	/* The nonce is reserved until the window in which this signature
+	 * could still be accepted has passed. */
+	{
+		int64_t until = (created + (int64_t)skew_s) * 1000;
+
+		rc = rg_store_nonce_claim(st, keyid, nonce, until);
+	}
+	if (rc == RG_STORE_EXISTS) {
+		err = RG_ERR_REPLAY;
+		goto done;
+	}
+	if (rc != RG_STORE_OK) {
+		err = RG_ERR_STORAGE;
+		goto done;
+	}
+	crypto_hash_sha256_init(&sha);
+	crypto_hash_sha256_update(&sha, (const uint8_t *)base, baselen);
+	if (req->body_len > 0)
+		crypto_hash_sha256_update(&sha, req->body, req->body_len);
+	crypto_hash_sha256_final(&sha, out->request_digest);
+	out->purpose = rg_request_header(req, "recgate-purpose");
+	err = RG_OK;
+done:
+	free(base);
+	rg_httpsig_free(hs);
+	return err;
+}

@@ -1,0 +1,333 @@
+/*
+ * keeper.c -- the keeper's lifecycle and its group commit.
+ *
+ * Opening unlocks the keystore, opens the database and loads the policy
+ * snapshot. Each signed exchange runs inside a savepoint of the open batch
+ * transaction; the batch commits in the loop's check phase, once per loop
+ * iteration, so that every exchange read in one iteration shares one fsync.
+ * No reply to a signed exchange leaves before its batch is durable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "crypto/keystore.h"
+#include "gateway/keeper_int.h"
+
+/* A batch never holds more than this many exchanges; beyond it the keeper
+ * commits before taking the next one, which bounds the memory held for
+ * replies. */
+#define RG_BATCH_MAX 4096
+/* Expired nonces are pruned at most this often. */
+#define RG_PRUNE_INTERVAL_MS 60000
+
+int64_t
+rg_keeper_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct rg_dept_ctx {
+	rg_policy *pol;
+	int rc;
+};
+
+static int
+rg_keeper_add_dept(void *ctx, const char *id, const char *name,
+                   const char *status)
+{
+	struct rg_dept_ctx *dc = ctx;
+
+	(void)name;
+	if (rg_policy_add_department(dc->pol, id, strcmp(status, "active") == 0)
+	    != 0) {
+		dc->rc = -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Build the policy snapshot from what the database holds. */
+static rg_policy *
+rg_keeper_load_policy(rg_store *st, char *err, size_t errlen)
+{
+	struct rg_dept_ctx dc = {NULL, 0};
+	rg_catalogue *cat;
+	char perr[2048];
+	void *text = NULL;
+	size_t len = 0;
+
+	if (rg_store_meta_get(st, "catalogue", &text, &len) != RG_STORE_OK) {
+		snprintf(err, errlen, "the database holds no catalogue");
+		return NULL;
+	}
+	cat = rg_catalogue_parse(text, len, perr, sizeof(perr));
+	free(text);
+	if (cat == NULL) {
+		snprintf(err, errlen, "stored catalogue is invalid: %s", perr);
+		return NULL;
+	}
+	dc.pol = rg_policy_new(cat); /* takes cat, even when it fails */
+	if (dc.pol == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (rg_store_dept_each(st, rg_keeper_add_dept, &dc) != RG_STORE_OK ||
+	    dc.rc != 0 || rg_policy_seal(dc.pol) != 0) {
+		rg_policy_free(dc.pol);
+		snprintf(err, errlen, "cannot load the member departments");
+		return NULL;
+	}
+	return dc.pol;
+}
+
+static void rg_keeper_commit_cb(uv_check_t *check);
+
+rg_keeper *
+rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
+               size_t errlen)
+{
+	uint8_t *master;
+	char kerr[512];
+	rg_keeper *kp;
+	uint32_t id;
+
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	kp = calloc(1, sizeof(*kp));
+	master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
+	if (kp == NULL || master == NULL) {
+		free(kp);
+		sodium_free(master);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	kp->cfg = *cfg;
+	kp->loop = loop;
+	if (rg_keystore_read_master(cfg->master_key_file, master, kerr,
+	                            sizeof(kerr)) != 0) {
+		sodium_free(master);
+		snprintf(err, errlen, "%s", kerr);
+		goto fail;
+	}
+	kp->ks = rg_keystore_open(cfg->keystore, master, kerr, sizeof(kerr));
+	sodium_free(master);
+	if (kp->ks == NULL) {
+		snprintf(err, errlen, "%s", kerr);
+		goto fail;
+	}
+	kp->st = rg_store_open(cfg->database, rg_keystore_db_key(kp->ks), 0,
+	                       kerr, sizeof(kerr));
+	if (kp->st == NULL) {
+		snprintf(err, errlen, "%s", kerr);
+		goto fail;
+	}
+	kp->pol = rg_keeper_load_policy(kp->st, err, errlen);
+	if (kp->pol == NULL)
+		goto fail;
+	if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK) {
+		snprintf(err, errlen, "cannot read the audit log: %s",
+		         rg_store_errmsg(kp->st));
+		goto fail;
+	}
+	kp->stats.audit_size = kp->audit_size;
+	rg_sigkey_public(rg_keystore_signing_key(kp->ks), kp->gw_pub);
+	id = rg_sig_note_keyid(rg_keystore_origin(kp->ks), kp->gw_pub);
+	snprintf(kp->gw_keyid, sizeof(kp->gw_keyid), "%08x", id);
+	if (uv_check_init(loop, &kp->commit_check) != 0) {
+		snprintf(err, errlen, "cannot set up the commit handle");
+		goto fail;
+	}
+	kp->commit_check.data = kp;
+	return kp;
+fail:
+	rg_policy_free(kp->pol);
+	rg_store_close(kp->st);
+	rg_keystore_free(kp->ks);
+	free(kp);
+	return NULL;
+}
+
+/* Commit the open batch and release its replies. */
+static void
+rg_keeper_flush(rg_keeper *kp)
+{
+	size_t n = kp->npending;
+	int failed = 0;
+
+	if (!kp->in_batch)
+		return;
+	kp->in_batch = 0;
+	uv_check_stop(&kp->commit_check);
+	if (rg_store_commit(kp->st) != RG_STORE_OK) {
+		/* Nothing of the batch is durable: every exchange in it fails,
+		 * and the log's length is what the database says it is. */
+		fprintf(stderr, "recgated: commit failed: %s\n",
+		        rg_store_errmsg(kp->st));
+		rg_store_rollback(kp->st);
+		failed = 1;
+		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK) {
+			fprintf(stderr, "recgated: audit log unreadable; "
+			                "stopping\n");
+			abort();
+		}
+	} else {
+		kp->stats.batches++;
+		if (n > kp->stats.batch_max)
+			kp->stats.batch_max = n;
+	}
+	kp->stats.audit_size = kp->audit_size;
+	kp->npending = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rg_pending *p = &kp->pending[i];
+
+		if (failed)
+			rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
+		p->done(p->ctx, &p->resp);
+		rg_response_clear(&p->resp);
+	}
+}
+
+static void
+rg_keeper_commit_cb(uv_check_t *check)
+{
+	rg_keeper_flush(check->data);
+}
+
+/* Open a batch if none is open. Returns 0 or -1. */
+static int
+rg_keeper_begin(rg_keeper *kp)
+{
+	int64_t now;
+
+	if (kp->in_batch)
+		return 0;
+	if (rg_store_begin(kp->st) != RG_STORE_OK)
+		return -1;
+	kp->in_batch = 1;
+	uv_check_start(&kp->commit_check, rg_keeper_commit_cb);
+	now = rg_keeper_now_ms();
+	if (now - kp->last_prune_ms >= RG_PRUNE_INTERVAL_MS) {
+		/* A failed prune only leaves old nonces behind a while. */
+		if (rg_store_nonce_prune(kp->st, now) == RG_STORE_OK)
+			kp->last_prune_ms = now;
+	}
+	return 0;
+}
+
+static int
+rg_keeper_hold(rg_keeper *kp, struct rg_response *resp, rg_keeper_done done,
+               void *ctx)
+{
+	if (kp->npending == kp->cap_pending) {
+		size_t cap = kp->cap_pending ? kp->cap_pending * 2 : 64;
+		struct rg_pending *p = realloc(kp->pending, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		kp->pending = p;
+		kp->cap_pending = cap;
+	}
+	kp->pending[kp->npending++] = (struct rg_pending){*resp, done, ctx};
+	return 0;
+}
+
+void
+rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
+                 rg_keeper_done done, void *ctx)
+{
+	struct rg_response resp = {0};
+	uint64_t size_before;
+	int rc;
+
+	kp->stats.requests++;
+	if (rg_exchange_unsigned(kp, req, &resp)) {
+		done(ctx, &resp);
+		rg_response_clear(&resp);
+		return;
+	}
+	if (kp->npending >= RG_BATCH_MAX)
+		rg_keeper_flush(kp);
+	/* Make room for the reply first, so that an exchange is never
+	 * carried out and then lost for want of memory. */
+	if (kp->npending == kp->cap_pending) {
+		struct rg_response probe = {0};
+		if (rg_keeper_hold(kp, &probe, done, ctx) != 0) {
+			rg_response_error(&resp, RG_ERR_UNAVAILABLE, NULL, NULL);
+			goto reply_now;
+		}
+		kp->npending--;
+	}
+	if (rg_keeper_begin(kp) != 0 || rg_store_savepoint(kp->st) != RG_STORE_OK) {
+		fprintf(stderr, "recgated: cannot open a transaction: %s\n",
+		        rg_store_errmsg(kp->st));
+		rg_response_error(&resp, RG_ERR_STORAGE, NULL, NULL);
+		goto reply_now;
+	}
+	size_before = kp->audit_size;
+	rc = rg_exchange_run(kp, req, &resp);
+	if (rc == 1 && rg_store_release(kp->st) == RG_STORE_OK) {
+		rg_keeper_hold(kp, &resp, done, ctx); /* room reserved above */
+		return;
+	}
+	if (rc == 1)
+		rg_response_error(&resp, RG_ERR_STORAGE, NULL, NULL);
+	if (rg_store_undo(kp->st) != RG_STORE_OK) {
+		/* The batch is in an unknown state: fail all of it. */
+		kp->audit_size = size_before;
+		rg_store_rollback(kp->st);
+		kp->in_batch = 0;
+		uv_check_stop(&kp->commit_check);
+		for (size_t i = 0; i < kp->npending; i++) {
+			struct rg_pending *p = &kp->pending[i];
+			rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
+			p->done(p->ctx, &p->resp);
+			rg_response_clear(&p->resp);
+		}
+		kp->npending = 0;
+		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK)
+			abort();
+		rg_response_error(&resp, RG_ERR_STORAGE, NULL, NULL);
+	} else {
+		kp->audit_size = size_before;
+	}
+reply_now:
+	done(ctx, &resp);
+	rg_response_clear(&resp);
+}
+
+void
+rg_keeper_stats(const rg_keeper *kp, struct rg_keeper_stats *out)
+{
+	*out = kp->stats;
+}
+
+/* The check handle is embedded in the keeper: free it once closed. */
+static void
+rg_keeper_closed(uv_handle_t *h)
+{
+	rg_keeper *kp = h->data;
+
+	free(kp->pending);
+	rg_policy_free(kp->pol);
+	rg_store_close(kp->st);
+	rg_keystore_free(kp->ks);
+	free(kp);
+}
+
+void
+rg_keeper_close(rg_keeper *kp)
+{
+	if (kp == NULL)
+		return;
+	rg_keeper_flush(kp);
+	uv_close((uv_handle_t *)&kp->commit_check, rg_keeper_closed);
+}

@@ -1,0 +1,58 @@
+/*
+ * keeper.h -- the keeper: the only room that holds keys, the database and
+ * the audit log.
+ *
+ * The front hands the keeper one framed request at a time; the keeper
+ * authenticates it (RFC 9421), decides it (policy), carries it out (seal,
+ * store), appends its audit entry and signs the receipt, all inside the
+ * current batch transaction. Replies are released only after the batch has
+ * committed durably: many exchanges share one fsync (group commit). The
+ * keeper trusts nothing in the request and signs only bytes it built.
+ */
+#ifndef RG_KEEPER_H
+#define RG_KEEPER_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "gateway/config.h"
+#include "gateway/request.h"
+
+typedef struct rg_keeper rg_keeper;
+
+/*
+ * Called once per request with the response, after the batch holding the
+ * request is durable (or has failed). resp is owned by the keeper and valid
+ * only during the call.
+ */
+typedef void (*rg_keeper_done)(void *ctx, const struct rg_response *resp);
+
+/*
+ * Unlock the keystore, open the database and load the policy snapshot.
+ * NULL with err set on failure (err never holds key material).
+ */
+rg_keeper *rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop,
+                          char *err, size_t errlen);
+/* Commit what is pending and answer it, then wipe every key and close;
+ * the memory goes when the loop next runs (the keeper owns a handle). */
+void rg_keeper_close(rg_keeper *kp);
+
+/* Handle one request; done is called exactly once, possibly later. req must
+ * stay valid until done is called. */
+void rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
+                      rg_keeper_done done, void *ctx);
+
+/* Counters for /metrics and tests. */
+struct rg_keeper_stats {
+	uint64_t requests;
+	uint64_t auth_failures;
+	uint64_t allowed;
+	uint64_t denied;
+	uint64_t batches;      /* committed transactions */
+	uint64_t batch_max;    /* most exchanges in one commit */
+	uint64_t audit_size;
+};
+void rg_keeper_stats(const rg_keeper *kp, struct rg_keeper_stats *out);
+
+#endif

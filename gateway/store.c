@@ -1,0 +1,1090 @@
+/*
+ * store.c -- the keeper's SQLCipher database: schema, cached statements,
+ * transactions and the write-failure seam. It stores what it is given and
+ * never holds a record in the clear; the database key is kept only for the
+ * moment it takes to key the connection, in guarded memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "gateway/store.h"
+
+/*
+ * The SQL runs on SQLite 3.15 (SQLCipher 3.4) and later: no UPSERT,
+ * RETURNING, JSON1 or window functions. Departments are updated in place
+ * rather than with INSERT OR REPLACE, because REPLACE deletes the old row
+ * first and would trip (or, with ON DELETE actions, cascade through) the
+ * foreign keys from dept_keys.
+ */
+#define RG_STORE_SCHEMA_VERSION "1"
+
+static const char rg_store_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta("
+    " name TEXT PRIMARY KEY,"
+    " value BLOB);"
+    "CREATE TABLE IF NOT EXISTS departments("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK(status IN ('active','suspended')));"
+    "CREATE TABLE IF NOT EXISTS dept_keys("
+    " keyid TEXT PRIMARY KEY,"
+    " dept TEXT NOT NULL REFERENCES departments(id),"
+    " role TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " pub BLOB NOT NULL CHECK(length(pub)=32),"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS nonces("
+    " keyid TEXT NOT NULL,"
+    " nonce TEXT NOT NULL,"
+    " expires_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(keyid, nonce)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS records("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " resource TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " key_version INTEGER NOT NULL,"
+    " time_ms INTEGER NOT NULL,"
+    " sealed BLOB NOT NULL,"
+    " UNIQUE(resource, id, version));"
+    "CREATE INDEX IF NOT EXISTS records_resource_seq ON records(resource, seq);"
+    "CREATE TABLE IF NOT EXISTS audit("
+    " idx INTEGER PRIMARY KEY,"
+    " entry BLOB NOT NULL,"
+    " leaf BLOB NOT NULL CHECK(length(leaf)=32));";
+
+/* Every statement the store runs after open, prepared once. */
+enum rg_store_sql {
+	RG_SQL_BEGIN,
+	RG_SQL_COMMIT,
+	RG_SQL_ROLLBACK,
+	RG_SQL_SAVEPOINT,
+	RG_SQL_RELEASE,
+	RG_SQL_ROLLBACK_TO,
+	RG_SQL_META_PUT,
+	RG_SQL_META_GET,
+	RG_SQL_DEPT_UPDATE,
+	RG_SQL_DEPT_INSERT,
+	RG_SQL_DEPT_EACH,
+	RG_SQL_KEY_PUT,
+	RG_SQL_KEY_GET,
+	RG_SQL_NONCE_STALE,
+	RG_SQL_NONCE_INSERT,
+	RG_SQL_NONCE_PRUNE,
+	RG_SQL_RECORD_PUT,
+	RG_SQL_RECORD_GET,
+	RG_SQL_CHANGES,
+	RG_SQL_AUDIT_SIZE,
+	RG_SQL_AUDIT_PUT,
+	RG_SQL_AUDIT_GET,
+	RG_SQL__COUNT
+};
+
+static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
+	[RG_SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[RG_SQL_COMMIT] = "COMMIT",
+	[RG_SQL_ROLLBACK] = "ROLLBACK",
+	/* One fixed name: savepoints nest and each RELEASE/ROLLBACK TO
+	 * acts on the innermost one of that name. */
+	[RG_SQL_SAVEPOINT] = "SAVEPOINT rq",
+	[RG_SQL_RELEASE] = "RELEASE rq",
+	[RG_SQL_ROLLBACK_TO] = "ROLLBACK TO rq",
+	[RG_SQL_META_PUT] = "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
+	[RG_SQL_META_GET] = "SELECT value FROM meta WHERE name = ?1",
+	[RG_SQL_DEPT_UPDATE] =
+	    "UPDATE departments SET name = ?2, status = ?3 WHERE id = ?1",
+	[RG_SQL_DEPT_INSERT] =
+	    "INSERT INTO departments(id, name, status) VALUES(?1, ?2, ?3)",
+	[RG_SQL_DEPT_EACH] = "SELECT id, name, status FROM departments ORDER BY id",
+	/* dept_keys has no children, so REPLACE cascades nowhere. */
+	[RG_SQL_KEY_PUT] =
+	    "INSERT OR REPLACE INTO dept_keys(keyid, dept, role, status, pub,"
+	    " created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[RG_SQL_KEY_GET] =
+	    "SELECT k.keyid, k.dept, k.role, k.status, d.status, k.pub,"
+	    " k.created_ms FROM dept_keys k JOIN departments d ON d.id = k.dept"
+	    " WHERE k.keyid = ?1",
+	[RG_SQL_NONCE_STALE] =
+	    "DELETE FROM nonces WHERE keyid = ?1 AND nonce = ?2 AND expires_ms < ?3",
+	[RG_SQL_NONCE_INSERT] =
+	    "INSERT INTO nonces(keyid, nonce, expires_ms) VALUES(?1, ?2, ?3)",
+	[RG_SQL_NONCE_PRUNE] = "DELETE FROM nonces WHERE expires_ms < ?1",
+	[RG_SQL_RECORD_PUT] =
+	    "INSERT INTO records(resource, id, version, key_version, time_ms,"
+	    " sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[RG_SQL_RECORD_GET] =
+	    "SELECT seq, id, version, key_version, time_ms, sealed FROM records"
+	    " WHERE resource = ?1 AND id = ?2 ORDER BY version DESC LIMIT 1",
+	[RG_SQL_CHANGES] =
+	    "SELECT seq, id, version, key_version, time_ms, sealed FROM records"
+	    " WHERE resource = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	[RG_SQL_AUDIT_SIZE] = "SELECT coalesce(max(idx) + 1, 0) FROM audit",
+	[RG_SQL_AUDIT_PUT] = "INSERT INTO audit(idx, entry, leaf) VALUES(?1, ?2, ?3)",
+	[RG_SQL_AUDIT_GET] = "SELECT entry, leaf FROM audit WHERE idx = ?1",
+};
+
+struct rg_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[RG_SQL__COUNT];
+	int iterating;          /* inside dept_each or changes */
+	int fail_at;            /* rg_store_fail_after: 0 = off */
+	int writes;             /* write statements since fail_after */
+	char cipher_version[64];
+	char err[256];
+};
+
+/* Record the connection's error text with what we were doing. */
+static void
+rg_store_seterr(rg_store *st, const char *what)
+{
+	snprintf(st->err, sizeof(st->err), "%s: %s", what,
+	         st->db != NULL ? sqlite3_errmsg(st->db) : "no database");
+}
+
+static void
+rg_store_setmsg(rg_store *st, const char *msg)
+{
+	snprintf(st->err, sizeof(st->err), "%s", msg);
+}
+
+/*
+ * The fault seam: every write operation passes here once. When armed, the
+ * nth one and all after it fail without touching the database, the way a
+ * full disk would, so callers' rollback paths can be proved. Rollback,
+ * undo and release never pass here: cleanup must always be possible.
+ */
+static int
+rg_store_write_ok(rg_store *st)
+{
+	if (st->fail_at <= 0)
+		return 1;
+	if (st->writes < INT_MAX)
+		st->writes++;
+	if (st->writes >= st->fail_at) {
+		rg_store_setmsg(st, "injected failure");
+		return 0;
+	}
+	return 1;
+}
+
+void
+rg_store_fail_after(rg_store *st, int n)
+{
+	st->fail_at = n > 0 ? n : 0;
+	st->writes = 0;
+}
+
+/* A statement ready for binding; cached statements are always left reset. */
+static sqlite3_stmt *
+rg_store_stmt(rg_store *st, enum rg_store_sql which)
+{
+	return st->stmt[which];
+}
+
+static void
+rg_store_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static int
+rg_store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* A zero-length blob must stay a blob, not become NULL. */
+static int
+rg_store_bind_blob(sqlite3_stmt *s, int i, const void *v, size_t len)
+{
+	static const uint8_t empty[1];
+
+	if (len > INT_MAX)
+		return SQLITE_TOOBIG;
+	return sqlite3_bind_blob(s, i, len == 0 ? empty : v, (int)len,
+	                         SQLITE_STATIC);
+}
+
+/* Copy a text column into a fixed field; fails when it would not fit. */
+static int
+rg_store_col_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+	int n = sqlite3_column_bytes(s, col);
+
+	if (v == NULL || n < 0 || (size_t)n >= dstlen || memchr(v, '\0', (size_t)n))
+		return -1;
+	memcpy(dst, v, (size_t)n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Copy a blob column into fresh malloc'd memory (never NULL on success). */
+static int
+rg_store_col_blob(sqlite3_stmt *s, int col, uint8_t **out, size_t *len)
+{
+	const void *v = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
+	uint8_t *p;
+
+	if (n < 0 || (n > 0 && v == NULL))
+		return -1;
+	if ((p = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(p, v, (size_t)n);
+	*out = p;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Run a cached statement that returns no rows. */
+static int
+rg_store_run(rg_store *st, enum rg_store_sql which, const char *what)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, which);
+	int rc = sqlite3_step(s);
+
+	rg_store_done(s);
+	if (rc != SQLITE_DONE) {
+		rg_store_seterr(st, what);
+		return RG_STORE_ERROR;
+	}
+	return RG_STORE_OK;
+}
+
+/* Run one statement at open time, before the cache exists. */
+static int
+rg_store_exec(rg_store *st, const char *sql, const char *what)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rg_store_seterr(st, what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Key the connection: PRAGMA key with the raw key in SQLCipher's x'..'
+ * form. The statement text is the only place the hex ever exists, and it
+ * lives in guarded memory that is wiped before it is freed.
+ */
+static int
+rg_store_key(rg_store *st, const uint8_t key[RG_STORE_KEYLEN])
+{
+	static const char head[] = "PRAGMA key = \"x'";
+	static const char tail[] = "'\";";
+	const size_t hexlen = RG_STORE_KEYLEN * 2;
+	const size_t len = sizeof(head) - 1 + hexlen + sizeof(tail);
+	sqlite3_stmt *s = NULL;
+	char *sql;
+	int ret = 0;
+
+	if ((sql = sodium_malloc(len)) == NULL) {
+		rg_store_setmsg(st, "out of memory");
+		return -1;
+	}
+	memcpy(sql, head, sizeof(head) - 1);
+	/* sodium_bin2hex runs in constant time and writes hexlen + NUL. */
+	sodium_bin2hex(sql + sizeof(head) - 1, hexlen + 1, key, RG_STORE_KEYLEN);
+	memcpy(sql + sizeof(head) - 1 + hexlen, tail, sizeof(tail));
+	/* The legacy sqlite3_prepare, unlike _v2 and sqlite3_exec, keeps no
+	 * copy of the statement text in the prepared statement. */
+	if (sqlite3_prepare(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		/* SQLite's message may quote the statement: use our own. */
+		rg_store_setmsg(st, "PRAGMA key failed");
+		ret = -1;
+	}
+	sqlite3_finalize(s);
+	sodium_memzero(sql, len);
+	sodium_free(sql);
+	return ret;
+}
+
+static int
+rg_store_check_cipher(rg_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *v;
+	int rc, ret = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA cipher_version", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		rg_store_seterr(st, "PRAGMA cipher_version");
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (v = sqlite3_column_text(s, 0)) != NULL &&
+	    v[0] != '\0') {
+		snprintf(st->cipher_version, sizeof(st->cipher_version), "%s",
+		         (const char *)v);
+		ret = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rg_store_setmsg(st, "the linked SQLite is not SQLCipher "
+		                    "(PRAGMA cipher_version returned nothing)");
+	} else {
+		rg_store_seterr(st, "PRAGMA cipher_version");
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* The first read decrypts page 1: this is where a wrong key shows. */
+static int
+rg_store_check_key(rg_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1,
+	                        &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return 0;
+	}
+	if ((rc & 0xff) == SQLITE_NOTADB ||
+	    (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB)
+		rg_store_setmsg(st, "wrong database key or not a recgate database");
+	else
+		rg_store_seterr(st, "reading the schema");
+	sqlite3_finalize(s);
+	return -1;
+}
+
+/* journal_mode answers with the mode in force; anything but wal is refused
+ * because durability and concurrent readers rely on it. */
+static int
+rg_store_set_wal(rg_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *v;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
+	                       NULL) != SQLITE_OK) {
+		rg_store_seterr(st, "PRAGMA journal_mode");
+		return -1;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(s, 0)) != NULL &&
+	    sqlite3_stricmp((const char *)v, "wal") == 0)
+		ok = 1;
+	if (!ok)
+		rg_store_seterr(st, "cannot switch to WAL journal mode");
+	sqlite3_finalize(s);
+	return ok ? 0 : -1;
+}
+
+/* Create missing tables and check the schema version, in one transaction. */
+static int
+rg_store_schema_init(rg_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, ret = -1;
+
+	if (rg_store_exec(st, "BEGIN IMMEDIATE", "creating the schema") != 0)
+		return -1;
+	if (rg_store_exec(st, rg_store_schema, "creating the schema") != 0)
+		goto out;
+	if (sqlite3_prepare_v2(st->db,
+	                       "SELECT value FROM meta WHERE name = 'schema_version'",
+	                       -1, &s, NULL) != SQLITE_OK) {
+		rg_store_seterr(st, "reading the schema version");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		if (rg_store_exec(st, "INSERT INTO meta(name, value) VALUES("
+		                      "'schema_version', CAST('"
+		                      RG_STORE_SCHEMA_VERSION "' AS BLOB))",
+		                  "recording the schema version") != 0)
+			goto out;
+	} else if (rc == SQLITE_ROW) {
+		const void *v = sqlite3_column_blob(s, 0);
+		int n = sqlite3_column_bytes(s, 0);
+
+		if (v == NULL || n != (int)strlen(RG_STORE_SCHEMA_VERSION) ||
+		    memcmp(v, RG_STORE_SCHEMA_VERSION, (size_t)n) != 0) {
+			rg_store_setmsg(st, "unsupported schema version");
+			goto out;
+		}
+	} else {
+		rg_store_seterr(st, "reading the schema version");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	if (ret == 0 && rg_store_exec(st, "COMMIT", "creating the schema") != 0)
+		ret = -1;
+	if (ret != 0 && !sqlite3_get_autocommit(st->db))
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+static int
+rg_store_prepare_all(rg_store *st)
+{
+	for (int i = 0; i < RG_SQL__COUNT; i++) {
+		if (sqlite3_prepare_v2(st->db, rg_store_sql_text[i], -1,
+		                       &st->stmt[i], NULL) != SQLITE_OK) {
+			rg_store_seterr(st, "preparing statements");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+rg_store_close(rg_store *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < RG_SQL__COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	/* With every statement finalized close cannot be busy; an open
+	 * transaction is rolled back by SQLite. */
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	sodium_memzero(st, sizeof(*st));
+	free(st);
+}
+
+rg_store *
+rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
+              char *err, size_t errlen)
+{
+	rg_store *st;
+	int flags = SQLITE_OPEN_READWRITE;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (path == NULL || key == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "no database path or key");
+		return NULL;
+	}
+	/* Guarded memory needs libsodium initialised; repeated calls are
+	 * harmless. */
+	if (sodium_init() < 0 || (st = calloc(1, sizeof(*st))) == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* Without CREATE a missing file is an error, not a new database. */
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		snprintf(st->err, sizeof(st->err), "cannot open %s: %s",
+		         path, st->db != NULL ? sqlite3_errmsg(st->db) :
+		                                "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	/* Order matters: the key before anything reads a page. */
+	if (rg_store_key(st, key) != 0 || rg_store_check_cipher(st) != 0 ||
+	    rg_store_check_key(st) != 0)
+		goto fail;
+	if (sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK) {
+		rg_store_seterr(st, "busy_timeout");
+		goto fail;
+	}
+	if (rg_store_set_wal(st) != 0 ||
+	    rg_store_exec(st, "PRAGMA synchronous = FULL", "PRAGMA synchronous") != 0 ||
+	    rg_store_exec(st, "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys") != 0 ||
+	    rg_store_exec(st, "PRAGMA secure_delete = ON", "PRAGMA secure_delete") != 0)
+		goto fail;
+	if (rg_store_schema_init(st) != 0 || rg_store_prepare_all(st) != 0)
+		goto fail;
+	return st;
+fail:
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", st->err);
+	rg_store_close(st);
+	return NULL;
+}
+
+const char *
+rg_store_errmsg(const rg_store *st)
+{
+	return st != NULL ? st->err : "database not open";
+}
+
+const char *
+rg_store_cipher_version(const rg_store *st)
+{
+	return st->cipher_version;
+}
+
+/* ---- transactions ---- */
+
+int
+rg_store_begin(rg_store *st)
+{
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	return rg_store_run(st, RG_SQL_BEGIN, "begin");
+}
+
+int
+rg_store_commit(rg_store *st)
+{
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	/* WAL with synchronous=FULL syncs the log before COMMIT returns. */
+	return rg_store_run(st, RG_SQL_COMMIT, "commit");
+}
+
+int
+rg_store_rollback(rg_store *st)
+{
+	/* SQLite rolls back by itself after some errors (I/O, full disk);
+	 * the caller's rollback then has nothing left to do. */
+	if (sqlite3_get_autocommit(st->db))
+		return RG_STORE_OK;
+	return rg_store_run(st, RG_SQL_ROLLBACK, "rollback");
+}
+
+int
+rg_store_savepoint(rg_store *st)
+{
+	return rg_store_run(st, RG_SQL_SAVEPOINT, "savepoint");
+}
+
+int
+rg_store_release(rg_store *st)
+{
+	return rg_store_run(st, RG_SQL_RELEASE, "release");
+}
+
+int
+rg_store_undo(rg_store *st)
+{
+	/* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
+	if (rg_store_run(st, RG_SQL_ROLLBACK_TO, "undo") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	return rg_store_run(st, RG_SQL_RELEASE, "undo");
+}
+
+/* ---- meta ---- */
+
+int
+rg_store_meta_put(rg_store *st, const char *name, const void *val, size_t len)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_META_PUT);
+
+	if (name == NULL || (val == NULL && len != 0)) {
+		rg_store_setmsg(st, "meta_put: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	if (rg_store_bind_text(s, 1, name) != SQLITE_OK ||
+	    rg_store_bind_blob(s, 2, val, len) != SQLITE_OK) {
+		rg_store_seterr(st, "meta_put");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	return rg_store_run(st, RG_SQL_META_PUT, "meta_put");
+}
+
+int
+rg_store_meta_get(rg_store *st, const char *name, void **val, size_t *len)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_META_GET);
+	uint8_t *p = NULL;
+	int rc, ret = RG_STORE_ERROR;
+
+	*val = NULL;
+	*len = 0;
+	if (name == NULL || rg_store_bind_text(s, 1, name) != SQLITE_OK) {
+		rg_store_setmsg(st, "meta_get: bad arguments");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		ret = RG_STORE_NOTFOUND;
+	} else if (rc != SQLITE_ROW) {
+		rg_store_seterr(st, "meta_get");
+	} else if (rg_store_col_blob(s, 0, &p, len) != 0) {
+		rg_store_setmsg(st, "meta_get: out of memory");
+	} else {
+		*val = p;
+		ret = RG_STORE_OK;
+	}
+out:
+	rg_store_done(s);
+	return ret;
+}
+
+/* ---- departments ---- */
+
+int
+rg_store_dept_put(rg_store *st, const char *id, const char *name,
+                  const char *status)
+{
+	sqlite3_stmt *s;
+	int i;
+
+	if (id == NULL || name == NULL || status == NULL) {
+		rg_store_setmsg(st, "dept_put: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	/* Update first, insert when there was no row: see the note at the
+	 * top about REPLACE and foreign keys. */
+	for (i = RG_SQL_DEPT_UPDATE; i <= RG_SQL_DEPT_INSERT; i++) {
+		s = rg_store_stmt(st, (enum rg_store_sql)i);
+		if (rg_store_bind_text(s, 1, id) != SQLITE_OK ||
+		    rg_store_bind_text(s, 2, name) != SQLITE_OK ||
+		    rg_store_bind_text(s, 3, status) != SQLITE_OK) {
+			rg_store_seterr(st, "dept_put");
+			rg_store_done(s);
+			return RG_STORE_ERROR;
+		}
+		if (rg_store_run(st, (enum rg_store_sql)i, "dept_put") != RG_STORE_OK)
+			return RG_STORE_ERROR;
+		if (i == RG_SQL_DEPT_UPDATE && sqlite3_changes(st->db) > 0)
+			break;
+	}
+	return RG_STORE_OK;
+}
+
+int
+rg_store_dept_each(rg_store *st,
+                   int (*fn)(void *ctx, const char *id, const char *name,
+                             const char *status),
+                   void *ctx)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_DEPT_EACH);
+	int rc, ret = RG_STORE_OK;
+
+	/* The cached statement cannot be stepped by two loops at once. */
+	if (st->iterating) {
+		rg_store_setmsg(st, "dept_each: called from inside an iteration");
+		return RG_STORE_ERROR;
+	}
+	st->iterating = 1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		const char *name = (const char *)sqlite3_column_text(s, 1);
+		const char *status = (const char *)sqlite3_column_text(s, 2);
+
+		if (id == NULL || name == NULL || status == NULL) {
+			rg_store_setmsg(st, "dept_each: damaged row");
+			ret = RG_STORE_ERROR;
+			break;
+		}
+		if (fn(ctx, id, name, status) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rg_store_seterr(st, "dept_each");
+		ret = RG_STORE_ERROR;
+	}
+	rg_store_done(s);
+	st->iterating = 0;
+	return ret;
+}
+
+/* ---- department keys ---- */
+
+int
+rg_store_key_put(rg_store *st, const struct rg_store_key *key)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_KEY_PUT);
+
+	/* The fixed-size fields must be terminated strings. */
+	if (key == NULL || memchr(key->keyid, '\0', sizeof(key->keyid)) == NULL ||
+	    memchr(key->dept, '\0', sizeof(key->dept)) == NULL ||
+	    memchr(key->role, '\0', sizeof(key->role)) == NULL ||
+	    memchr(key->status, '\0', sizeof(key->status)) == NULL) {
+		rg_store_setmsg(st, "key_put: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	if (rg_store_bind_text(s, 1, key->keyid) != SQLITE_OK ||
+	    rg_store_bind_text(s, 2, key->dept) != SQLITE_OK ||
+	    rg_store_bind_text(s, 3, key->role) != SQLITE_OK ||
+	    rg_store_bind_text(s, 4, key->status) != SQLITE_OK ||
+	    rg_store_bind_blob(s, 5, key->pub, sizeof(key->pub)) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 6, key->created_ms) != SQLITE_OK) {
+		rg_store_seterr(st, "key_put");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	return rg_store_run(st, RG_SQL_KEY_PUT, "key_put");
+}
+
+int
+rg_store_key_get(rg_store *st, const char *keyid, struct rg_store_key *out)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_KEY_GET);
+	int rc, ret = RG_STORE_ERROR;
+
+	memset(out, 0, sizeof(*out));
+	if (keyid == NULL || rg_store_bind_text(s, 1, keyid) != SQLITE_OK) {
+		rg_store_setmsg(st, "key_get: bad arguments");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		ret = RG_STORE_NOTFOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rg_store_seterr(st, "key_get");
+		goto out;
+	}
+	if (rg_store_col_text(s, 0, out->keyid, sizeof(out->keyid)) != 0 ||
+	    rg_store_col_text(s, 1, out->dept, sizeof(out->dept)) != 0 ||
+	    rg_store_col_text(s, 2, out->role, sizeof(out->role)) != 0 ||
+	    rg_store_col_text(s, 3, out->status, sizeof(out->status)) != 0 ||
+	    rg_store_col_text(s, 4, out->dept_status, sizeof(out->dept_status)) != 0 ||
+	    sqlite3_column_bytes(s, 5) != (int)sizeof(out->pub) ||
+	    sqlite3_column_blob(s, 5) == NULL) {
+		rg_store_setmsg(st, "key_get: damaged row");
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	memcpy(out->pub, sqlite3_column_blob(s, 5), sizeof(out->pub));
+	out->created_ms = sqlite3_column_int64(s, 6);
+	ret = RG_STORE_OK;
+out:
+	rg_store_done(s);
+	return ret;
+}
+
+/* ---- nonces ---- */
+
+int
+rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
+                        int64_t expires_ms, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (keyid == NULL || nonce == NULL) {
+		rg_store_setmsg(st, "nonce_claim: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	/* A row whose time has passed guards nothing any more (the signature
+	 * it came from is outside the window too): clear it so that the
+	 * insert below decides. */
+	s = rg_store_stmt(st, RG_SQL_NONCE_STALE);
+	if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
+	    rg_store_bind_text(s, 2, nonce) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now_ms) != SQLITE_OK) {
+		rg_store_seterr(st, "nonce_claim");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	if (rg_store_run(st, RG_SQL_NONCE_STALE, "nonce_claim") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	s = rg_store_stmt(st, RG_SQL_NONCE_INSERT);
+	if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
+	    rg_store_bind_text(s, 2, nonce) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, expires_ms) != SQLITE_OK) {
+		rg_store_seterr(st, "nonce_claim");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	rc = sqlite3_step(s);
+	rg_store_done(s);
+	if (rc == SQLITE_DONE)
+		return RG_STORE_OK;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return RG_STORE_EXISTS;
+	rg_store_seterr(st, "nonce_claim");
+	return RG_STORE_ERROR;
+}
+
+int
+rg_store_nonce_claim(rg_store *st, const char *keyid, const char *nonce,
+                     int64_t expires_ms)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+		rg_store_setmsg(st, "nonce_claim: no clock");
+		return RG_STORE_ERROR;
+	}
+	return rg_store_nonce_claim_at(st, keyid, nonce, expires_ms,
+	                               (int64_t)ts.tv_sec * 1000 +
+	                                   ts.tv_nsec / 1000000);
+}
+
+int
+rg_store_nonce_prune(rg_store *st, int64_t now_ms)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_PRUNE);
+
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	if (sqlite3_bind_int64(s, 1, now_ms) != SQLITE_OK) {
+		rg_store_seterr(st, "nonce_prune");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	return rg_store_run(st, RG_SQL_NONCE_PRUNE, "nonce_prune");
+}
+
+/* ---- records ---- */
+
+int
+rg_store_record_put(rg_store *st, const char *resource, const char *id,
+                    uint64_t version, uint32_t key_version, int64_t time_ms,
+                    const uint8_t *sealed, size_t len, int64_t *seq)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_RECORD_PUT);
+	struct rg_store_record probe;
+	int rc;
+
+	/* Whatever goes in must come back out through rg_store_record. */
+	if (resource == NULL || id == NULL || strlen(id) >= sizeof(probe.id) ||
+	    version > INT64_MAX || (sealed == NULL && len != 0)) {
+		rg_store_setmsg(st, "record_put: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	if (rg_store_bind_text(s, 1, resource) != SQLITE_OK ||
+	    rg_store_bind_text(s, 2, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, (int64_t)version) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, key_version) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 5, time_ms) != SQLITE_OK ||
+	    rg_store_bind_blob(s, 6, sealed, len) != SQLITE_OK) {
+		rg_store_seterr(st, "record_put");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	rc = sqlite3_step(s);
+	rg_store_done(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		rg_store_setmsg(st, "record_put: this version already exists");
+		return RG_STORE_EXISTS;
+	}
+	if (rc != SQLITE_DONE) {
+		rg_store_seterr(st, "record_put");
+		return RG_STORE_ERROR;
+	}
+	if (seq != NULL)
+		*seq = sqlite3_last_insert_rowid(st->db);
+	return RG_STORE_OK;
+}
+
+/* Fill rec from a row of (seq, id, version, key_version, time_ms, sealed). */
+static int
+rg_store_record_row(sqlite3_stmt *s, struct rg_store_record *rec)
+{
+	sqlite3_int64 version = sqlite3_column_int64(s, 2);
+	sqlite3_int64 kv = sqlite3_column_int64(s, 3);
+
+	if (version < 0 || kv < 0 || kv > UINT32_MAX ||
+	    rg_store_col_text(s, 1, rec->id, sizeof(rec->id)) != 0)
+		return -1;
+	rec->seq = sqlite3_column_int64(s, 0);
+	rec->version = (uint64_t)version;
+	rec->key_version = (uint32_t)kv;
+	rec->time_ms = sqlite3_column_int64(s, 4);
+	return rg_store_col_blob(s, 5, &rec->sealed, &rec->sealed_len);
+}
+
+void
+rg_store_record_clear(struct rg_store_record *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->sealed);
+	memset(rec, 0, sizeof(*rec));
+}
+
+int
+rg_store_record_get(rg_store *st, const char *resource, const char *id,
+                    struct rg_store_record *out)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_RECORD_GET);
+	int rc, ret = RG_STORE_ERROR;
+
+	memset(out, 0, sizeof(*out));
+	if (resource == NULL || id == NULL ||
+	    rg_store_bind_text(s, 1, resource) != SQLITE_OK ||
+	    rg_store_bind_text(s, 2, id) != SQLITE_OK) {
+		rg_store_setmsg(st, "record_get: bad arguments");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		ret = RG_STORE_NOTFOUND;
+	} else if (rc != SQLITE_ROW) {
+		rg_store_seterr(st, "record_get");
+	} else if (rg_store_record_row(s, out) != 0) {
+		rg_store_setmsg(st, "record_get: damaged row or out of memory");
+		rg_store_record_clear(out);
+	} else {
+		ret = RG_STORE_OK;
+	}
+out:
+	rg_store_done(s);
+	return ret;
+}
+
+int
+rg_store_changes(rg_store *st, const char *resource, int64_t after, int limit,
+                 int (*fn)(void *ctx, const struct rg_store_record *rec),
+                 void *ctx)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_CHANGES);
+	struct rg_store_record rec;
+	int rc, ret = RG_STORE_OK;
+
+	/* A negative LIMIT means "no limit" to SQLite: refuse it. */
+	if (resource == NULL || fn == NULL || limit < 0) {
+		rg_store_setmsg(st, "changes: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (st->iterating) {
+		rg_store_setmsg(st, "changes: called from inside an iteration");
+		return RG_STORE_ERROR;
+	}
+	if (rg_store_bind_text(s, 1, resource) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, after) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 3, limit) != SQLITE_OK) {
+		rg_store_seterr(st, "changes");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	st->iterating = 1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int stop;
+
+		memset(&rec, 0, sizeof(rec));
+		if (rg_store_record_row(s, &rec) != 0) {
+			rg_store_record_clear(&rec);
+			rg_store_setmsg(st, "changes: damaged row or out of memory");
+			ret = RG_STORE_ERROR;
+			break;
+		}
+		stop = fn(ctx, &rec);
+		rg_store_record_clear(&rec);
+		if (stop != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rg_store_seterr(st, "changes");
+		ret = RG_STORE_ERROR;
+	}
+	rg_store_done(s);
+	st->iterating = 0;
+	return ret;
+}
+
+/* ---- audit log ---- */
+
+int
+rg_store_audit_size(rg_store *st, uint64_t *size)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_AUDIT_SIZE);
+	sqlite3_int64 n;
+	int rc;
+
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		rg_store_seterr(st, "audit_size");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	n = sqlite3_column_int64(s, 0);
+	rg_store_done(s);
+	if (n < 0) {
+		rg_store_setmsg(st, "audit_size: damaged log");
+		return RG_STORE_ERROR;
+	}
+	*size = (uint64_t)n;
+	return RG_STORE_OK;
+}
+
+int
+rg_store_audit_append(rg_store *st, uint64_t index, const uint8_t *entry,
+                      size_t len, const uint8_t leaf[32])
+{
+	sqlite3_stmt *s;
+	uint64_t size;
+
+	if (entry == NULL || len == 0 || leaf == NULL) {
+		rg_store_setmsg(st, "audit_append: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	/* Dense indices: the log's proofs assume entry i is the (i+1)th. */
+	if (rg_store_audit_size(st, &size) != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	if (index != size) {
+		snprintf(st->err, sizeof(st->err),
+		         "audit_append: index %llu but the log holds %llu "
+		         "entries", (unsigned long long)index,
+		         (unsigned long long)size);
+		return RG_STORE_ERROR;
+	}
+	s = rg_store_stmt(st, RG_SQL_AUDIT_PUT);
+	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)index) != SQLITE_OK ||
+	    rg_store_bind_blob(s, 2, entry, len) != SQLITE_OK ||
+	    rg_store_bind_blob(s, 3, leaf, 32) != SQLITE_OK) {
+		rg_store_seterr(st, "audit_append");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	return rg_store_run(st, RG_SQL_AUDIT_PUT, "audit_append");
+}
+
+int
+rg_store_audit_get(rg_store *st, uint64_t index, uint8_t **entry, size_t *len,
+                   uint8_t leaf[32])
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_AUDIT_GET);
+	int rc, ret = RG_STORE_ERROR;
+
+	*entry = NULL;
+	*len = 0;
+	if (index > INT64_MAX) {
+		rg_store_setmsg(st, "audit_get: index out of range");
+		return RG_STORE_NOTFOUND;
+	}
+	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)index) != SQLITE_OK) {
+		rg_store_seterr(st, "audit_get");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		ret = RG_STORE_NOTFOUND;
+	} else if (rc != SQLITE_ROW) {
+		rg_store_seterr(st, "audit_get");
+	} else if (sqlite3_column_bytes(s, 1) != 32 ||
+	           sqlite3_column_blob(s, 1) == NULL) {
+		rg_store_setmsg(st, "audit_get: damaged row");
+	} else if (rg_store_col_blob(s, 0, entry, len) != 0) {
+		rg_store_setmsg(st, "audit_get: out of memory");
+	} else {
+		memcpy(leaf, sqlite3_column_blob(s, 1), 32);
+		ret = RG_STORE_OK;
+	}
+out:
+	rg_store_done(s);
+	return ret;
+}

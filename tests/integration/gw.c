@@ -1,0 +1,153 @@
+/*
+ * gw.c -- starts the real daemon for integration tests and talks to it
+ * over TCP, exactly as a department's system would.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/integration/gw.h"
+#include "tests/test.h"
+
+static void
+rg_gw_spawn(struct rg_gw *gw)
+{
+	char bin[512], line[512];
+	int pipefd[2];
+	FILE *out;
+
+	snprintf(bin, sizeof(bin), "%s/recgated", rg_test_build());
+	CHECK(pipe(pipefd) == 0);
+	gw->pid = fork();
+	CHECK(gw->pid >= 0);
+	if (gw->pid == 0) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execl(bin, bin, "-c", gw->conf, "--listen", "127.0.0.1:0", (char *)NULL);
+		perror(bin);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	out = fdopen(pipefd[0], "r");
+	CHECK(out != NULL);
+	CHECKF(fgets(line, sizeof(line), out) != NULL, "recgated did not start");
+	CHECKF(sscanf(line, "recgated: listening on http://%63[^:]:%d", gw->host,
+	              &gw->port) == 2, "unexpected first line: %s", line);
+	/* Keep the pipe open (the daemon may print more); it goes with us. */
+	snprintf(gw->url, sizeof(gw->url), "http://%s:%d", gw->host, gw->port);
+	snprintf(gw->authority, sizeof(gw->authority), "%s:%d", gw->host, gw->port);
+}
+
+void
+rg_gw_start(struct rg_gw *gw, const char *extra_conf)
+{
+	char cmd[1400];
+
+	memset(gw, 0, sizeof(*gw));
+	snprintf(gw->dir, sizeof(gw->dir), "%s/demo", rg_test_tmpdir());
+	snprintf(gw->conf, sizeof(gw->conf), "%s/recgate.conf", gw->dir);
+	snprintf(cmd, sizeof(cmd), "%s/recgatectl init --demo %s >/dev/null",
+	         rg_test_build(), gw->dir);
+	CHECKF(system(cmd) == 0, "%s failed", cmd);
+	if (extra_conf != NULL) {
+		FILE *f = fopen(gw->conf, "a");
+		CHECK(f != NULL);
+		fputs(extra_conf, f);
+		fclose(f);
+	}
+	rg_gw_spawn(gw);
+}
+
+void
+rg_gw_restart(struct rg_gw *gw)
+{
+	rg_gw_spawn(gw);
+}
+
+void
+rg_gw_stop(struct rg_gw *gw)
+{
+	int status;
+
+	CHECK(kill(gw->pid, SIGTERM) == 0);
+	while (waitpid(gw->pid, &status, 0) < 0)
+		CHECK(errno == EINTR);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "recgated exited with status %d", status);
+	gw->pid = 0;
+}
+
+char *
+rg_gw_build(struct rg_gw *gw, const char *dept, const char *method,
+            const char *path, const char *query, const char *body,
+            const struct rg_client_opts *opts, size_t *len)
+{
+	struct rg_client_key key = {0};
+	char keyfile[700], err[512], *raw;
+
+	if (dept != NULL) {
+		snprintf(keyfile, sizeof(keyfile), "%s/clients/%s.key", gw->dir, dept);
+		CHECKF(rg_client_key_load(keyfile, &key, err, sizeof(err)) == 0,
+		       "%s", err);
+	}
+	raw = rg_client_build(gw->authority, dept ? &key : NULL, method, path,
+	                      query, (const uint8_t *)body, body ? strlen(body) : 0,
+	                      opts, len);
+	rg_client_key_clear(&key);
+	CHECK(raw != NULL);
+	return raw;
+}
+
+int
+rg_gw_send(struct rg_gw *gw, const char *raw, size_t len, json_t **body)
+{
+	struct rg_client_resp resp;
+	char err[512];
+
+	CHECKF(rg_client_send(gw->host, gw->port, raw, len, &resp, err,
+	                      sizeof(err)) == 0, "%s", err);
+	if (body != NULL) {
+		*body = json_loadb(resp.body, resp.body_len, 0, NULL);
+		CHECKF(*body != NULL, "response is not JSON: %s", resp.body);
+	}
+	free(resp.body);
+	return resp.status;
+}
+
+int
+rg_gw_call(struct rg_gw *gw, const char *dept, const char *method,
+           const char *path, const char *query, const char *body,
+           const struct rg_client_opts *opts, json_t **resp)
+{
+	size_t len;
+	char *raw = rg_gw_build(gw, dept, method, path, query, body, opts, &len);
+	int status = rg_gw_send(gw, raw, len, resp);
+
+	free(raw);
+	return status;
+}
+
+const char *
+rg_gw_code(const json_t *resp)
+{
+	const char *c = json_string_value(json_object_get(
+	    json_object_get(resp, "error"), "code"));
+	return c != NULL ? c : "";
+}
+
+long long
+rg_gw_audit_size(struct rg_gw *gw)
+{
+	json_t *r;
+	long long n;
+
+	CHECK_EQ_INT(rg_gw_call(gw, NULL, "GET", "/healthz", NULL, NULL, NULL, &r), 200);
+	n = json_integer_value(json_object_get(r, "audit_size"));
+	json_decref(r);
+	return n;
+}
