@@ -1,10 +1,8 @@
 /*
- * sig.c -- Ed25519 keys and signatures over libsodium.
- *
- * This file owns the private half of every signing key. It keeps it in
- * guarded memory, readable only for the length of one signature, and must
- * never copy it to ordinary memory, log it, or return it (except the seed
- * export the keystore needs).
+ * sig.c -- Ed25519 keys and signatures over libsodium. It owns the private
+ * half of every signing key, readable only while one signature is made, and
+ * must never copy it to ordinary memory, log it, or hand it out (save the
+ * seed export the keystore needs).
  */
 #include <pthread.h>
 #include <stdlib.h>

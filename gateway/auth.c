@@ -158,7 +158,7 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 	{
 		int64_t until = (created + (int64_t)skew_s) * 1000;
 
-		rc = rg_store_nonce_claim(st, keyid, nonce, until);
+		rc = rg_store_nonce_claim_at(st, keyid, nonce, until, now_ms);
 	}
 	if (rc == RG_STORE_EXISTS) {
 		err = RG_ERR_REPLAY;

@@ -102,7 +102,7 @@ TEST(entry_keeps_utf8_and_slash_raw_and_escapes_controls)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s}", "k", "\xe8\x81\x8c\xe4\xb8\x9a\xe7\x97\x85",
 	                      "p", "a/b", "c", "q\"\\\n\t\x01\x1f");
-	const char *want = "{\"c\":\"q\\\"\\\\\\n\\t\\u0001\\u001f\","
+	const char *want = "{\"c\":\"q\\\"\\\\\\n\\t\\u0001\\u001F\","
 	                   "\"k\":\"\xe8\x81\x8c\xe4\xb8\x9a\xe7\x97\x85\","
 	                   "\"p\":\"a/b\"}";
 	char *s;
@@ -113,7 +113,9 @@ TEST(entry_keeps_utf8_and_slash_raw_and_escapes_controls)
 	CHECK_EQ_STR(s, want);
 	/* 职业病 as its nine UTF-8 bytes, not \u escapes. */
 	CHECK(strstr(s, "\xe8\x81\x8c\xe4\xb8\x9a\xe7\x97\x85") != NULL);
+	/* Only the two control characters became \u escapes. */
 	CHECK(strstr(s, "\\u") == strstr(s, "\\u0001"));
+	CHECK(strstr(strstr(s, "\\u0001") + 1, "\\u") == strstr(s, "\\u001F"));
 	free(s);
 	json_decref(o);
 }

@@ -712,11 +712,16 @@ TEST(httpsig_sign_refuses_bad_arguments)
 
 /* ---- RFC 9530 Content-Digest. ------------------------------------------ */
 
-/* RFC 9530 appendix B.1: {"hello": "world"} has this sha-256. */
-static const char rg_t_body[] = "{\"hello\": \"world\"}\n";
+/*
+ * {"hello": "world"}: RFC 9421's example body (no newline, digest as in its
+ * section 2.1) and RFC 9530 appendix B.1's (with a final newline).
+ */
+static const char rg_t_body[] = "{\"hello\": \"world\"}";
 #define RG_T_BODY_DIGEST "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+static const char rg_t_body_nl[] = "{\"hello\": \"world\"}\n";
+#define RG_T_BODY_NL_DIGEST "sha-256=:RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=:"
 
-TEST(content_digest_matches_rfc9530_example)
+TEST(content_digest_matches_rfc_examples)
 {
 	char *d;
 
@@ -725,6 +730,10 @@ TEST(content_digest_matches_rfc9530_example)
 	CHECK_EQ_STR(d, RG_T_BODY_DIGEST);
 	CHECK_EQ_INT(rg_content_digest_check(d, (const uint8_t *)rg_t_body,
 	                                     sizeof(rg_t_body) - 1), 0);
+	free(d);
+	CHECK((d = rg_content_digest((const uint8_t *)rg_t_body_nl,
+	                             sizeof(rg_t_body_nl) - 1)) != NULL);
+	CHECK_EQ_STR(d, RG_T_BODY_NL_DIGEST);
 	free(d);
 	/* Alongside other algorithms, which are ignored. */
 	CHECK_EQ_INT(rg_content_digest_check(
@@ -736,8 +745,11 @@ TEST(content_digest_matches_rfc9530_example)
 TEST(content_digest_mismatch_is_refused)
 {
 	CHECK_EQ_INT(rg_content_digest_check(RG_T_BODY_DIGEST,
+	                                     (const uint8_t *)rg_t_body_nl,
+	                                     sizeof(rg_t_body_nl) - 1), -1);
+	CHECK_EQ_INT(rg_content_digest_check(RG_T_BODY_NL_DIGEST,
 	                                     (const uint8_t *)rg_t_body,
-	                                     sizeof(rg_t_body) - 2), -1);
+	                                     sizeof(rg_t_body) - 1), -1);
 	CHECK_EQ_INT(rg_content_digest_check(RG_T_BODY_DIGEST, NULL, 0), -1);
 }
 

