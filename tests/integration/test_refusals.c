@@ -348,3 +348,112 @@ TEST(malformed_http_is_refused)
 	expect_refusal(&gw, badlen, strlen(badlen), 400, "malformed_http", 0);
 	rg_gw_stop(&gw);
 }
+
+#include "crypto/keystore.h"
+#include "gateway/store.h"
+
+/* With the gateway stopped, change a key's or a department's status the
+ * way the registry holds it. */
+static void
+set_status(struct rg_gw *gw, const char *keyid, const char *key_status,
+           const char *dept, const char *dept_status)
+{
+	char path[700], err[512];
+	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
+	struct rg_store_key k;
+	rg_keystore *ks;
+	rg_store *st;
+
+	CHECK(master != NULL);
+	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
+	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
+	ks = rg_keystore_open(path, master, err, sizeof(err));
+	sodium_free(master);
+	CHECKF(ks != NULL, "%s", err);
+	snprintf(path, sizeof(path), "%s/recgate.db", gw->dir);
+	st = rg_store_open(path, rg_keystore_db_key(ks), 0, err, sizeof(err));
+	CHECKF(st != NULL, "%s", err);
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	if (keyid != NULL) {
+		CHECK(rg_store_key_get(st, keyid, &k) == RG_STORE_OK);
+		snprintf(k.status, sizeof(k.status), "%s", key_status);
+		CHECK(rg_store_key_put(st, &k) == RG_STORE_OK);
+	}
+	if (dept != NULL)
+		CHECK(rg_store_dept_put(st, dept, dept, dept_status) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	rg_store_close(st);
+	rg_keystore_free(ks);
+}
+
+static void
+health_keyid(struct rg_gw *gw, char *out, size_t outlen)
+{
+	struct rg_client_key k;
+	char path[700], err[256];
+
+	snprintf(path, sizeof(path), "%s/clients/health.key", gw->dir);
+	CHECKF(rg_client_key_load(path, &k, err, sizeof(err)) == 0, "%s", err);
+	snprintf(out, outlen, "%s", k.keyid);
+	rg_client_key_clear(&k);
+}
+
+TEST(suspended_key_is_refused)
+{
+	struct rg_gw gw;
+	char keyid[128];
+
+	rg_gw_start(&gw, NULL);
+	health_keyid(&gw, keyid, sizeof(keyid));
+	rg_gw_stop(&gw);
+	set_status(&gw, keyid, "suspended", NULL, NULL);
+	rg_gw_restart(&gw);
+	refuse_built(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, NULL, 401,
+	             "key_suspended", 0);
+	rg_gw_stop(&gw);
+	set_status(&gw, keyid, "revoked", NULL, NULL);
+	rg_gw_restart(&gw);
+	refuse_built(&gw, "health", "GET", "/v1/catalogue", NULL, NULL, NULL, 401,
+	             "key_suspended", 0);
+	rg_gw_stop(&gw);
+}
+
+TEST(key_of_a_suspended_department_is_refused)
+{
+	struct rg_gw gw;
+	json_t *r;
+
+	rg_gw_start(&gw, NULL);
+	rg_gw_stop(&gw);
+	set_status(&gw, NULL, NULL, "tax", "suspended");
+	rg_gw_restart(&gw);
+	refuse_built(&gw, "tax", "GET", "/v1/catalogue", NULL, NULL, NULL, 401,
+	             "key_suspended", 0);
+	/* Other members are unaffected. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "hrss", "GET", "/v1/catalogue", NULL, NULL,
+	                        NULL, &r), 200);
+	json_decref(r);
+	rg_gw_stop(&gw);
+}
+
+TEST(unsigned_purpose_header_is_refused)
+{
+	struct rg_gw gw;
+	size_t len;
+	char *raw, *withp, *at;
+
+	rg_gw_start(&gw, NULL);
+	raw = rg_gw_build(&gw, "tax", "GET", "/v1/catalogue", NULL, NULL, NULL, &len);
+	/* Slip a purpose header in after signing: it is not covered. */
+	at = strstr(raw, "\r\n") + 2;
+	withp = malloc(len + 64);
+	CHECK(withp != NULL);
+	memcpy(withp, raw, (size_t)(at - raw));
+	len = (size_t)(at - raw) + (size_t)snprintf(withp + (at - raw), 64 + len - (size_t)(at - raw),
+	    "Recgate-Purpose: other\r\n%s", at);
+	expect_refusal(&gw, withp, len, 401, "signature_coverage", 0);
+	free(withp);
+	free(raw);
+	rg_gw_stop(&gw);
+}
