@@ -65,7 +65,8 @@ int rg_http_listen(rg_http *http, const char *host, int port, char *bound,
 /*
  * Send the response (status, application/json body copied) and release
  * reply and its request. Safe to call after the client went away: the
- * response is then dropped.
+ * response is then dropped. Call it on the loop's thread. resp NULL sends
+ * a 500 internal error.
  */
 void rg_http_reply(struct rg_http_reply *reply,
                    const struct rg_response *resp);

@@ -1,0 +1,63 @@
+/*
+ * exchange_int.h -- what the keeper's exchange files share: the exchange
+ * being built, the route table's handler type, and small encoders.
+ * exchange.c owns routing, authentication, the audit entry and the receipt;
+ * each ex_*.c file owns the actions of one part of the API. A handler
+ * fills ex->result (allow) or calls rg_ex_refuse(); it returns -1 only when
+ * the exchange must fail as a whole (storage or memory).
+ */
+#ifndef RG_EXCHANGE_INT_H
+#define RG_EXCHANGE_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gateway/auth.h"
+#include "gateway/keeper_int.h"
+
+/* Path parameters of a route: {rid} and {id}. */
+struct rg_target {
+	char resource[64];
+	char record[64];
+};
+
+struct rg_exchange {
+	rg_keeper *kp;
+	const struct rg_request *req;
+	struct rg_target tgt;
+	struct rg_auth auth;
+	int64_t now_ms;
+	const char *action;    /* "record.submit", ... (static strings) */
+	const char *decision;  /* "allow", "deny", "reject" */
+	const char *reason;
+	json_t *records;       /* [{"id","version"}] touched, for the entry */
+	json_t *result;        /* on allow */
+	rg_err err;            /* on deny/reject */
+	char errfield[128];
+	char errmsg[320];
+};
+
+typedef int (*rg_ex_handler)(struct rg_exchange *ex);
+
+/* Record a refusal: decision "deny" (policy) or "reject" (bad request);
+ * reason NULL = the error code; field and msg may be NULL. */
+void rg_ex_refuse(struct rg_exchange *ex, const char *decision, rg_err err,
+                  const char *reason, const char *field, const char *msg);
+/* Ask the policy; on denial records the refusal and returns -1. */
+int rg_ex_decide(struct rg_exchange *ex, rg_action action, const char *resource,
+                 struct rg_decision *d);
+
+/* Base64 (standard alphabet, padded); malloc'd / new reference. */
+char *rg_b64(const uint8_t *bin, size_t len);
+json_t *rg_json_b64(const uint8_t *bin, size_t len);
+/* Lower-case hex into out (2 * len + 1 bytes). */
+void rg_hex(const uint8_t *bin, size_t len, char *out);
+
+/* ex_records.c: the catalogue and the records API. */
+int rg_ex_catalogue(struct rg_exchange *ex);
+int rg_ex_submit(struct rg_exchange *ex);
+int rg_ex_read(struct rg_exchange *ex);
+int rg_ex_changes(struct rg_exchange *ex);
+
+#endif
