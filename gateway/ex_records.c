@@ -36,7 +36,6 @@ rg_ex_catalogue(struct rg_exchange *ex)
 	struct rg_decision d;
 	json_t *list;
 
-	ex->action = "catalogue.read";
 	if (rg_ex_decide(ex, RG_ACT_CATALOGUE, NULL, &d) != 0)
 		return 0;
 	list = json_array();
@@ -141,7 +140,6 @@ rg_ex_submit(struct rg_exchange *ex)
 	json_t *body, *ids;
 	size_t n;
 
-	ex->action = "record.submit";
 	if (rg_ex_decide(ex, RG_ACT_SUBMIT, ex->tgt.resource, &d) != 0)
 		return 0;
 	res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
@@ -253,7 +251,6 @@ rg_ex_read(struct rg_exchange *ex)
 	json_t *fields;
 	int rc;
 
-	ex->action = "record.read";
 	if (rg_ex_decide(ex, RG_ACT_READ, ex->tgt.resource, &d) != 0)
 		return 0;
 	res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
@@ -363,7 +360,6 @@ rg_ex_changes(struct rg_exchange *ex)
 	int64_t after, limit;
 	char bad[16];
 
-	ex->action = "changes.read";
 	if (rg_ex_decide(ex, RG_ACT_CHANGES, ex->tgt.resource, &d) != 0)
 		return 0;
 	if (rg_ex_changes_query(ex->req->query, &after, &limit, bad,

@@ -36,15 +36,20 @@ static int rg_keys(rg_keeper *kp, const struct rg_request *req,
 static const struct rg_route {
 	const char *method;
 	const char *pattern;
+	const char *role;      /* key role a signed route needs */
+	const char *action;    /* audit action of a signed route */
 	rg_ex_handler handler;
 	rg_unsigned_handler open;
 } rg_routes[] = {
-	{"GET", "/healthz", NULL, rg_healthz},
-	{"GET", "/v1/keys", NULL, rg_keys},
-	{"GET", "/v1/catalogue", rg_ex_catalogue, NULL},
-	{"POST", "/v1/resources/{rid}/records", rg_ex_submit, NULL},
-	{"GET", "/v1/resources/{rid}/records/{id}", rg_ex_read, NULL},
-	{"GET", "/v1/resources/{rid}/changes", rg_ex_changes, NULL},
+	{"GET", "/healthz", NULL, NULL, NULL, rg_healthz},
+	{"GET", "/v1/keys", NULL, NULL, NULL, rg_keys},
+	{"GET", "/v1/catalogue", "department", "catalogue.read", rg_ex_catalogue, NULL},
+	{"POST", "/v1/resources/{rid}/records", "department", "record.submit",
+	 rg_ex_submit, NULL},
+	{"GET", "/v1/resources/{rid}/records/{id}", "department", "record.read",
+	 rg_ex_read, NULL},
+	{"GET", "/v1/resources/{rid}/changes", "department", "changes.read",
+	 rg_ex_changes, NULL},
 };
 
 static int
@@ -439,7 +444,16 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 		rg_response_error(resp, RG_ERR_INTERNAL, NULL, NULL);
 		return -1;
 	}
-	rc = route->handler(&ex);
+	ex.action = route->action;
+	/* A key acts only in its role: a department key cannot read the
+	 * audit trail, an officer's key cannot exchange records. */
+	if (strcmp(ex.auth.key.role, route->role) != 0) {
+		rg_ex_refuse(&ex, "deny", RG_ERR_FORBIDDEN, "role_not_permitted",
+		             NULL, NULL);
+		rc = 0;
+	} else {
+		rc = route->handler(&ex);
+	}
 	if (rc == 0)
 		rc = rg_ex_finish(&ex, resp);
 	json_decref(ex.records);
