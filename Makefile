@@ -5,6 +5,7 @@
 #                   directory (demo/) if absent, run the gateway on 127.0.0.1
 #   make test       build and run the whole suite (unit + integration)
 #   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make test VALGRIND=1  the same under valgrind memcheck
 
 CC      ?= cc
 SAN     ?=
@@ -73,8 +74,18 @@ run: deps
 	$(BUILD)/recgated -c $(DEMO)/recgate.conf --listen $(LISTEN)
 
 # The suite finds the programs and the test data through the environment.
+# VALGRIND=1 runs it, and every recgate program it starts, under memcheck
+# (system programs such as curl and openssl are left alone).
+ifeq ($(VALGRIND),1)
+RUNNER = valgrind -q --error-exitcode=99 --leak-check=full \
+         --errors-for-leak-kinds=definite --trace-children=yes \
+         --trace-children-skip='/usr/*,/bin/*,*/sh,*/bash'
+else
+RUNNER =
+endif
+
 test: all $(BUILD)/rgtest
-	RG_BUILD=$(BUILD) RG_TESTDATA=tests/data $(BUILD)/rgtest $(T)
+	RG_BUILD=$(BUILD) RG_TESTDATA=tests/data $(RUNNER) $(BUILD)/rgtest $(T)
 
 clean:
 	rm -rf build build-san

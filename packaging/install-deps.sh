@@ -1,10 +1,13 @@
 #!/bin/sh
 # install-deps.sh -- install what recgate needs to build, run and test, from
 # Debian's archive. Idempotent: installs only what is missing.
+# Usage: install-deps.sh [--test]
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libsodium-dev libsqlcipher-dev
 libjansson-dev libhttp-parser-dev libseccomp-dev libssl-dev openssl curl"
+# --test: also what the test suite alone needs.
+[ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -72,7 +72,7 @@ TEST(health_submits_a_diagnosis_record_and_reads_it_back)
 	rg_gw_stop(&gw);
 }
 
-TEST(hrss_reading_a_conditional_record_without_a_grant_is_denied)
+TEST(finance_reading_a_conditional_record_without_a_grant_is_denied)
 {
 	struct rg_gw gw;
 	struct rg_client_opts o = {.purpose = "工伤认定"};
@@ -85,11 +85,16 @@ TEST(hrss_reading_a_conditional_record_without_a_grant_is_denied)
 	id = submit_one(&gw, "health", DIAG, diagnosis_record);
 	snprintf(path, sizeof(path), "%s/%s", DIAG, id);
 	before = rg_gw_audit_size(&gw);
-	CHECK_EQ_INT(rg_gw_call(&gw, "hrss", "GET", path, NULL, NULL, &o, &r), 403);
+	/* The demo grants diagnoses to hrss, civil, medsec and union only. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "finance", "GET", path, NULL, NULL, &o, &r), 403);
 	err = json_object_get(r, "error");
 	CHECK_EQ_STR(rg_gw_code(r), "forbidden");
 	CHECK_EQ_STR(json_string_value(json_object_get(err, "reason")), "no_grant");
-	CHECK(strstr(json_dumps(r, 0), "110101198001011234") == NULL);
+	{
+		char *text = json_dumps(r, 0);
+		CHECK(text != NULL && strstr(text, "110101198001011234") == NULL);
+		free(text);
+	}
 	/* The denial is in the log, with a receipt. */
 	CHECK(json_object_get(r, "receipt") != NULL);
 	CHECK_EQ_INT(rg_gw_audit_size(&gw), before + 1);
