@@ -1,0 +1,43 @@
+/*
+ * sandbox.h -- confinement of recgate's processes: a seccomp allowlist per
+ * role (libseccomp, default kill-process, native architecture only,
+ * synchronised across threads, no_new_privs), Landlock on the file system
+ * when the kernel offers it, and no core dumps.
+ *
+ * Enter only after all initialisation (libsodium, keys, database opened and
+ * read, sockets bound) and before any worker thread starts: what the
+ * process did not need by then it cannot do afterwards.
+ */
+#ifndef RG_SANDBOX_H
+#define RG_SANDBOX_H
+
+#include <stddef.h>
+
+typedef enum rg_sandbox_role {
+	/* Network side: sockets it was handed, accept, the event loop.
+	 * No file opening, no socket creation. */
+	RG_SANDBOX_FRONT,
+	/* Key keeper: files under its data directory, no network sockets. */
+	RG_SANDBOX_KEEPER,
+	/* One process holding both (until the front runs apart): the
+	 * keeper's rights plus accepting connections on bound sockets. */
+	RG_SANDBOX_GATEWAY
+} rg_sandbox_role;
+
+/* What got installed, for the log and for tests. */
+struct rg_sandbox_report {
+	int seccomp;        /* 1 when the filter is loaded */
+	int landlock_abi;   /* 0 when Landlock is not offered by the kernel */
+};
+
+/*
+ * Confine the calling process (all its threads) in role. data_dir is the
+ * one directory the keeper (or gateway) may use; ignored for the front.
+ * Returns 0, or -1 with err set: the caller must then refuse to run
+ * unless the operator turned the sandbox off.
+ */
+int rg_sandbox_enter(rg_sandbox_role role, const char *data_dir,
+                     struct rg_sandbox_report *report, char *err,
+                     size_t errlen);
+
+#endif
