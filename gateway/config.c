@@ -22,6 +22,11 @@ rg_config_defaults(struct rg_config *cfg)
 	cfg->max_connections = 1024;
 	cfg->clock_skew_s = 300;
 	cfg->auth_log_per_minute = 60;
+	cfg->sandbox = 1;
+	cfg->auth_audit_per_minute = 600;
+	cfg->checkpoint_every_entries = 1000;
+	cfg->checkpoint_every_ms = 10000;
+	cfg->grant_reply_days = 5;
 }
 
 int
@@ -167,6 +172,44 @@ rg_config_set(struct rg_config *cfg, const char *dir, const char *name,
 			return "expected a count between 0 and 100000";
 		cfg->auth_log_per_minute = (unsigned)n;
 		return NULL;
+	}
+	if (strcmp(name, "auth_audit_per_minute") == 0) {
+		if (rg_config_number(value, 0, 1000000, &n))
+			return "expected a count between 0 and 1000000";
+		cfg->auth_audit_per_minute = (unsigned)n;
+		return NULL;
+	}
+	if (strcmp(name, "checkpoint_every_entries") == 0) {
+		if (rg_config_number(value, 1, 100000000, &n))
+			return "expected a count between 1 and 100000000";
+		cfg->checkpoint_every_entries = (unsigned)n;
+		return NULL;
+	}
+	if (strcmp(name, "checkpoint_every_ms") == 0) {
+		if (rg_config_number(value, 10, 86400000, &n))
+			return "expected milliseconds between 10 and 86400000";
+		cfg->checkpoint_every_ms = (unsigned)n;
+		return NULL;
+	}
+	if (strcmp(name, "grant_reply_days") == 0) {
+		if (rg_config_number(value, 0, 60, &n))
+			return "expected working days between 0 and 60";
+		cfg->grant_reply_days = (unsigned)n;
+		return NULL;
+	}
+	if (strcmp(name, "sandbox") == 0) {
+		if (strcmp(value, "on") == 0)
+			cfg->sandbox = 1;
+		else if (strcmp(value, "off") == 0)
+			cfg->sandbox = 0;
+		else
+			return "expected on or off";
+		return NULL;
+	}
+	if (strcmp(name, "user") == 0) {
+		int len = snprintf(cfg->user, sizeof(cfg->user), "%s", value);
+		return len <= 0 || (size_t)len >= sizeof(cfg->user)
+		    ? "expected a user name" : NULL;
 	}
 	return "unknown setting";
 }

@@ -25,6 +25,13 @@ struct rg_config {
 	size_t max_connections;         /* default 1024 */
 	unsigned clock_skew_s;          /* created window; default 300 */
 	unsigned auth_log_per_minute;   /* failed-auth log lines; default 60 */
+	int sandbox;                    /* sandbox = on|off; default on */
+	char user[64];                  /* user = NAME: drop to it when root */
+	unsigned auth_audit_per_minute; /* failed-auth audit entries; 600 */
+	unsigned checkpoint_every_entries; /* sign a checkpoint after; 1000 */
+	unsigned checkpoint_every_ms;   /* and at least this often; 10000 */
+	unsigned grant_reply_days;      /* owner's reply period for a grant
+	                                   request, working days; default 5 */
 };
 
 /* Defaults only (no paths). */

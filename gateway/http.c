@@ -917,6 +917,26 @@ rg_http_new(uv_loop_t *loop, const struct rg_http_limits *lim,
 }
 
 int
+rg_http_listen_fd(rg_http *http, int fd)
+{
+	int r;
+
+	if (http == NULL || fd < 0)
+		return UV_EINVAL;
+	if (http->closing)
+		return UV_ECANCELED;
+	if (http->listening)
+		return UV_EALREADY;
+	if ((r = uv_tcp_open(&http->listener, fd)) != 0)
+		return r;
+	if ((r = uv_listen((uv_stream_t *)&http->listener, RG_HTTP_BACKLOG,
+	                   rg_http_on_connection)) != 0)
+		return r;
+	http->listening = 1;
+	return 0;
+}
+
+int
 rg_http_listen(rg_http *http, const char *host, int port, char *bound,
                size_t boundlen)
 {

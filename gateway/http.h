@@ -63,6 +63,12 @@ rg_http *rg_http_new(uv_loop_t *loop, const struct rg_http_limits *lim,
 int rg_http_listen(rg_http *http, const char *host, int port, char *bound,
                    size_t boundlen);
 /*
+ * Listen on a socket bound (and listened on) by another process, the
+ * monitor, which keeps it across restarts of the front. 0 or a negative
+ * libuv error code.
+ */
+int rg_http_listen_fd(rg_http *http, int fd);
+/*
  * Send the response (status, application/json body copied) and release
  * reply and its request. Safe to call after the client went away: the
  * response is then dropped. Call it on the loop's thread. resp NULL sends

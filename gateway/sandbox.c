@@ -8,6 +8,8 @@
  * jansson and SQLCipher use after start-up, and nothing more.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
 #include <sched.h>
@@ -47,7 +49,7 @@ static const int rg_sandbox_common[] = {
 	SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
 	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(setsockopt),
-	SCMP_SYS(getsockopt), SCMP_SYS(uname), SCMP_SYS(getuid),
+	SCMP_SYS(getsockopt), SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(rseq),
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	/* abort() on a broken invariant signals itself. */
 	SCMP_SYS(tgkill),
@@ -66,7 +68,7 @@ static const int rg_sandbox_files[] = {
 
 /* Probed by libraries that work without them: fail, do not kill. */
 static const int rg_sandbox_enosys[] = {
-	SCMP_SYS(io_uring_setup), SCMP_SYS(rseq), SCMP_SYS(clone3),
+	SCMP_SYS(io_uring_setup), SCMP_SYS(clone3),
 	SCMP_SYS(statfs), SCMP_SYS(fstatfs),
 };
 
@@ -245,5 +247,50 @@ rg_sandbox_enter(rg_sandbox_role role, const char *data_dir,
 	r.seccomp = 1;
 	if (report != NULL)
 		*report = r;
+	return 0;
+}
+
+int
+rg_sandbox_identity(const char *user, struct rg_identity *id, char *err,
+                    size_t errlen)
+{
+	struct passwd *pw;
+
+	memset(id, 0, sizeof(*id));
+	if (user == NULL || user[0] == '\0')
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		snprintf(err, errlen, "user %s: %s", user,
+		         errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "user %s is root: name an unprivileged user",
+		         user);
+		return -1;
+	}
+	id->set = 1;
+	id->uid = pw->pw_uid;
+	id->gid = pw->pw_gid;
+	return 0;
+}
+
+int
+rg_sandbox_drop(const struct rg_identity *id, char *err, size_t errlen)
+{
+	if (geteuid() != 0 || id == NULL || !id->set)
+		return 0;
+	if (setgroups(1, &id->gid) != 0 || setresgid(id->gid, id->gid, id->gid) != 0 ||
+	    setresuid(id->uid, id->uid, id->uid) != 0) {
+		snprintf(err, errlen, "cannot drop privileges: %s", strerror(errno));
+		return -1;
+	}
+	/* Make sure the way back is closed. */
+	if (setuid(0) == 0 || seteuid(0) == 0) {
+		snprintf(err, errlen, "dropped privileges could be regained");
+		return -1;
+	}
 	return 0;
 }

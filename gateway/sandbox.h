@@ -12,6 +12,7 @@
 #define RG_SANDBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef enum rg_sandbox_role {
 	/* Network side: sockets it was handed, accept, the event loop.
@@ -39,5 +40,23 @@ struct rg_sandbox_report {
 int rg_sandbox_enter(rg_sandbox_role role, const char *data_dir,
                      struct rg_sandbox_report *report, char *err,
                      size_t errlen);
+
+/* The unprivileged identity a process started as root drops to. */
+struct rg_identity {
+	int set;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Look the user up (before any sandbox: it reads the user database).
+ * An empty name leaves id unset. 0, or -1 with err. */
+int rg_sandbox_identity(const char *user, struct rg_identity *id, char *err,
+                        size_t errlen);
+/*
+ * When running as root and id is set, drop to it for good (groups, gid,
+ * uid) and check that root cannot be regained. Does nothing when not root.
+ * 0, or -1 with err.
+ */
+int rg_sandbox_drop(const struct rg_identity *id, char *err, size_t errlen);
 
 #endif

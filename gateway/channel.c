@@ -1,0 +1,207 @@
+/*
+ * channel.c -- frames over a socketpair with libuv. Bytes are gathered
+ * until a whole frame is there; the frame length is checked against the
+ * bound before any of it is buffered, so a peer cannot make us hold more
+ * than one maximal frame.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/channel.h"
+#include "gateway/wire.h"
+
+struct rg_channel {
+	uv_pipe_t pipe;
+	rg_channel_frame_fn fn;
+	void *ctx;
+	size_t max_frame;
+	uint8_t *buf;
+	size_t len, cap;
+	int refs;
+	int open;       /* the pipe handle is initialised and not closed */
+	int alive;      /* frames may still be sent and received */
+	int told;       /* fn(NULL) was called */
+};
+
+struct rg_channel_write {
+	uv_write_t req;
+	rg_channel *ch;
+	uint8_t *frame;
+};
+
+static void
+rg_channel_closed(uv_handle_t *h)
+{
+	rg_channel *ch = h->data;
+
+	ch->open = 0;
+	rg_channel_unref(ch);
+}
+
+static void
+rg_channel_gone(rg_channel *ch)
+{
+	if (!ch->told) {
+		ch->told = 1;
+		ch->fn(ch->ctx, ch, NULL, 0);
+	}
+}
+
+void
+rg_channel_close(rg_channel *ch)
+{
+	if (ch == NULL || !ch->alive)
+		return;
+	ch->alive = 0;
+	uv_read_stop((uv_stream_t *)&ch->pipe);
+	uv_close((uv_handle_t *)&ch->pipe, rg_channel_closed);
+	rg_channel_gone(ch);
+}
+
+static void
+rg_channel_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	rg_channel *ch = h->data;
+
+	(void)suggested;
+	if (ch->cap - ch->len < 65536) {
+		size_t cap = ch->cap ? ch->cap * 2 : 131072;
+		uint8_t *nb;
+
+		while (cap - ch->len < 65536)
+			cap *= 2;
+		nb = realloc(ch->buf, cap);
+		if (nb == NULL) {
+			buf->base = NULL;
+			buf->len = 0;
+			return;
+		}
+		ch->buf = nb;
+		ch->cap = cap;
+	}
+	buf->base = (char *)ch->buf + ch->len;
+	buf->len = ch->cap - ch->len;
+}
+
+static void
+rg_channel_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	rg_channel *ch = s->data;
+	size_t off = 0;
+
+	(void)buf;
+	if (nread < 0) {
+		rg_channel_close(ch);
+		return;
+	}
+	ch->len += (size_t)nread;
+	rg_channel_ref(ch);
+	while (ch->alive) {
+		long long flen = rg_wire_frame_len(ch->buf + off, ch->len - off,
+		                                   ch->max_frame);
+		if (flen < 0) {
+			rg_channel_close(ch);
+			break;
+		}
+		if (flen == 0 || (size_t)flen > ch->len - off)
+			break;
+		if (ch->fn(ch->ctx, ch, ch->buf + off, (size_t)flen) != 0) {
+			rg_channel_close(ch);
+			break;
+		}
+		off += (size_t)flen;
+	}
+	if (ch->alive && off > 0) {
+		memmove(ch->buf, ch->buf + off, ch->len - off);
+		ch->len -= off;
+	}
+	rg_channel_unref(ch);
+}
+
+rg_channel *
+rg_channel_open(uv_loop_t *loop, int fd, size_t max_frame,
+                rg_channel_frame_fn fn, void *ctx)
+{
+	rg_channel *ch = calloc(1, sizeof(*ch));
+
+	if (ch == NULL)
+		return NULL;
+	ch->fn = fn;
+	ch->ctx = ctx;
+	ch->max_frame = max_frame;
+	ch->refs = 1; /* the open pipe's own reference */
+	if (uv_pipe_init(loop, &ch->pipe, 0) != 0) {
+		free(ch);
+		return NULL;
+	}
+	ch->pipe.data = ch;
+	ch->open = 1;
+	ch->alive = 1;
+	if (uv_pipe_open(&ch->pipe, fd) != 0 ||
+	    uv_read_start((uv_stream_t *)&ch->pipe, rg_channel_alloc,
+	                  rg_channel_read) != 0) {
+		ch->told = 1; /* nobody was told it opened */
+		rg_channel_close(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+static void
+rg_channel_written(uv_write_t *req, int status)
+{
+	struct rg_channel_write *w = (struct rg_channel_write *)req;
+	rg_channel *ch = w->ch;
+
+	free(w->frame);
+	free(w);
+	if (status != 0)
+		rg_channel_close(ch);
+	rg_channel_unref(ch);
+}
+
+int
+rg_channel_send(rg_channel *ch, uint8_t *frame, size_t len)
+{
+	struct rg_channel_write *w;
+	uv_buf_t b;
+
+	if (ch == NULL || !ch->alive || (w = malloc(sizeof(*w))) == NULL) {
+		free(frame);
+		return -1;
+	}
+	w->ch = ch;
+	w->frame = frame;
+	b = uv_buf_init((char *)frame, (unsigned)len);
+	rg_channel_ref(ch);
+	if (uv_write(&w->req, (uv_stream_t *)&ch->pipe, &b, 1,
+	             rg_channel_written) != 0) {
+		free(frame);
+		free(w);
+		rg_channel_unref(ch);
+		rg_channel_close(ch);
+		return -1;
+	}
+	return 0;
+}
+
+int
+rg_channel_alive(const rg_channel *ch)
+{
+	return ch != NULL && ch->alive;
+}
+
+void
+rg_channel_ref(rg_channel *ch)
+{
+	ch->refs++;
+}
+
+void
+rg_channel_unref(rg_channel *ch)
+{
+	if (--ch->refs > 0)
+		return;
+	free(ch->buf);
+	free(ch);
+}

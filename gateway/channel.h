@@ -1,0 +1,39 @@
+/*
+ * channel.h -- one end of the front<->keeper socketpair on the event loop:
+ * reads whole frames (gateway/wire.h) and writes them, in order.
+ *
+ * A channel is reference counted: whoever holds an answer for it keeps a
+ * reference, so that a reply arriving after the other side went away finds
+ * a dead channel, not freed memory.
+ */
+#ifndef RG_CHANNEL_H
+#define RG_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+typedef struct rg_channel rg_channel;
+
+/*
+ * Called with each complete frame (valid only during the call). Return 0
+ * to go on, -1 to drop the peer (the channel closes). Called with
+ * frame == NULL once when the peer has gone (EOF, error, or dropped).
+ */
+typedef int (*rg_channel_frame_fn)(void *ctx, rg_channel *ch,
+                                   const uint8_t *frame, size_t len);
+
+/* Open on fd (taken over); max_frame bounds what the peer may send. */
+rg_channel *rg_channel_open(uv_loop_t *loop, int fd, size_t max_frame,
+                            rg_channel_frame_fn fn, void *ctx);
+/* Queue frame (taken over, freed after the write). 0, or -1 when the
+ * channel is closed (frame freed). */
+int rg_channel_send(rg_channel *ch, uint8_t *frame, size_t len);
+int rg_channel_alive(const rg_channel *ch);
+void rg_channel_ref(rg_channel *ch);
+void rg_channel_unref(rg_channel *ch);
+/* Close (idempotent); the memory goes with the last reference. */
+void rg_channel_close(rg_channel *ch);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * keeper_main.c -- the keeper process: holds the keys and the database,
+ * answers framed requests from the current front. It trusts nothing a front
+ * sends: a frame that does not decode drops that front (the monitor starts
+ * another). A front that goes away leaves its exchanges to commit; their
+ * answers are dropped.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "gateway/channel.h"
+#include "gateway/keeper.h"
+#include "gateway/procs.h"
+#include "gateway/wire.h"
+
+struct rg_kmain {
+	uv_loop_t *loop;
+	rg_keeper *kp;
+	rg_channel *front;      /* the current front's channel, or NULL */
+	uv_poll_t control;
+	uv_signal_t sigterm;
+	size_t max_frame;
+	int control_fd;
+	int stopping;
+};
+
+/* One request in the keeper's hands; it owns its decoded copy. */
+struct rg_kreq {
+	rg_channel *ch;
+	uint64_t id;
+	struct rg_request req;
+};
+
+static void
+rg_kmain_done(void *ctx, const struct rg_response *resp)
+{
+	struct rg_kreq *kr = ctx;
+	uint8_t *frame;
+	size_t len;
+
+	if (rg_channel_alive(kr->ch)) {
+		frame = rg_wire_encode_response(kr->id, resp, &len);
+		if (frame == NULL || rg_channel_send(kr->ch, frame, len) != 0)
+			rg_channel_close(kr->ch);
+	}
+	rg_channel_unref(kr->ch);
+	rg_wire_request_free(&kr->req);
+	free(kr);
+}
+
+static int
+rg_kmain_frame(void *ctx, rg_channel *ch, const uint8_t *frame, size_t len)
+{
+	struct rg_kmain *km = ctx;
+	struct rg_kreq *kr;
+
+	if (frame == NULL) {
+		/* The front went away (or was dropped). */
+		if (km->front == ch) {
+			km->front = NULL;
+			rg_channel_unref(ch);
+		}
+		return 0;
+	}
+	kr = calloc(1, sizeof(*kr));
+	if (kr == NULL)
+		return -1;
+	if (rg_wire_decode_request(frame, len, &kr->id, &kr->req) != 0) {
+		fprintf(stderr, "recgated[keeper]: malformed frame from the front; "
+		                "dropping it\n");
+		free(kr);
+		return -1;
+	}
+	kr->ch = ch;
+	rg_channel_ref(ch);
+	rg_keeper_handle(km->kp, &kr->req, rg_kmain_done, kr);
+	return 0;
+}
+
+/* The monitor hands over a new front's channel. */
+static void
+rg_kmain_control(uv_poll_t *p, int status, int events)
+{
+	struct rg_kmain *km = p->data;
+	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {0};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	(void)events;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	n = status == 0 ? recvmsg(km->control_fd, &msg, MSG_CMSG_CLOEXEC) : -1;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The monitor is gone: nobody can restart anything now. */
+		fprintf(stderr, "recgated[keeper]: monitor gone; stopping\n");
+		raise(SIGTERM);
+		uv_poll_stop(p);
+		return;
+	}
+	c = CMSG_FIRSTHDR(&msg);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd < 0)
+		return;
+	if (km->front != NULL) {
+		rg_channel *old = km->front;
+		km->front = NULL;
+		rg_channel_close(old);
+		rg_channel_unref(old);
+	}
+	km->front = rg_channel_open(km->loop, fd, km->max_frame, rg_kmain_frame, km);
+	if (km->front == NULL)
+		close(fd);
+	else
+		rg_channel_ref(km->front); /* km->front's own reference */
+}
+
+static void
+rg_kmain_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void
+rg_kmain_signal(uv_signal_t *s, int signum)
+{
+	struct rg_kmain *km = s->data;
+
+	(void)signum;
+	if (km->stopping)
+		return;
+	km->stopping = 1;
+	/* Commit and answer what is in hand, then let go of everything. */
+	rg_keeper_close(km->kp);
+	km->kp = NULL;
+	if (km->front != NULL) {
+		rg_channel *ch = km->front;
+		km->front = NULL;
+		rg_channel_close(ch);
+		rg_channel_unref(ch);
+	}
+	uv_poll_stop(&km->control);
+	uv_close((uv_handle_t *)&km->control, rg_kmain_closed);
+	uv_close((uv_handle_t *)&km->sigterm, rg_kmain_closed);
+}
+
+int
+rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
+               int control_fd)
+{
+	struct rg_kmain km = {0};
+	char err[1024], dbdir[PATH_MAX];
+	char ready = RG_KEEPER_READY;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* SIGINT from a terminal reaches the whole process group: the
+	 * monitor decides the order of shutdown and sends SIGTERM. */
+	signal(SIGINT, SIG_IGN);
+	km.loop = uv_default_loop();
+	km.control_fd = control_fd;
+	km.max_frame = rg_wire_max_frame(cfg->max_body);
+	km.kp = rg_keeper_open(cfg, km.loop, err, sizeof(err));
+	if (km.kp == NULL) {
+		fprintf(stderr, "recgated[keeper]: %s\n", err);
+		return 1;
+	}
+	if (uv_poll_init(km.loop, &km.control, control_fd) != 0 ||
+	    uv_signal_init(km.loop, &km.sigterm) != 0) {
+		fprintf(stderr, "recgated[keeper]: cannot set up the event loop\n");
+		return 1;
+	}
+	km.control.data = km.sigterm.data = &km;
+	uv_poll_start(&km.control, UV_READABLE, rg_kmain_control);
+	uv_signal_start(&km.sigterm, rg_kmain_signal, SIGTERM);
+
+	/* The database lives in this directory; nothing else on disk is
+	 * reachable from here on. */
+	snprintf(dbdir, sizeof(dbdir), "%s", cfg->database);
+	if (rg_procs_confine(cfg, id, RG_SANDBOX_KEEPER, dirname(dbdir),
+	                     "keeper") != 0)
+		return 1;
+	if (write(control_fd, &ready, 1) != 1) {
+		fprintf(stderr, "recgated[keeper]: monitor gone\n");
+		return 1;
+	}
+	uv_run(km.loop, UV_RUN_DEFAULT);
+	uv_loop_close(km.loop);
+	return 0;
+}
