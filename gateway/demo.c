@@ -113,25 +113,23 @@ rg_demo_dir_usable(const char *dir, char *err, size_t errlen)
 	return chmod(dir, 0700);
 }
 
-/* One department: its registry row, a key pair, its client key file. */
+/*
+ * A key pair for department dept acting in role, registered under key id
+ * "<name>-<8 hex>" and written to DIR/clients/<name>.key.
+ */
 static int
-rg_demo_department(rg_store *st, const char *dir, const struct rg_demo_dept *dd,
-                   int64_t now_ms, char *err, size_t errlen)
+rg_demo_key(rg_store *st, const char *dir, const char *dept, const char *role,
+            const char *name, int64_t now_ms, char *err, size_t errlen)
 {
 	struct rg_store_key k = {0};
 	uint8_t pub[RG_SIG_PUBLEN], hash[32], *seed;
-	char path[4096], *seed64 = NULL, *text = NULL, name[256];
+	char path[4096], *seed64 = NULL, *text = NULL;
 	size_t b64len = sodium_base64_encoded_len(RG_SIG_SEEDLEN,
 	                                          sodium_base64_VARIANT_ORIGINAL);
 	size_t textlen;
 	rg_sigkey *key;
 	int rc = -1;
 
-	snprintf(name, sizeof(name), "%s %s", dd->name_zh, dd->name_en);
-	if (rg_store_dept_put(st, dd->id, name, "active") != RG_STORE_OK) {
-		snprintf(err, errlen, "%s", rg_store_errmsg(st));
-		return -1;
-	}
 	key = rg_sigkey_generate();
 	seed = sodium_malloc(RG_SIG_SEEDLEN);
 	seed64 = sodium_malloc(b64len);
@@ -143,10 +141,10 @@ rg_demo_department(rg_store *st, const char *dir, const struct rg_demo_dept *dd,
 	}
 	rg_sigkey_public(key, pub);
 	crypto_hash_sha256(hash, pub, sizeof(pub));
-	snprintf(k.keyid, sizeof(k.keyid), "%s-%02x%02x%02x%02x", dd->id, hash[0],
+	snprintf(k.keyid, sizeof(k.keyid), "%s-%02x%02x%02x%02x", name, hash[0],
 	         hash[1], hash[2], hash[3]);
-	snprintf(k.dept, sizeof(k.dept), "%s", dd->id);
-	snprintf(k.role, sizeof(k.role), "department");
+	snprintf(k.dept, sizeof(k.dept), "%s", dept);
+	snprintf(k.role, sizeof(k.role), "%s", role);
 	snprintf(k.status, sizeof(k.status), "active");
 	memcpy(k.pub, pub, sizeof(pub));
 	k.created_ms = now_ms;
@@ -159,8 +157,8 @@ rg_demo_department(rg_store *st, const char *dir, const struct rg_demo_dept *dd,
 	                  sodium_base64_VARIANT_ORIGINAL);
 	snprintf(text, textlen,
 	         "{\"department\": \"%s\", \"keyid\": \"%s\", \"seed\": \"%s\"}\n",
-	         dd->id, k.keyid, seed64);
-	snprintf(path, sizeof(path), "%s/clients/%s.key", dir, dd->id);
+	         dept, k.keyid, seed64);
+	snprintf(path, sizeof(path), "%s/clients/%s.key", dir, name);
 	rc = rg_demo_write(path, text, 0600, err, errlen);
 out:
 	rg_sigkey_free(key);
@@ -168,6 +166,22 @@ out:
 	sodium_free(seed64);
 	sodium_free(text);
 	return rc;
+}
+
+/* One department: its registry row, a key pair, its client key file. */
+static int
+rg_demo_department(rg_store *st, const char *dir, const struct rg_demo_dept *dd,
+                   int64_t now_ms, char *err, size_t errlen)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s %s", dd->name_zh, dd->name_en);
+	if (rg_store_dept_put(st, dd->id, name, "active") != RG_STORE_OK) {
+		snprintf(err, errlen, "%s", rg_store_errmsg(st));
+		return -1;
+	}
+	return rg_demo_key(st, dir, dd->id, "department", dd->id, now_ms, err,
+	                   errlen);
 }
 
 int
@@ -235,6 +249,23 @@ rg_demo_init(const char *dir, char *err, size_t errlen)
 		if (rg_demo_department(st, dir, &rg_demo_depts[i], now_ms, err,
 		                       errlen) != 0)
 			goto out;
+	/* The joint-meeting office sits in the Health Bureau and seals on its
+	 * behalf (代章) with a key of its own, distinct from Health's:
+	 * countersigning (会签) takes this key. */
+	if (rg_demo_key(st, dir, "health", "office", "office", now_ms, err,
+	                errlen) != 0)
+		goto out;
+	/* The administrator's key: registered under the convener, its role
+	 * lets it suspend a grant and do nothing else (no records, no
+	 * grant it could make or widen). */
+	if (rg_demo_key(st, dir, "health", "admin", "admin", now_ms, err,
+	                errlen) != 0)
+		goto out;
+	/* The security officer also sits in the Health Bureau; an officer's
+	 * key reads the audit trail and nothing else. */
+	if (rg_demo_key(st, dir, "health", "officer", "officer", now_ms, err,
+	                errlen) != 0)
+		goto out;
 	if (rg_store_commit(st) != RG_STORE_OK) {
 		snprintf(err, errlen, "%s", rg_store_errmsg(st));
 		goto out;

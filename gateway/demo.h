@@ -26,4 +26,12 @@ const char *rg_demo_catalogue(size_t *len);
  */
 int rg_demo_init(const char *dir, char *err, size_t errlen);
 
+/*
+ * demo_grants.c: the demo's conditional-share grants (DESIGN.md section
+ * 10), requested, approved and countersigned through the keeper with the
+ * departments' and the office's client keys in DIR/clients, as over HTTP.
+ * Run on a DIR made by rg_demo_init. 0 (and *count set), or -1 with err.
+ */
+int rg_demo_grants(const char *dir, size_t *count, char *err, size_t errlen);
+
 #endif

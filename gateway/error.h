@@ -39,6 +39,8 @@ typedef enum rg_err {
 	RG_ERR_SECRET_REFUSED,     /* 403: classified (涉密) matter refused */
 	/* Policy (keeper). */
 	RG_ERR_FORBIDDEN,          /* 403: policy denies; reason code says why */
+	RG_ERR_GRANT_NOT_FOUND,    /* 404: no such grant */
+	RG_ERR_GRANT_CONFLICT,     /* 409: the grant's state does not allow it */
 	/* Server side. */
 	RG_ERR_STORAGE,            /* 500: database or audit append failed */
 	RG_ERR_INTERNAL,           /* 500: broken invariant or out of memory */

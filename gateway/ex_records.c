@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/pseudo.h"
 #include "crypto/seal.h"
 #include "gateway/exchange_int.h"
 
@@ -29,6 +30,44 @@ rg_field_list(const rg_resource *res, uint64_t mask)
 	return a;
 }
 
+/*
+ * The caller's grants on res, as the snapshot holds them, and the purpose
+ * a read would be judged under when the catalogue request states none:
+ * that of the first grant in force, or NULL.
+ */
+static json_t *
+rg_ex_catalogue_grants(const struct rg_exchange *ex, const rg_resource *res,
+                       const char **purpose)
+{
+	const rg_policy *pol = ex->kp->pol;
+	json_t *list = json_array();
+
+	*purpose = NULL;
+	for (size_t i = 0; list != NULL && i < rg_policy_grant_count(pol); i++) {
+		const struct rg_grant *g = rg_policy_grant_at(pol, i);
+		int in_force = g->state == RG_GRANT_ACTIVE &&
+		               ex->now_ms >= g->not_before_ms &&
+		               ex->now_ms < g->not_after_ms;
+
+		if (strcmp(g->resource, rg_resource_id(res)) != 0 ||
+		    strcmp(g->consumer, ex->auth.key.dept) != 0)
+			continue;
+		if (in_force && *purpose == NULL)
+			*purpose = g->purpose;
+		if (json_array_append_new(list, json_pack(
+		    "{s:s, s:s, s:s, s:o, s:I, s:I, s:b}", "id", g->id,
+		    "state", rg_grant_state_name(g->state), "purpose", g->purpose,
+		    "fields", rg_grant_fields_json(res, g->raw_mask, g->pseudo_mask),
+		    "not_before", (json_int_t)g->not_before_ms,
+		    "not_after", (json_int_t)g->not_after_ms,
+		    "in_force", in_force)) != 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	return list;
+}
+
 int
 rg_ex_catalogue(struct rg_exchange *ex)
 {
@@ -41,8 +80,16 @@ rg_ex_catalogue(struct rg_exchange *ex)
 	list = json_array();
 	for (size_t i = 0; list != NULL && i < rg_catalogue_count(cat); i++) {
 		const rg_resource *res = rg_catalogue_at(cat, i);
+		const char *gpurpose;
+		json_t *grants = rg_ex_catalogue_grants(ex, res, &gpurpose);
+		/* Without a stated purpose, show what a read under the first
+		 * grant in force (or with any purpose) would give. */
 		struct rg_policy_request pr = {ex->auth.key.dept, RG_ACT_READ,
-		                               rg_resource_id(res), ex->auth.purpose,
+		                               rg_resource_id(res),
+		                               ex->auth.purpose != NULL
+		                               ? ex->auth.purpose
+		                               : gpurpose != NULL ? gpurpose
+		                                                  : "(any purpose)",
 		                               ex->now_ms};
 		struct rg_decision rd;
 		json_t *fields = json_array(), *item;
@@ -54,7 +101,7 @@ rg_ex_catalogue(struct rg_exchange *ex)
 			    "type", rg_ftype_name(rg_resource_field_type(res, f)),
 			    "required", rg_resource_field_required(res, f),
 			    "personal", rg_resource_field_personal(res, f)));
-		item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:{s:b, s:s, s:o}}",
+		item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:{s:b, s:s, s:o, s:o, s:o, s:b, s:o}}",
 		    "id", rg_resource_id(res),
 		    "title_zh", rg_resource_title_zh(res),
 		    "title_en", rg_resource_title_en(res),
@@ -64,7 +111,13 @@ rg_ex_catalogue(struct rg_exchange *ex)
 		    "retention_days", (json_int_t)rg_resource_retention_days(res),
 		    "fields", fields,
 		    "access", "read", rd.allow, "basis", rg_reason_code(rd.reason),
-		    "readable_fields", rg_field_list(res, rd.allow ? rd.field_mask : 0));
+		    "readable_fields", rg_field_list(res, rd.allow ? rd.field_mask : 0),
+		    "pseudonym_fields", rg_field_list(res, rd.allow ? rd.pseudo_mask : 0),
+		    "grant", rd.allow && rd.grant[0] != '\0' ? json_string(rd.grant)
+		                                              : json_null(),
+		    "purpose_required", strcmp(rg_resource_owner(res),
+		                               ex->auth.key.dept) != 0,
+		    "grants", grants);
 		if (item == NULL || json_array_append_new(list, item) != 0) {
 			json_decref(list);
 			list = NULL;
@@ -209,10 +262,61 @@ rg_ex_submit(struct rg_exchange *ex)
 	return 0;
 }
 
-/* Open a stored version and keep the fields in mask. NULL on failure. */
+/*
+ * Replace each field of d->pseudo_mask present in all by the caller's
+ * pseudonym of its value (strings as their UTF-8 bytes, other values as
+ * compact JSON). The key is the resource's first data key, so that
+ * pseudonyms stay stable across data-key rotations; a resource without one
+ * uses its current key.
+ */
+static int
+rg_ex_pseudonymise(struct rg_exchange *ex, const rg_resource *res,
+                   const json_t *all, json_t *shown, uint64_t pseudo)
+{
+	const char *rid = rg_resource_id(res);
+	uint32_t kv;
+	const uint8_t *key = rg_keystore_data_key_at(ex->kp->ks, rid, 1);
+
+	if (pseudo == 0)
+		return 0;
+	if (key == NULL)
+		key = rg_keystore_data_key(ex->kp->ks, rid, &kv);
+	if (key == NULL)
+		return -1;
+	for (size_t i = 0; i < rg_resource_field_count(res); i++) {
+		const char *name = rg_resource_field_name(res, i);
+		const json_t *v = json_object_get(all, name);
+		char psn[RG_PSEUDO_LEN], *text = NULL;
+		const char *bytes;
+		size_t len;
+		int rc;
+
+		if (!(pseudo & ((uint64_t)1 << i)) || v == NULL)
+			continue;
+		if (json_is_string(v)) {
+			bytes = json_string_value(v);
+			len = json_string_length(v);
+		} else {
+			text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (text == NULL)
+				return -1;
+			bytes = text;
+			len = strlen(text);
+		}
+		rc = rg_pseudonym(key, ex->auth.key.dept, rid, (const uint8_t *)bytes,
+		                  len, psn);
+		free(text);
+		if (rc != 0 || json_object_set_new(shown, name, json_string(psn)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Open a stored version and keep what the decision shows: raw fields as
+ * they are, pseudonymised fields as pseudonyms. NULL on failure. */
 static json_t *
 rg_ex_open(struct rg_exchange *ex, const rg_resource *res,
-           const struct rg_store_record *rec, uint64_t mask)
+           const struct rg_store_record *rec, const struct rg_decision *d)
 {
 	const char *rid = rg_resource_id(res);
 	const uint8_t *key = rg_keystore_data_key_at(ex->kp->ks, rid,
@@ -237,7 +341,12 @@ rg_ex_open(struct rg_exchange *ex, const rg_resource *res,
 	free(plain);
 	if (all == NULL)
 		return NULL;
-	shown = rg_resource_filter(res, all, mask);
+	shown = rg_resource_filter(res, all, d->field_mask);
+	if (shown != NULL &&
+	    rg_ex_pseudonymise(ex, res, all, shown, d->pseudo_mask) != 0) {
+		json_decref(shown);
+		shown = NULL;
+	}
 	json_decref(all);
 	return shown;
 }
@@ -261,7 +370,7 @@ rg_ex_read(struct rg_exchange *ex)
 	}
 	if (rc != RG_STORE_OK)
 		return -1;
-	fields = rg_ex_open(ex, res, &rec, d.field_mask);
+	fields = rg_ex_open(ex, res, &rec, &d);
 	if (fields == NULL) {
 		rg_store_record_clear(&rec);
 		return -1;
@@ -322,7 +431,7 @@ rg_ex_changes_query(const char *q, int64_t *after, int64_t *limit, char *bad,
 struct rg_changes_ctx {
 	struct rg_exchange *ex;
 	const rg_resource *res;
-	uint64_t mask;
+	const struct rg_decision *d;
 	json_t *list;
 	int64_t last;
 	int failed;
@@ -332,7 +441,7 @@ static int
 rg_ex_change_row(void *ctx, const struct rg_store_record *rec)
 {
 	struct rg_changes_ctx *cc = ctx;
-	json_t *fields = rg_ex_open(cc->ex, cc->res, rec, cc->mask);
+	json_t *fields = rg_ex_open(cc->ex, cc->res, rec, cc->d);
 	json_t *item;
 
 	if (fields == NULL) {
@@ -370,7 +479,7 @@ rg_ex_changes(struct rg_exchange *ex)
 	}
 	cc.ex = ex;
 	cc.res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
-	cc.mask = d.field_mask;
+	cc.d = &d;
 	cc.list = json_array();
 	cc.last = after;
 	if (cc.list == NULL ||

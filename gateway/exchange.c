@@ -36,7 +36,7 @@ static int rg_keys(rg_keeper *kp, const struct rg_request *req,
 static const struct rg_route {
 	const char *method;
 	const char *pattern;
-	const char *role;      /* key role a signed route needs */
+	const char *role;      /* key roles a signed route takes, space-separated */
 	const char *action;    /* audit action of a signed route */
 	rg_ex_handler handler;
 	rg_unsigned_handler open;
@@ -50,6 +50,40 @@ static const struct rg_route {
 	 rg_ex_read, NULL},
 	{"GET", "/v1/resources/{rid}/changes", "department", "changes.read",
 	 rg_ex_changes, NULL},
+	/* The office replaces the catalogue (ex_catalogue.c). */
+	{"POST", "/v1/catalogue", "office", "catalogue.load",
+	 rg_ex_catalogue_load, NULL},
+	/* Conditional-share grants (ex_grants.c). */
+	{"POST", "/v1/grants", "department", "grant.request", rg_ex_grant_request,
+	 NULL},
+	{"GET", "/v1/grants", "department office", "grant.list", rg_ex_grant_list,
+	 NULL},
+	{"GET", "/v1/grants/{id}", "department office", "grant.read",
+	 rg_ex_grant_read, NULL},
+	{"POST", "/v1/grants/{id}/approve", "department", "grant.approve",
+	 rg_ex_grant_approve, NULL},
+	{"POST", "/v1/grants/{id}/refuse", "department", "grant.refuse",
+	 rg_ex_grant_refuse, NULL},
+	{"POST", "/v1/grants/{id}/countersign", "office", "grant.countersign",
+	 rg_ex_grant_countersign, NULL},
+	{"POST", "/v1/grants/{id}/revoke", "department", "grant.revoke",
+	 rg_ex_grant_revoke, NULL},
+	{"POST", "/v1/grants/{id}/dispute", "department", "grant.dispute",
+	 rg_ex_grant_dispute, NULL},
+	/* The administrator's one grant step: stop it, never make or widen. */
+	{"POST", "/v1/grants/{id}/suspend", "admin", "grant.suspend",
+	 rg_ex_grant_suspend, NULL},
+	/* The audit trail, for security officers (ex_audit.c). */
+	{"GET", "/v1/audit/checkpoint", "officer", "audit.checkpoint",
+	 rg_ex_audit_checkpoint, NULL},
+	{"GET", "/v1/audit/checkpoints", "officer", "audit.checkpoints",
+	 rg_ex_audit_checkpoints, NULL},
+	{"GET", "/v1/audit/entries", "officer", "audit.entries",
+	 rg_ex_audit_entries, NULL},
+	{"GET", "/v1/audit/proof/inclusion", "officer", "audit.proof",
+	 rg_ex_audit_inclusion, NULL},
+	{"GET", "/v1/audit/proof/consistency", "officer", "audit.proof",
+	 rg_ex_audit_consistency, NULL},
 };
 
 static int
@@ -111,6 +145,23 @@ rg_route_find(const struct rg_request *req, struct rg_target *t,
 }
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/* Is role one of the space-separated roles of a route? */
+static int
+rg_role_permitted(const char *roles, const char *role)
+{
+	size_t n = strlen(role);
+
+	while (n > 0 && *roles != '\0') {
+		size_t len = strcspn(roles, " ");
+
+		if (len == n && strncmp(roles, role, n) == 0)
+			return 1;
+		roles += len;
+		roles += strspn(roles, " ");
+	}
+	return 0;
+}
 
 char *
 rg_b64(const uint8_t *bin, size_t len)
@@ -296,19 +347,34 @@ rg_ex_decide(struct rg_exchange *ex, rg_action action, const char *resource,
              struct rg_decision *d)
 {
 	struct rg_policy_request pr = {
-		.department = ex->auth.key.dept,
 		.action = action,
 		.resource = resource,
-		.purpose = ex->auth.purpose,
-		.now_ms = ex->now_ms,
 	};
 
-	rg_policy_decide(ex->kp->pol, &pr, d);
+	return rg_ex_decide_req(ex, &pr, d);
+}
+
+int
+rg_ex_decide_req(struct rg_exchange *ex, struct rg_policy_request *pr,
+                 struct rg_decision *d)
+{
+	/* Who asks, when and why come from the verified request only. */
+	pr->department = ex->auth.key.dept;
+	pr->purpose = ex->auth.purpose;
+	pr->now_ms = ex->now_ms;
+	pr->keyid = ex->auth.key.keyid;
+	pr->role = ex->auth.key.role;
+	rg_policy_decide(ex->kp->pol, pr, d);
 	if (d->allow) {
 		ex->reason = rg_reason_code(d->reason);
+		if (d->grant[0] != '\0')
+			snprintf(ex->grant, sizeof(ex->grant), "%s", d->grant);
 		return 0;
 	}
-	if (d->reason == RG_REASON_UNKNOWN_RESOURCE)
+	if (d->reason == RG_REASON_GRANT_STATE)
+		rg_ex_refuse(ex, "deny", RG_ERR_GRANT_CONFLICT,
+		             rg_reason_code(d->reason), NULL, NULL);
+	else if (d->reason == RG_REASON_UNKNOWN_RESOURCE)
 		rg_ex_refuse(ex, "reject", RG_ERR_UNKNOWN_RESOURCE,
 		             rg_reason_code(d->reason), NULL, NULL);
 	else if (d->reason == RG_REASON_CLASSIFICATION_REFUSED)
@@ -369,6 +435,8 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 		json_object_set_new(entry, "resource", json_string(ex->tgt.resource));
 	if (ex->auth.purpose != NULL)
 		json_object_set_new(entry, "purpose", json_string(ex->auth.purpose));
+	if (ex->grant[0] != '\0')
+		json_object_set_new(entry, "grant", json_string(ex->grant));
 	if (json_array_size(ex->records) > 0)
 		json_object_set(entry, "records", ex->records);
 	enc = rg_entry_encode(entry, &enclen);
@@ -437,7 +505,13 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 		}
 		rg_authlog(kp, req, err, ex.auth.claimed_keyid);
 		rg_response_error(resp, err, NULL, NULL);
-		return 0;
+		/* Entered in the log too (rate-limited): the reply then waits
+		 * for the commit like any other. */
+		rc = rg_audit_auth_refused(kp, req, err, ex.auth.claimed_keyid,
+		                           ex.now_ms);
+		if (rc < 0)
+			rg_response_error(resp, RG_ERR_STORAGE, NULL, NULL);
+		return rc;
 	}
 	ex.records = json_array();
 	if (ex.records == NULL) {
@@ -447,7 +521,7 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 	ex.action = route->action;
 	/* A key acts only in its role: a department key cannot read the
 	 * audit trail, an officer's key cannot exchange records. */
-	if (strcmp(ex.auth.key.role, route->role) != 0) {
+	if (!rg_role_permitted(route->role, ex.auth.key.role)) {
 		rg_ex_refuse(&ex, "deny", RG_ERR_FORBIDDEN, "role_not_permitted",
 		             NULL, NULL);
 		rc = 0;

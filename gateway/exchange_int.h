@@ -32,6 +32,7 @@ struct rg_exchange {
 	const char *decision;  /* "allow", "deny", "reject" */
 	const char *reason;
 	json_t *records;       /* [{"id","version"}] touched, for the entry */
+	char grant[RG_GRANT_IDLEN]; /* the grant acted on or relied on */
 	json_t *result;        /* on allow */
 	rg_err err;            /* on deny/reject */
 	char errfield[128];
@@ -47,6 +48,10 @@ void rg_ex_refuse(struct rg_exchange *ex, const char *decision, rg_err err,
 /* Ask the policy; on denial records the refusal and returns -1. */
 int rg_ex_decide(struct rg_exchange *ex, rg_action action, const char *resource,
                  struct rg_decision *d);
+/* The same with a prepared request (grant steps): fills in the caller's
+ * department, key, role, purpose and time from the exchange. */
+int rg_ex_decide_req(struct rg_exchange *ex, struct rg_policy_request *pr,
+                     struct rg_decision *d);
 
 /* Base64 (standard alphabet, padded); malloc'd / new reference. */
 char *rg_b64(const uint8_t *bin, size_t len);
@@ -59,5 +64,32 @@ int rg_ex_catalogue(struct rg_exchange *ex);
 int rg_ex_submit(struct rg_exchange *ex);
 int rg_ex_read(struct rg_exchange *ex);
 int rg_ex_changes(struct rg_exchange *ex);
+
+/* ex_catalogue.c: the office loads a new catalogue. */
+int rg_ex_catalogue_load(struct rg_exchange *ex);
+
+/* ex_grants.c: conditional-share grants. */
+int rg_ex_grant_request(struct rg_exchange *ex);
+int rg_ex_grant_list(struct rg_exchange *ex);
+int rg_ex_grant_read(struct rg_exchange *ex);
+int rg_ex_grant_approve(struct rg_exchange *ex);
+int rg_ex_grant_refuse(struct rg_exchange *ex);
+int rg_ex_grant_countersign(struct rg_exchange *ex);
+int rg_ex_grant_revoke(struct rg_exchange *ex);
+int rg_ex_grant_dispute(struct rg_exchange *ex);
+int rg_ex_grant_suspend(struct rg_exchange *ex);
+
+/* ex_audit.c: the audit trail for officers. */
+int rg_ex_audit_checkpoint(struct rg_exchange *ex);
+int rg_ex_audit_checkpoints(struct rg_exchange *ex);
+int rg_ex_audit_entries(struct rg_exchange *ex);
+int rg_ex_audit_inclusion(struct rg_exchange *ex);
+int rg_ex_audit_consistency(struct rg_exchange *ex);
+/* A request that failed authentication: enter it (action "auth.refused"),
+ * at most auth_audit_per_minute a minute, the rest counted into one
+ * "auth.refused.suppressed" entry. 1 when entered, 0 when only counted,
+ * -1 when the append failed. */
+int rg_audit_auth_refused(rg_keeper *kp, const struct rg_request *req,
+                          rg_err err, const char *claimed, int64_t now_ms);
 
 #endif

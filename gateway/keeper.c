@@ -54,7 +54,7 @@ rg_keeper_add_dept(void *ctx, const char *id, const char *name,
 }
 
 /* Build the policy snapshot from what the database holds. */
-static rg_policy *
+rg_policy *
 rg_keeper_load_policy(rg_store *st, char *err, size_t errlen)
 {
 	struct rg_dept_ctx dc = {NULL, 0};
@@ -79,7 +79,8 @@ rg_keeper_load_policy(rg_store *st, char *err, size_t errlen)
 		return NULL;
 	}
 	if (rg_store_dept_each(st, rg_keeper_add_dept, &dc) != RG_STORE_OK ||
-	    dc.rc != 0 || rg_policy_seal(dc.pol) != 0) {
+	    dc.rc != 0 || rg_keeper_load_grants(st, dc.pol) != 0 ||
+	    rg_policy_seal(dc.pol) != 0) {
 		rg_policy_free(dc.pol);
 		snprintf(err, errlen, "cannot load the member departments");
 		return NULL;
@@ -88,6 +89,18 @@ rg_keeper_load_policy(rg_store *st, char *err, size_t errlen)
 }
 
 static void rg_keeper_commit_cb(uv_check_t *check);
+
+/* The periodic checkpoint: only over what is committed, only when the log
+ * grew since the last one. */
+static void
+rg_keeper_checkpoint_cb(uv_timer_t *t)
+{
+	rg_keeper *kp = t->data;
+
+	if (kp->committed_size > kp->checkpoint_size || !kp->has_checkpoint)
+		(void)rg_audit_checkpoint(kp, kp->committed_size,
+		                          rg_keeper_now_ms());
+}
 
 rg_keeper *
 rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
@@ -139,6 +152,9 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 		goto fail;
 	}
 	kp->stats.audit_size = kp->audit_size;
+	kp->committed_size = kp->audit_size;
+	if (rg_audit_open(kp, err, errlen) != 0)
+		goto fail;
 	rg_sigkey_public(rg_keystore_signing_key(kp->ks), kp->gw_pub);
 	id = rg_sig_note_keyid(rg_keystore_origin(kp->ks), kp->gw_pub);
 	snprintf(kp->gw_keyid, sizeof(kp->gw_keyid), "%08x", id);
@@ -147,6 +163,20 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 		goto fail;
 	}
 	kp->commit_check.data = kp;
+	kp->open_handles = 1;
+	/* Checkpoints at least every checkpoint_every_ms while the log grows;
+	 * the timer alone never keeps the loop alive. */
+	if (uv_timer_init(loop, &kp->checkpoint_timer) != 0) {
+		snprintf(err, errlen, "cannot set up the checkpoint timer");
+		uv_close((uv_handle_t *)&kp->commit_check, NULL);
+		uv_run(loop, UV_RUN_NOWAIT);
+		goto fail;
+	}
+	kp->checkpoint_timer.data = kp;
+	kp->open_handles = 2;
+	uv_timer_start(&kp->checkpoint_timer, rg_keeper_checkpoint_cb,
+	               cfg->checkpoint_every_ms, cfg->checkpoint_every_ms);
+	uv_unref((uv_handle_t *)&kp->checkpoint_timer);
 	return kp;
 fail:
 	rg_policy_free(kp->pol);
@@ -154,6 +184,31 @@ fail:
 	rg_keystore_free(kp->ks);
 	free(kp);
 	return NULL;
+}
+
+/*
+ * Swap in a snapshot of what the batch just committed (grants, catalogue),
+ * before any reply is released, so that a caller who holds an approval's
+ * (or a revocation's) receipt is judged by it. The old snapshot serves
+ * until the new one is built. If it cannot be built the keeper is stale:
+ * a revocation might not be in force, so it answers no signed request
+ * until a rebuild succeeds (fail closed).
+ */
+static int
+rg_keeper_reload_policy(rg_keeper *kp)
+{
+	char err[512];
+	rg_policy *pol = rg_keeper_load_policy(kp->st, err, sizeof(err));
+
+	if (pol == NULL) {
+		fprintf(stderr, "recgated: policy not reloaded: %s\n", err);
+		kp->pol_stale = 1;
+		return -1;
+	}
+	rg_policy_free(kp->pol);
+	kp->pol = pol;
+	kp->pol_stale = 0;
+	return 0;
 }
 
 /* Commit the open batch and release its replies. */
@@ -183,7 +238,12 @@ rg_keeper_flush(rg_keeper *kp)
 		kp->stats.batches++;
 		if (n > kp->stats.batch_max)
 			kp->stats.batch_max = n;
+		if (kp->pol_dirty)
+			(void)rg_keeper_reload_policy(kp); /* sets pol_stale */
+		kp->committed_size = kp->audit_size;
 	}
+	/* A failed batch changed nothing: the old snapshot stands. */
+	kp->pol_dirty = 0;
 	kp->stats.audit_size = kp->audit_size;
 	kp->npending = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -194,6 +254,12 @@ rg_keeper_flush(rg_keeper *kp)
 		p->done(p->ctx, &p->resp);
 		rg_response_clear(&p->resp);
 	}
+	/* Signed after COMMIT, over the committed size: a checkpoint never
+	 * covers an entry that could still be rolled back. */
+	if (!failed && kp->committed_size >= kp->checkpoint_size +
+	                                      kp->cfg.checkpoint_every_entries)
+		(void)rg_audit_checkpoint(kp, kp->committed_size,
+		                          rg_keeper_now_ms());
 }
 
 static void
@@ -256,6 +322,10 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 	}
 	if (kp->npending >= RG_BATCH_MAX)
 		rg_keeper_flush(kp);
+	if (kp->pol_stale && rg_keeper_reload_policy(kp) != 0) {
+		rg_response_error(&resp, RG_ERR_UNAVAILABLE, NULL, NULL);
+		goto reply_now;
+	}
 	/* Make room for the reply first, so that an exchange is never
 	 * carried out and then lost for want of memory. */
 	if (kp->npending == kp->cap_pending) {
@@ -310,12 +380,14 @@ rg_keeper_stats(const rg_keeper *kp, struct rg_keeper_stats *out)
 	*out = kp->stats;
 }
 
-/* The check handle is embedded in the keeper: free it once closed. */
+/* The handles are embedded in the keeper: free it once both are closed. */
 static void
 rg_keeper_closed(uv_handle_t *h)
 {
 	rg_keeper *kp = h->data;
 
+	if (--kp->open_handles > 0)
+		return;
 	free(kp->pending);
 	rg_policy_free(kp->pol);
 	rg_store_close(kp->st);
@@ -329,5 +401,6 @@ rg_keeper_close(rg_keeper *kp)
 	if (kp == NULL)
 		return;
 	rg_keeper_flush(kp);
+	uv_close((uv_handle_t *)&kp->checkpoint_timer, rg_keeper_closed);
 	uv_close((uv_handle_t *)&kp->commit_check, rg_keeper_closed);
 }

@@ -26,7 +26,10 @@ struct rg_keeper {
 	uv_loop_t *loop;
 	rg_keystore *ks;
 	rg_store *st;
-	rg_policy *pol;
+	rg_policy *pol;            /* committed snapshot */
+	int pol_dirty;             /* the batch changed grants or catalogue:
+	                              rebuild pol once it commits */
+	int pol_stale;             /* a rebuild failed: answer nothing signed */
 	uint8_t gw_pub[32];
 	char gw_keyid[9];          /* C2SP note key id, 8 hex digits */
 	uint64_t audit_size;       /* next audit index, including the batch */
@@ -44,7 +47,37 @@ struct rg_keeper {
 	uint64_t authlog_suppressed;
 
 	struct rg_keeper_stats stats;
+
+	/* Audit checkpoints (ex_audit.c): signed only over committed trees. */
+	uint64_t committed_size;   /* audit entries durable on disk */
+	uint64_t checkpoint_size;  /* size of the latest signed checkpoint */
+	int has_checkpoint;
+	uv_timer_t checkpoint_timer;
+	int open_handles;          /* closed one by one at rg_keeper_close */
+
+	/* Failed authentications entered in the log: a token bucket of
+	 * auth_audit_per_minute a minute, the rest counted and summarised. */
+	double auth_tokens;
+	int64_t auth_tokens_ms;
+	uint64_t auth_suppressed;
+	int64_t auth_suppressed_since_ms;
 };
+
+/* ex_audit.c: sign and store a checkpoint over the first size entries
+ * (size <= committed_size) unless one of that size or larger exists.
+ * 0, or -1 (nothing signed or stored; errors are logged). */
+int rg_audit_checkpoint(rg_keeper *kp, uint64_t size, int64_t now_ms);
+/* ex_audit.c: read the latest stored checkpoint's size at open. */
+int rg_audit_open(rg_keeper *kp, char *err, size_t errlen);
+
+/* ex_grants.c: add every stored grant to an unsealed snapshot. A grant
+ * that no longer reads against the catalogue gives nothing (skipped, with
+ * a log line). 0, or -1 on a storage failure. */
+int rg_keeper_load_grants(rg_store *st, rg_policy *pol);
+/* A sealed snapshot of what the database holds now (catalogue, members,
+ * grants), inside the current transaction if one is open. Caller owns it;
+ * NULL with err on failure. */
+rg_policy *rg_keeper_load_policy(rg_store *st, char *err, size_t errlen);
 
 /* Wall clock in milliseconds. */
 int64_t rg_keeper_now_ms(void);

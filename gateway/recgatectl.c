@@ -9,9 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "gateway/client.h"
+#include "gateway/ctl_audit.h"
+#include "gateway/ctl_catalogue.h"
 #include "gateway/demo.h"
 
 static void
@@ -20,11 +23,23 @@ usage(void)
 	fprintf(stderr,
 	    "usage: recgatectl init --demo DIR\n"
 	    "       recgatectl client --url URL --key KEYFILE COMMAND\n"
+	    "       recgatectl audit (export|verify|prove|report) ...  "
+	    "(officers; `audit` alone for help)\n"
+	    "       recgatectl catalogue check FILE\n"
+	    "       recgatectl catalogue load FILE --url URL --key OFFICE_KEYFILE\n"
 	    "commands:\n"
 	    "  submit RESOURCE FILE.json          publish records (owner)\n"
 	    "  get RESOURCE RECORD_ID [--purpose TEXT]\n"
 	    "  changes RESOURCE [--after CURSOR] [--limit N] [--purpose TEXT]\n"
 	    "  catalogue                          what exists and what you may read\n"
+	    "  grants [STATE|overdue]             your grants (the office: all)\n"
+	    "  grant ID                           one grant\n"
+	    "  grant-request FILE.json            ask for a conditional-share grant\n"
+	    "  grant-(approve|countersign) ID [FILE.json]  sign it (may narrow)\n"
+	    "  grant-(refuse|dispute|revoke) ID [FILE.json]\n"
+	    "administrator (an admin-role key; suspends, never grants):\n"
+	    "       recgatectl grants suspend ID --url URL --key KEYFILE "
+	    "[--reason TEXT]\n"
 	    "  keys                               the gateway's public keys\n");
 	exit(2);
 }
@@ -55,15 +70,18 @@ static int
 cmd_init(int argc, char **argv)
 {
 	char err[4096];
+	size_t ngrants = 0;
 
 	if (argc != 2 || strcmp(argv[0], "--demo") != 0)
 		usage();
-	if (rg_demo_init(argv[1], err, sizeof(err)) != 0) {
+	if (rg_demo_init(argv[1], err, sizeof(err)) != 0 ||
+	    rg_demo_grants(argv[1], &ngrants, err, sizeof(err)) != 0) {
 		fprintf(stderr, "recgatectl: init: %s\n", err);
 		return 1;
 	}
 	printf("recgatectl: demo data directory %s created: %zu departments, "
-	       "client keys in %s/clients/\n", argv[1], rg_demo_ndepts, argv[1]);
+	       "%zu conditional-share grants, client keys in %s/clients/\n",
+	       argv[1], rg_demo_ndepts, ngrants, argv[1]);
 	return 0;
 }
 
@@ -71,7 +89,7 @@ static int
 cmd_client(int argc, char **argv)
 {
 	const char *url = NULL, *keyfile = NULL, *purpose = NULL;
-	const char *after = NULL, *limit = NULL, *pos[4];
+	const char *after = NULL, *limit = NULL, *reason = NULL, *pos[4];
 	struct rg_client_key key = {0};
 	struct rg_client_opts opts = {0};
 	struct rg_client_resp resp;
@@ -92,6 +110,8 @@ cmd_client(int argc, char **argv)
 			after = argv[++i];
 		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
 			limit = argv[++i];
+		else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+			reason = argv[++i];
 		else if (npos < 4)
 			pos[npos++] = argv[i];
 		else
@@ -120,6 +140,39 @@ cmd_client(int argc, char **argv)
 	} else if (strcmp(pos[0], "get") == 0 && npos == 3) {
 		snprintf(path, sizeof(path), "/v1/resources/%s/records/%s", pos[1],
 		         pos[2]);
+	} else if (strcmp(pos[0], "grants") == 0 && npos <= 2) {
+		snprintf(path, sizeof(path), "/v1/grants");
+		if (npos == 2)
+			snprintf(query, sizeof(query), "state=%s", pos[1]);
+	} else if (strcmp(pos[0], "grant") == 0 && npos == 2) {
+		snprintf(path, sizeof(path), "/v1/grants/%s", pos[1]);
+	} else if (strncmp(pos[0], "grant-", 6) == 0 && npos >= 2 && npos <= 3) {
+		const char *step = pos[0] + 6, *file = npos == 3 ? pos[2] : NULL;
+
+		method = "POST";
+		if (strcmp(step, "request") == 0 && npos == 2) {
+			snprintf(path, sizeof(path), "/v1/grants");
+			file = pos[1];
+		} else if (strcmp(step, "approve") == 0 ||
+		           strcmp(step, "countersign") == 0 ||
+		           strcmp(step, "refuse") == 0 ||
+		           strcmp(step, "dispute") == 0 ||
+		           strcmp(step, "revoke") == 0 ||
+		           strcmp(step, "suspend") == 0) {
+			snprintf(path, sizeof(path), "/v1/grants/%s/%s", pos[1], step);
+		} else {
+			usage();
+		}
+		if (reason != NULL) {
+			json_t *j = json_pack("{s:s}", "reason", reason);
+
+			body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+			json_decref(j);
+			bodylen = body != NULL ? strlen(body) : 0;
+		} else if (file != NULL && (body = read_file(file, &bodylen)) == NULL) {
+			fprintf(stderr, "recgatectl: %s: %s\n", file, strerror(errno));
+			return 1;
+		}
 	} else if (strcmp(pos[0], "changes") == 0 && npos == 2) {
 		snprintf(path, sizeof(path), "/v1/resources/%s/changes", pos[1]);
 		snprintf(query, sizeof(query), "after=%s%s%s", after ? after : "0",
@@ -175,8 +228,19 @@ main(int argc, char **argv)
 		usage();
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
+	if (strcmp(argv[1], "audit") == 0)
+		return rg_ctl_audit(argc - 2, argv + 2);
 	if (strcmp(argv[1], "client") == 0)
 		return cmd_client(argc - 2, argv + 2);
+	if (strcmp(argv[1], "catalogue") == 0)
+		return rg_ctl_catalogue(argc - 2, argv + 2);
+	/* `grants suspend ID ...` is `client grant-suspend ID ...` with the
+	 * administrator's key: the one grant step an administrator has. */
+	if (strcmp(argv[1], "grants") == 0 && argc >= 4 &&
+	    strcmp(argv[2], "suspend") == 0) {
+		argv[2] = "grant-suspend";
+		return cmd_client(argc - 2, argv + 2);
+	}
 	usage();
 	return 2;
 }

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "gateway/store.h"
+#include "gateway/store_int.h"
 
 /*
  * The SQL runs on SQLite 3.15 (SQLCipher 3.4) and later: no UPSERT,
@@ -55,10 +56,28 @@ static const char rg_store_schema[] =
     " sealed BLOB NOT NULL,"
     " UNIQUE(resource, id, version));"
     "CREATE INDEX IF NOT EXISTS records_resource_seq ON records(resource, seq);"
+    /* Conditional-share grants (store_grants.c): the current document of
+     * each grant; its history is in the audit log. */
+    "CREATE TABLE IF NOT EXISTS grants("
+    " id TEXT PRIMARY KEY,"
+    " doc BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit("
     " idx INTEGER PRIMARY KEY,"
     " entry BLOB NOT NULL,"
-    " leaf BLOB NOT NULL CHECK(length(leaf)=32));";
+    " leaf BLOB NOT NULL CHECK(length(leaf)=32));"
+    /* The audit trail's subtree hashes and signed checkpoints
+     * (store_audit.c): (level, idx) covers leaves [idx << level,
+     * (idx + 1) << level), level >= 1 (level 0 is audit.leaf). */
+    "CREATE TABLE IF NOT EXISTS audit_nodes("
+    " level INTEGER NOT NULL,"
+    " idx INTEGER NOT NULL,"
+    " hash BLOB NOT NULL CHECK(length(hash)=32),"
+    " PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS audit_checkpoints("
+    " size INTEGER PRIMARY KEY,"
+    " root BLOB NOT NULL CHECK(length(root)=32),"
+    " note TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL);";
 
 /* Every statement the store runs after open, prepared once. */
 enum rg_store_sql {
@@ -179,6 +198,25 @@ rg_store_fail_after(rg_store *st, int n)
 {
 	st->fail_at = n > 0 ? n : 0;
 	st->writes = 0;
+}
+
+/* store_int.h: the door for the store's other files. */
+sqlite3 *
+rg_store_db(rg_store *st)
+{
+	return st->db;
+}
+
+int
+rg_store_write_allowed(rg_store *st)
+{
+	return rg_store_write_ok(st);
+}
+
+void
+rg_store_set_error(rg_store *st, const char *what)
+{
+	rg_store_seterr(st, what);
 }
 
 /* A statement ready for binding; cached statements are always left reset. */
@@ -1050,7 +1088,11 @@ rg_store_audit_append(rg_store *st, uint64_t index, const uint8_t *entry,
 		rg_store_done(s);
 		return RG_STORE_ERROR;
 	}
-	return rg_store_run(st, RG_SQL_AUDIT_PUT, "audit_append");
+	if (rg_store_run(st, RG_SQL_AUDIT_PUT, "audit_append") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	/* The subtree hashes this leaf completes go in with it, so that no
+	 * committed tree lacks what its proofs need (store_audit.c). */
+	return rg_store_audit_nodes_add(st, index, leaf);
 }
 
 int

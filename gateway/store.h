@@ -121,6 +121,57 @@ int rg_store_audit_size(rg_store *st, uint64_t *size);
 int rg_store_audit_get(rg_store *st, uint64_t index, uint8_t **entry,
                        size_t *len, uint8_t leaf[32]);
 
+/* ---- grants (store_grants.c) -------------------------------------------
+ * Conditional-share grants: the current JSON document of each grant by id
+ * (the format is policy/grant.h's). put inserts or replaces. */
+int rg_store_grant_put(rg_store *st, const char *id, const char *doc,
+                       size_t len);
+/* *doc malloc'd and NUL-terminated, caller frees. */
+int rg_store_grant_get(rg_store *st, const char *id, char **doc, size_t *len);
+/* Every grant in id order; fn may return non-zero to stop. doc is valid
+ * only during the call. */
+int rg_store_grant_each(rg_store *st,
+                        int (*fn)(void *ctx, const char *id, const char *doc,
+                                  size_t len),
+                        void *ctx);
+/* ---- end grants ---------------------------------------------------------- */
+
+/* ---- audit trail (store_audit.c) -----------------------------------------
+ * rg_store_audit_append also stores the hash of every complete subtree the
+ * new leaf closes, in the same transaction. */
+/* Hash of the complete subtree (level, idx): leaves [idx << level,
+ * (idx + 1) << level); level 0 is the leaf hash. NOTFOUND when the log is
+ * not that long yet. */
+int rg_store_audit_node(rg_store *st, unsigned level, uint64_t idx,
+                        uint8_t out[32]);
+/* Entries with from <= index < to, ascending; fn may return non-zero to
+ * stop. entry and leaf are valid only during the call. */
+int rg_store_audit_each(rg_store *st, uint64_t from, uint64_t to,
+                        int (*fn)(void *ctx, uint64_t index,
+                                  const uint8_t *entry, size_t len,
+                                  const uint8_t leaf[32]),
+                        void *ctx);
+/* Signed checkpoints, one per tree size. */
+struct rg_store_checkpoint {
+	uint64_t size;
+	uint8_t root[32];
+	char *note;      /* the signed note; malloc'd (checkpoint_clear frees) */
+	int64_t time_ms;
+};
+/* RG_STORE_EXISTS when a checkpoint of that size is already stored. */
+int rg_store_checkpoint_put(rg_store *st, uint64_t size, const uint8_t root[32],
+                            const char *note, int64_t time_ms);
+/* The largest; NOTFOUND when none was issued. */
+int rg_store_checkpoint_latest(rg_store *st, struct rg_store_checkpoint *out);
+/* Checkpoints with size > after, ascending, at most limit; cp valid only
+ * during the call; fn may return non-zero to stop. */
+int rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
+                             int (*fn)(void *ctx,
+                                       const struct rg_store_checkpoint *cp),
+                             void *ctx);
+void rg_store_checkpoint_clear(struct rg_store_checkpoint *cp);
+/* ---- end audit trail ------------------------------------------------------ */
+
 /* Test seam: make the nth write statement from now (1 = next) fail, and
  * every one after it until reset with 0. Counted: begin, commit and every
  * put, claim, prune and append; rollback, savepoint, release and undo are

@@ -28,6 +28,7 @@ struct rg_field {
 	rg_ftype type;
 	int required;
 	int personal;
+	const json_t *values;   /* strings only: the allowed values, or NULL */
 };
 
 struct rg_resource {
@@ -88,8 +89,11 @@ static const char *const rg_catalogue_resource_keys[] = {
 };
 
 static const char *const rg_catalogue_field_keys[] = {
-	"name", "type", "required", "personal", NULL
+	"name", "type", "required", "personal", "values", NULL
 };
+
+/* An enumerated string field lists at most this many values. */
+#define RG_CATALOGUE_MAXVALUES 256
 
 static const char *const rg_catalogue_top_keys[] = {
 	"version", "resources", NULL
@@ -277,6 +281,52 @@ rg_catalogue_unknown_keys(struct rg_catalogue_problems *p, const char *where,
 	}
 }
 
+/*
+ * "values": the closed list of a string field (初报/续报/终报, say). A
+ * list that is empty, too long, not all non-empty strings, or has a
+ * duplicate is a problem; so is a list on a field that is not a string.
+ */
+static const json_t *
+rg_catalogue_values(struct rg_catalogue_problems *p, const char *where,
+                    const json_t *f, int type)
+{
+	const json_t *v = json_object_get(f, "values");
+	size_t n = json_array_size(v);
+	int ok = 1;
+
+	if (v == NULL)
+		return NULL;
+	if (type != RG_FT_STRING) {
+		rg_catalogue_problem(p, "%s: values: only a string field takes a "
+		                     "list of values", where);
+		return NULL;
+	}
+	if (!json_is_array(v) || n == 0 || n > RG_CATALOGUE_MAXVALUES) {
+		rg_catalogue_problem(p, "%s: values: expected a list of 1 to %d "
+		                     "strings", where, RG_CATALOGUE_MAXVALUES);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(v, i);
+
+		if (!json_is_string(e) || json_string_length(e) == 0) {
+			rg_catalogue_problem(p, "%s: values: entry %zu: expected a "
+			                     "non-empty string", where, i + 1);
+			ok = 0;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (json_equal((json_t *)e, json_array_get(v, j))) {
+				rg_catalogue_problem(p, "%s: values: entry %zu "
+				                     "repeats entry %zu", where, i + 1,
+				                     j + 1);
+				ok = 0;
+				break;
+			}
+	}
+	return ok ? v : NULL;
+}
+
 static void
 rg_catalogue_field(struct rg_catalogue_problems *p, const char *rwhere,
                    const json_t *fields, size_t i, struct rg_field *out)
@@ -332,6 +382,7 @@ rg_catalogue_field(struct rg_catalogue_problems *p, const char *rwhere,
 	out->type = t >= 0 ? (rg_ftype)t : RG_FT_STRING;
 	out->required = rg_catalogue_flag(p, where, f, "required");
 	out->personal = rg_catalogue_flag(p, where, f, "personal");
+	out->values = rg_catalogue_values(p, where, f, t);
 }
 
 static int
@@ -711,6 +762,12 @@ rg_resource_field_required(const rg_resource *res, size_t i)
 	return i < res->nfields ? res->fields[i].required : 0;
 }
 
+const json_t *
+rg_resource_field_values(const rg_resource *res, size_t i)
+{
+	return i < res->nfields ? res->fields[i].values : NULL;
+}
+
 int
 rg_resource_field_personal(const rg_resource *res, size_t i)
 {
@@ -782,11 +839,19 @@ rg_catalogue_to_json(const rg_catalogue *cat)
 		for (size_t j = 0; j < r->nfields; j++) {
 			const struct rg_field *f = &r->fields[j];
 
-			if (json_array_append_new(fields, json_pack(
-			    "{s:s, s:s, s:b, s:b}", "name", f->name,
-			    "type", rg_ftype_name(f->type),
-			    "required", f->required,
-			    "personal", f->personal)) != 0)
+			json_t *fo = json_pack("{s:s, s:s, s:b, s:b}", "name",
+			    f->name, "type", rg_ftype_name(f->type),
+			    "required", f->required, "personal", f->personal);
+
+			/* Written only when present, so that catalogues
+			 * without value lists keep their version. */
+			if (fo != NULL && f->values != NULL &&
+			    json_object_set_new(fo, "values",
+			                        json_deep_copy(f->values)) != 0) {
+				json_decref(fo);
+				fo = NULL;
+			}
+			if (json_array_append_new(fields, fo) != 0)
 				goto fail;
 		}
 		if (r->share != RG_SHARE_UNCONDITIONAL)
@@ -997,6 +1062,18 @@ rg_resource_validate(const rg_resource *res, const json_t *record,
 		if ((problem = rg_catalogue_check_value(f->type, v)) != NULL)
 			return rg_catalogue_fail(field, fieldlen, f->name, msg,
 			                         msglen, problem);
+		if (f->values != NULL) {
+			size_t k, n = json_array_size(f->values);
+
+			for (k = 0; k < n; k++)
+				if (json_equal(v, json_array_get(f->values, k)))
+					break;
+			if (k == n)
+				return rg_catalogue_fail(field, fieldlen,
+				                         f->name, msg, msglen,
+				                         "not one of the listed "
+				                         "values");
+		}
 	}
 	return 0;
 }

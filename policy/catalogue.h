@@ -14,7 +14,9 @@
  *      "share": "unconditional"|"conditional"|"none",
  *      "retention_days": 10950,
  *      "fields": [ {"name": "patient_name", "type": "string",
- *                   "required": true, "personal": true}, ... ],
+ *                   "required": true, "personal": true}, ...,
+ *                  {"name": "phase", "type": "string",
+ *                   "values": ["初报", "续报", "终报"]} ],
  *      "unconditional_fields": ["employer", ...]   (share unconditional only)
  *   } ] }
  * Field types: "string", "integer", "number", "boolean", "date"
@@ -59,6 +61,20 @@ typedef struct rg_resource rg_resource;
 rg_catalogue *rg_catalogue_parse(const char *text, size_t len, char *err,
                                  size_t errlen);
 void rg_catalogue_free(rg_catalogue *cat);
+/*
+ * catalogue_lines.c: prefix each problem line of rg_catalogue_parse that
+ * names a resource or a field with "line N: ", N being where that resource
+ * or field starts in text. Writes into out; 0, or -1 when out is too small
+ * (out then holds what fitted).
+ */
+int rg_catalogue_annotate(const char *text, size_t len, const char *problems,
+                          char *out, size_t outlen);
+/*
+ * May this (parsed) catalogue be loaded? Refuses resources classified
+ * secret, one problem line each ("resource N (id): ..."), as
+ * rg_catalogue_parse words them. 0, or -1 with err.
+ */
+int rg_catalogue_check_load(const rg_catalogue *cat, char *err, size_t errlen);
 
 size_t rg_catalogue_count(const rg_catalogue *cat);
 const rg_resource *rg_catalogue_at(const rg_catalogue *cat, size_t i);
@@ -78,6 +94,9 @@ const char *rg_resource_field_name(const rg_resource *res, size_t i);
 rg_ftype rg_resource_field_type(const rg_resource *res, size_t i);
 int rg_resource_field_required(const rg_resource *res, size_t i);
 int rg_resource_field_personal(const rg_resource *res, size_t i);
+/* A string field's closed list of values (a JSON array owned by the
+ * catalogue), or NULL when any string is allowed. */
+const json_t *rg_resource_field_values(const rg_resource *res, size_t i);
 /* Mask of all fields, and of the fields unconditional readers get. */
 uint64_t rg_resource_all_fields(const rg_resource *res);
 uint64_t rg_resource_unconditional_fields(const rg_resource *res);

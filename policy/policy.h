@@ -2,7 +2,8 @@
  * policy.h -- access decisions.
  *
  * A rg_policy is an immutable snapshot: the catalogue, the member
- * departments and their status (later: grants), with a version that is the
+ * departments and their status, and the conditional-share grants, with a
+ * version that is the
  * SHA-256 of everything in it. rg_policy_decide() is the one place where
  * access is decided: one input (the request and the snapshot), one output
  * (allow or deny, the field mask, a reason code). Deny by default: any case
@@ -15,12 +16,24 @@
 #include <stdint.h>
 
 #include "policy/catalogue.h"
+#include "policy/grant.h"
 
 typedef enum rg_action {
 	RG_ACT_SUBMIT,    /* POST records */
 	RG_ACT_READ,      /* GET one record */
 	RG_ACT_CHANGES,   /* GET the change feed */
-	RG_ACT_CATALOGUE  /* GET the catalogue */
+	RG_ACT_CATALOGUE, /* GET the catalogue */
+	/* Grant steps: req->grant is the stored grant (proposal for a
+	 * request), req->proposal the terms as signed now. */
+	RG_ACT_GRANT_REQUEST,     /* consumer asks (proposal only) */
+	RG_ACT_GRANT_APPROVE,     /* owner approves, maybe narrowing */
+	RG_ACT_GRANT_REFUSE,      /* owner refuses, with reasons */
+	RG_ACT_GRANT_COUNTERSIGN, /* office countersigns (sensitive) */
+	RG_ACT_GRANT_REVOKE,      /* owner or consumer ends it */
+	RG_ACT_GRANT_DISPUTE,     /* refused consumer refers it to the office */
+	RG_ACT_GRANT_SUSPEND,     /* administrator: suspend, never create */
+	RG_ACT_GRANT_LIST,        /* a member lists its grants */
+	RG_ACT_CATALOGUE_LOAD     /* the office replaces the catalogue */
 } rg_action;
 
 typedef enum rg_reason {
@@ -34,6 +47,25 @@ typedef enum rg_reason {
 	RG_REASON_CLASSIFICATION_REFUSED, /* secret: never handled here */
 	RG_REASON_SHARE_NONE,           /* not shared with anyone */
 	RG_REASON_NO_GRANT,             /* conditional, and no grant covers it */
+	RG_REASON_OK_GRANT,             /* allowed: a live grant covers it */
+	RG_REASON_OK_PARTY,             /* allowed grant step by a party to it */
+	RG_REASON_OK_ADMIN,             /* allowed administrator step */
+	RG_REASON_PURPOSE_MISSING,      /* non-owner read without a purpose */
+	RG_REASON_PURPOSE_MISMATCH,     /* live grant, other purpose */
+	RG_REASON_GRANT_PENDING,        /* grant not yet approved/countersigned */
+	RG_REASON_GRANT_NOT_STARTED,    /* grant window not yet open */
+	RG_REASON_GRANT_EXPIRED,        /* grant window over */
+	RG_REASON_GRANT_SUSPENDED,      /* grant suspended by an administrator */
+	RG_REASON_GRANT_REVOKED,        /* grant revoked */
+	RG_REASON_FIELD_NOT_GRANTED,    /* a field asked for is not granted */
+	RG_REASON_SEPARATION_OF_DUTIES, /* same key/department on both sides */
+	RG_REASON_GRANT_WIDENING,       /* approval wider than the request */
+	RG_REASON_GRANT_STATE,          /* step not possible in grant's state */
+	RG_REASON_NOT_PARTY,            /* caller is not a party to the grant */
+	RG_REASON_GRANT_NOT_NEEDED,     /* owner, or not a conditional resource */
+	RG_REASON_NOT_OFFICE,           /* countersigning needs the office key */
+	RG_REASON_COUNTERSIGN_NOT_NEEDED, /* resource is not sensitive */
+	RG_REASON_OK_OFFICE,            /* allowed: the joint-meeting office */
 	RG_REASON__COUNT
 } rg_reason;
 
@@ -43,12 +75,25 @@ struct rg_policy_request {
 	const char *resource;   /* NULL for RG_ACT_CATALOGUE */
 	const char *purpose;    /* recgate-purpose, NULL when absent */
 	int64_t now_ms;
+	const char *keyid;      /* signing key (separation of duties) */
+	const char *role;       /* its role: "department", "office", ... */
+	const struct rg_grant *grant;    /* grant steps: the grant as stored */
+	const struct rg_grant *proposal; /* grant steps: the terms signed now */
+	uint64_t want_mask;     /* reads: fields asked for; 0 = all allowed */
 };
 
+/*
+ * A read shows field i raw when bit i of field_mask is set, as a
+ * per-consumer pseudonym when bit i of pseudo_mask is set, and not at all
+ * otherwise; the two never overlap. A caller that ignores pseudo_mask
+ * shows less, never more.
+ */
 struct rg_decision {
 	int allow;              /* 1 allow, 0 deny */
 	rg_reason reason;
-	uint64_t field_mask;    /* fields the caller may see (reads) */
+	uint64_t field_mask;    /* fields the caller may see raw */
+	uint64_t pseudo_mask;   /* fields the caller sees as pseudonyms */
+	char grant[RG_GRANT_IDLEN]; /* the grant relied on, "" if none */
 };
 
 typedef struct rg_policy rg_policy;
@@ -66,6 +111,16 @@ void rg_policy_free(rg_policy *pol);
  * already present, the snapshot is sealed, or the 256-member limit is hit.
  */
 int rg_policy_add_department(rg_policy *pol, const char *id, int active);
+/*
+ * Add a grant (copied). -1 when the snapshot is sealed, the grant names an
+ * unknown resource or the RG_POLICY_MAXGRANTS limit is hit.
+ */
+#define RG_POLICY_MAXGRANTS 4096
+int rg_policy_add_grant(rg_policy *pol, const struct rg_grant *g);
+size_t rg_policy_grant_count(const rg_policy *pol);
+/* Grant i of a sealed snapshot (sorted by id), owned by pol; NULL past
+ * the end. */
+const struct rg_grant *rg_policy_grant_at(const rg_policy *pol, size_t i);
 /* Seal the snapshot: computes the version. No changes after this. */
 int rg_policy_seal(rg_policy *pol);
 /* Status of a member in a sealed snapshot: 1 active, 0 suspended, -1 not

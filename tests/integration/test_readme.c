@@ -34,6 +34,7 @@ TEST(readme_example_signs_with_curl_and_openssl)
 	struct rg_gw gw;
 	FILE *f;
 	int verified = 0, stored = 0;
+	long long base;
 
 	begin = strstr(readme, "<!-- example:begin -->\n```sh\n");
 	end = strstr(readme, "```\n<!-- example:end -->");
@@ -48,6 +49,7 @@ TEST(readme_example_signs_with_curl_and_openssl)
 	free(readme);
 
 	rg_gw_start(&gw, NULL);
+	base = rg_gw_audit_size(&gw); /* the demo's grant steps */
 	snprintf(cmd, sizeof(cmd), "URL=%s KEYFILE=%s/clients/health.key bash %s > %s 2>&1",
 	         gw.url, gw.dir, script, out);
 	CHECKF(system(cmd) == 0, "the README example failed; see %s", out);
@@ -62,7 +64,7 @@ TEST(readme_example_signs_with_curl_and_openssl)
 	fclose(f);
 	CHECK(stored);
 	CHECK(verified);
-	CHECK_EQ_INT(rg_gw_audit_size(&gw), 1);
+	CHECK_EQ_INT(rg_gw_audit_size(&gw), base + 1);
 	rg_gw_stop(&gw);
 }
 

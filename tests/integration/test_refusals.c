@@ -2,7 +2,8 @@
  * test_refusals.c -- every way a request can be refused before or at the
  * keeper, each with its stable code; a refused request leaves the database
  * and the audit log as they were, apart from the refusal's own entry when
- * it passed authentication.
+ * it passed authentication, or the "auth.refused" entry that a refused
+ * authentication leaves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ TEST(unsigned_request_is_refused_with_signature_missing)
 
 	rg_gw_start(&gw, NULL);
 	refuse_built(&gw, NULL, "POST", HAZARD, NULL, GOOD_RECORD, NULL, 401,
-	             "signature_missing", 0);
+	             "signature_missing", 1);
 	CHECK_EQ_INT(record_count(&gw), 0);
 	rg_gw_stop(&gw);
 }
@@ -93,7 +94,7 @@ TEST(bad_signature_is_refused_and_nothing_is_stored)
 	CHECK(sig != NULL);
 	sig += strlen("Signature: sig1=:") + 5;
 	*sig = *sig == 'A' ? 'B' : 'A';
-	expect_refusal(&gw, raw, len, 401, "signature_invalid", 0);
+	expect_refusal(&gw, raw, len, 401, "signature_invalid", 1);
 	free(raw);
 	CHECK_EQ_INT(record_count(&gw), 0);
 	rg_gw_stop(&gw);
@@ -110,7 +111,7 @@ TEST(replayed_request_is_refused)
 	raw = rg_gw_build(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, NULL, &len);
 	CHECK_EQ_INT(rg_gw_send(&gw, raw, len, &r), 200);
 	json_decref(r);
-	expect_refusal(&gw, raw, len, 401, "replay", 0);
+	expect_refusal(&gw, raw, len, 401, "replay", 1);
 	free(raw);
 	CHECK_EQ_INT(record_count(&gw), 1);
 	rg_gw_stop(&gw);
@@ -129,7 +130,7 @@ TEST(replayed_nonce_is_refused_even_across_a_restart)
 	json_decref(r);
 	rg_gw_stop(&gw);
 	rg_gw_restart(&gw);
-	expect_refusal(&gw, raw, len, 401, "replay", 0);
+	expect_refusal(&gw, raw, len, 401, "replay", 1);
 	free(raw);
 	rg_gw_stop(&gw);
 }
@@ -142,9 +143,9 @@ TEST(stale_created_is_refused)
 
 	rg_gw_start(&gw, NULL);
 	refuse_built(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, &old, 401,
-	             "created_out_of_window", 0);
+	             "created_out_of_window", 1);
 	refuse_built(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, &future, 401,
-	             "created_out_of_window", 0);
+	             "created_out_of_window", 1);
 	CHECK_EQ_INT(record_count(&gw), 0);
 	rg_gw_stop(&gw);
 }
@@ -157,7 +158,7 @@ TEST(expired_signature_is_refused)
 
 	rg_gw_start(&gw, NULL);
 	refuse_built(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, &o, 401,
-	             "signature_expired", 0);
+	             "signature_expired", 1);
 	rg_gw_stop(&gw);
 }
 
@@ -173,7 +174,7 @@ TEST(body_not_matching_content_digest_is_refused)
 	p = strstr(raw, "\"worker_count\": 10");
 	CHECK(p != NULL);
 	p[strlen("\"worker_count\": ")] = '9';
-	expect_refusal(&gw, raw, len, 400, "digest_mismatch", 0);
+	expect_refusal(&gw, raw, len, 400, "digest_mismatch", 1);
 	free(raw);
 	CHECK_EQ_INT(record_count(&gw), 0);
 	rg_gw_stop(&gw);
@@ -197,7 +198,7 @@ TEST(unknown_key_is_refused)
 	                      (const uint8_t *)GOOD_RECORD, strlen(GOOD_RECORD),
 	                      NULL, &len);
 	CHECK(raw != NULL);
-	expect_refusal(&gw, raw, len, 401, "key_unknown", 0);
+	expect_refusal(&gw, raw, len, 401, "key_unknown", 1);
 	free(raw);
 	rg_client_key_clear(&k);
 	CHECK_EQ_INT(record_count(&gw), 0);
@@ -211,7 +212,7 @@ TEST(other_algorithm_is_refused)
 
 	rg_gw_start(&gw, NULL);
 	refuse_built(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, &o, 401,
-	             "alg_unsupported", 0);
+	             "alg_unsupported", 1);
 	rg_gw_stop(&gw);
 }
 
@@ -410,12 +411,12 @@ TEST(suspended_key_is_refused)
 	set_status(&gw, keyid, "suspended", NULL, NULL);
 	rg_gw_restart(&gw);
 	refuse_built(&gw, "health", "POST", HAZARD, NULL, GOOD_RECORD, NULL, 401,
-	             "key_suspended", 0);
+	             "key_suspended", 1);
 	rg_gw_stop(&gw);
 	set_status(&gw, keyid, "revoked", NULL, NULL);
 	rg_gw_restart(&gw);
 	refuse_built(&gw, "health", "GET", "/v1/catalogue", NULL, NULL, NULL, 401,
-	             "key_suspended", 0);
+	             "key_suspended", 1);
 	rg_gw_stop(&gw);
 }
 
@@ -429,7 +430,7 @@ TEST(key_of_a_suspended_department_is_refused)
 	set_status(&gw, NULL, NULL, "tax", "suspended");
 	rg_gw_restart(&gw);
 	refuse_built(&gw, "tax", "GET", "/v1/catalogue", NULL, NULL, NULL, 401,
-	             "key_suspended", 0);
+	             "key_suspended", 1);
 	/* Other members are unaffected. */
 	CHECK_EQ_INT(rg_gw_call(&gw, "hrss", "GET", "/v1/catalogue", NULL, NULL,
 	                        NULL, &r), 200);
@@ -452,7 +453,7 @@ TEST(unsigned_purpose_header_is_refused)
 	memcpy(withp, raw, (size_t)(at - raw));
 	len = (size_t)(at - raw) + (size_t)snprintf(withp + (at - raw), 64 + len - (size_t)(at - raw),
 	    "Recgate-Purpose: other\r\n%s", at);
-	expect_refusal(&gw, withp, len, 401, "signature_coverage", 0);
+	expect_refusal(&gw, withp, len, 401, "signature_coverage", 1);
 	free(withp);
 	free(raw);
 	rg_gw_stop(&gw);

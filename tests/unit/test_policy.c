@@ -76,7 +76,7 @@ pol_run(const rg_policy *pol, const struct pol_case *c, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct rg_policy_request req = {
 			.department = c[i].dept, .action = c[i].action,
-			.resource = c[i].resource, .purpose = NULL,
+			.resource = c[i].resource, .purpose = "statistics",
 			.now_ms = 1764064800000,
 		};
 		struct rg_decision d;
@@ -138,7 +138,7 @@ TEST(policy_decides_the_demo_table)
 		{"union", RG_ACT_CHANGES, "penalty-credit", 1, RG_REASON_OK_UNCONDITIONAL, 0x1fff},
 		{"health", RG_ACT_READ, "work-bulletin", 1, RG_REASON_OK_UNCONDITIONAL, 0x3f},
 		{"education", RG_ACT_CHANGES, "work-bulletin", 1, RG_REASON_OK_UNCONDITIONAL, 0x3f},
-		/* Conditional: nobody but the owner until grants exist. */
+		/* Conditional: nobody but the owner without a grant. */
 		{"hrss", RG_ACT_READ, "occ-disease-diagnosis", 0, RG_REASON_NO_GRANT, 0},
 		{"hrss", RG_ACT_CHANGES, "occ-disease-diagnosis", 0, RG_REASON_NO_GRANT, 0},
 		{"civil", RG_ACT_READ, "pneumoconiosis-patients", 0, RG_REASON_NO_GRANT, 0},
@@ -214,28 +214,35 @@ TEST(policy_refuses_secret_for_every_action_and_share_none_for_others)
 	rg_policy_free(pol);
 }
 
-TEST(policy_decision_does_not_depend_on_purpose_yet)
+TEST(policy_read_by_another_department_needs_a_purpose)
 {
 	rg_policy *pol = pol_demo();
 	struct rg_policy_request req = {
 		.department = "hrss", .action = RG_ACT_READ,
-		.resource = "occ-disease-diagnosis",
+		.resource = "hazard-monitoring",
 		.purpose = "work-injury determination", .now_ms = 0,
 	};
 	struct rg_decision d;
 
-	rg_policy_decide(pol, &req, &d);
-	CHECK_EQ_INT(d.allow, 0);
-	CHECK(d.reason == RG_REASON_NO_GRANT);
-	req.resource = "hazard-monitoring";
 	rg_policy_decide(pol, &req, &d);
 	CHECK_EQ_INT(d.allow, 1);
 	CHECK(d.reason == RG_REASON_OK_UNCONDITIONAL);
 	CHECK(d.field_mask == 0x7ff);
 	req.purpose = NULL;
 	rg_policy_decide(pol, &req, &d);
+	CHECK_EQ_INT(d.allow, 0);
+	CHECK(d.reason == RG_REASON_PURPOSE_MISSING);
+	CHECK(d.field_mask == 0);
+	req.purpose = "";
+	req.action = RG_ACT_CHANGES;
+	rg_policy_decide(pol, &req, &d);
+	CHECK_EQ_INT(d.allow, 0);
+	CHECK(d.reason == RG_REASON_PURPOSE_MISSING);
+	/* The owner reads its own data without stating why. */
+	req.department = "health";
+	rg_policy_decide(pol, &req, &d);
 	CHECK_EQ_INT(d.allow, 1);
-	CHECK(d.field_mask == 0x7ff);
+	CHECK(d.reason == RG_REASON_OK_OWNER);
 	rg_policy_free(pol);
 }
 
@@ -459,7 +466,7 @@ TEST(policy_member_status_is_visible_in_the_sealed_snapshot)
 	CHECK_EQ_INT(rg_policy_department(pol, NULL), -1);
 	CHECK_EQ_INT(rg_policy_department(pol,
 	             "averyveryveryveryverylongdepartmentname"), -1);
-	CHECK_EQ_INT(rg_catalogue_count(rg_policy_catalogue(pol)), 13);
+	CHECK_EQ_INT(rg_catalogue_count(rg_policy_catalogue(pol)), 14);
 	rg_policy_free(pol);
 }
 

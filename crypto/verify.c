@@ -1,0 +1,681 @@
+/*
+ * verify.c -- offline verification of an exported audit log.
+ *
+ * This file owns the verifier's judgement: it trusts the export for
+ * nothing but bytes, and only the public keys it is given for signatures.
+ * It keeps O(log n) state however long the log (the RFC 9162 frontier, the
+ * checkpoints and receipts it was handed) and never holds two entries at
+ * once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/sha.h>
+#include <sodium.h>
+
+#include "crypto/merkle.h"
+#include "crypto/note.h"
+#include "crypto/tlog.h"
+#include "crypto/verify.h"
+
+#define RG_VERIFY_MAXKEYS 16
+#define RG_VERIFY_MAXCP 1000000   /* checkpoints one verification takes */
+#define RG_VERIFY_MAXREC 100000   /* receipts one verification takes */
+#define RG_VERIFY_MAXENTRY (1 << 20)
+
+struct rg_verify_key {
+	char name[RG_NOTE_MAXNAME + 1];
+	uint8_t pub[RG_SIG_PUBLEN];
+	uint32_t id;
+};
+
+struct rg_verify_cp {
+	uint64_t size;
+	uint8_t root[RG_HASHLEN];
+	char what[128];
+};
+
+struct rg_verify_rec {
+	uint64_t index;
+	uint8_t leaf[RG_HASHLEN];
+	char what[128];
+};
+
+struct rg_verify {
+	struct rg_verify_key keys[RG_VERIFY_MAXKEYS];
+	size_t nkeys;
+	struct rg_verify_cp *cps;
+	size_t ncps, capcps, nextcp;
+	struct rg_verify_rec *recs;
+	size_t nrecs, caprecs, nextrec;
+	int sorted;
+	uint64_t last_good_cp;       /* largest checkpoint size matched */
+	struct rg_tlog_frontier f;
+	uint8_t *buf;                /* 0x00, then one decoded entry */
+	char err[512];
+};
+
+static int
+rg_verify_fail(rg_verify *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+rg_verify_fail(rg_verify *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->err, sizeof(v->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+rg_verify *
+rg_verify_new(void)
+{
+	rg_verify *v;
+
+	if (sodium_init() < 0 || (v = calloc(1, sizeof(*v))) == NULL)
+		return NULL;
+	if ((v->buf = malloc(RG_VERIFY_MAXENTRY + 1)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void
+rg_verify_free(rg_verify *v)
+{
+	if (v == NULL)
+		return;
+	free(v->cps);
+	free(v->recs);
+	free(v->buf);
+	free(v);
+}
+
+const char *
+rg_verify_error(const rg_verify *v)
+{
+	return v->err;
+}
+
+uint64_t
+rg_verify_count(const rg_verify *v)
+{
+	return v->f.size;
+}
+
+int
+rg_verify_add_key(rg_verify *v, const char *name,
+                  const uint8_t pub[RG_SIG_PUBLEN])
+{
+	struct rg_verify_key *k;
+
+	if (v->nkeys == RG_VERIFY_MAXKEYS || strlen(name) > RG_NOTE_MAXNAME)
+		return rg_verify_fail(v, "too many keys or name too long");
+	k = &v->keys[v->nkeys++];
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	memcpy(k->pub, pub, RG_SIG_PUBLEN);
+	k->id = rg_sig_note_keyid(name, pub);
+	return 0;
+}
+
+int
+rg_verify_add_keys_json(rg_verify *v, const char *json, size_t len)
+{
+	json_t *doc = json_loadb(json, len, 0, NULL), *keys, *k;
+	char name[RG_NOTE_MAXNAME + 1];
+	uint8_t pub[RG_SIG_PUBLEN];
+	size_t i;
+	int rc = -1;
+
+	keys = json_object_get(doc, "keys");
+	if (doc == NULL || !json_is_array(keys) || json_array_size(keys) == 0) {
+		rg_verify_fail(v, "keys.json: expected {\"keys\": [...]}");
+		goto out;
+	}
+	json_array_foreach(keys, i, k) {
+		const char *vkey = json_string_value(json_object_get(k, "vkey"));
+
+		if (vkey == NULL ||
+		    rg_note_vkey_parse(vkey, name, sizeof(name), pub) != 0) {
+			rg_verify_fail(v, "keys.json: key %zu has no valid vkey", i);
+			goto out;
+		}
+		if (rg_verify_add_key(v, name, pub) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+int
+rg_verify_add_checkpoint(rg_verify *v, const char *note, size_t len,
+                         const char *what)
+{
+	struct rg_verify_cp cp;
+	size_t textlen;
+
+	if (v->sorted)
+		return rg_verify_fail(v, "%s: checkpoints go before entries", what);
+	for (size_t i = 0; i < v->nkeys; i++) {
+		if (rg_note_verify(note, len, v->keys[i].name, v->keys[i].pub,
+		                   &textlen) != 0)
+			continue;
+		if (rg_note_checkpoint_parse(note, textlen, v->keys[i].name,
+		                             &cp.size, cp.root) != 0)
+			return rg_verify_fail(v, "%s: signed, but not a checkpoint "
+			                      "of %s", what, v->keys[i].name);
+		snprintf(cp.what, sizeof(cp.what), "%s", what);
+		if (v->ncps == v->capcps) {
+			size_t cap = v->capcps ? v->capcps * 2 : 64;
+			struct rg_verify_cp *p;
+
+			if (cap > RG_VERIFY_MAXCP ||
+			    (p = realloc(v->cps, cap * sizeof(*p))) == NULL)
+				return rg_verify_fail(v, "too many checkpoints");
+			v->cps = p;
+			v->capcps = cap;
+		}
+		v->cps[v->ncps++] = cp;
+		return 0;
+	}
+	return rg_verify_fail(v, "%s: the signature does not verify under any "
+	                      "published gateway key", what);
+}
+
+/*
+ * Strict standard base64 (padded, no white space). A table decoder: what
+ * it reads is public, so unlike libsodium's it need not run in constant
+ * time, and it is several times faster on long logs.
+ */
+static int
+rg_verify_unb64(const char *in, size_t inlen, uint8_t *out, size_t outmax,
+                size_t *outlen)
+{
+	static int8_t tab[256];
+	static int ready;
+	const unsigned char *p = (const unsigned char *)in;
+	size_t n = 0, pad = 0;
+
+	if (!ready) {
+		static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+		memset(tab, -1, sizeof(tab));
+		for (int i = 0; i < 64; i++)
+			tab[(unsigned char)alpha[i]] = (int8_t)i;
+		ready = 1;
+	}
+	if (inlen % 4 != 0)
+		return -1;
+	if (inlen > 0 && in[inlen - 1] == '=')
+		pad = in[inlen - 2] == '=' ? 2 : 1;
+	if (inlen / 4 * 3 - pad > outmax)
+		return -1;
+	for (size_t i = 0; i < inlen; i += 4) {
+		int a = tab[p[i]], b = tab[p[i + 1]], c, d;
+		uint32_t w;
+
+		if (i + 4 == inlen && pad > 0) {
+			c = pad == 2 ? 0 : tab[p[i + 2]];
+			d = 0;
+			if (a < 0 || b < 0 || c < 0)
+				return -1;
+			w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
+			/* Non-canonical trailing bits are refused. */
+			if ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff)))
+				return -1;
+			out[n++] = (uint8_t)(w >> 16);
+			if (pad == 1)
+				out[n++] = (uint8_t)(w >> 8);
+			break;
+		}
+		c = tab[p[i + 2]];
+		d = tab[p[i + 3]];
+		if ((a | b | c | d) < 0)
+			return -1;
+		w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+		    (uint32_t)d;
+		out[n++] = (uint8_t)(w >> 16);
+		out[n++] = (uint8_t)(w >> 8);
+		out[n++] = (uint8_t)w;
+	}
+	*outlen = n;
+	return 0;
+}
+
+int
+rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
+                      const char *what)
+{
+	json_t *doc = json_loadb(json, len, 0, NULL), *r;
+	const char *e64, *s64, *l64, *kid;
+	struct rg_verify_rec rec;
+	uint8_t sig[RG_SIG_LEN + 8], leaf[RG_HASHLEN + 8];
+	size_t elen, slen, llen;
+	int rc = -1, found = 0;
+
+	r = json_object_get(doc, "receipt") ? json_object_get(doc, "receipt") : doc;
+	e64 = json_string_value(json_object_get(r, "entry"));
+	s64 = json_string_value(json_object_get(r, "signature"));
+	l64 = json_string_value(json_object_get(r, "leaf_hash"));
+	kid = json_string_value(json_object_get(r, "keyid"));
+	if (doc == NULL || e64 == NULL || s64 == NULL || l64 == NULL ||
+	    kid == NULL || !json_is_integer(json_object_get(r, "index")) ||
+	    json_integer_value(json_object_get(r, "index")) < 0) {
+		rg_verify_fail(v, "%s: not a receipt", what);
+		goto out;
+	}
+	rec.index = (uint64_t)json_integer_value(json_object_get(r, "index"));
+	if (rg_verify_unb64(e64, strlen(e64), v->buf, RG_VERIFY_MAXENTRY,
+	                    &elen) != 0 ||
+	    rg_verify_unb64(s64, strlen(s64), sig, sizeof(sig), &slen) != 0 ||
+	    slen != RG_SIG_LEN ||
+	    rg_verify_unb64(l64, strlen(l64), leaf, sizeof(leaf), &llen) != 0 ||
+	    llen != RG_HASHLEN) {
+		rg_verify_fail(v, "%s: bad base64", what);
+		goto out;
+	}
+	for (size_t i = 0; i < v->nkeys && !found; i++) {
+		char hex[9];
+
+		snprintf(hex, sizeof(hex), "%08x", v->keys[i].id);
+		if (strcmp(hex, kid) == 0 &&
+		    rg_sig_verify(v->keys[i].pub, v->buf, elen, sig) == 0)
+			found = 1;
+	}
+	if (!found) {
+		rg_verify_fail(v, "%s (entry %llu): the signature does not verify "
+		               "under the published key %s", what,
+		               (unsigned long long)rec.index, kid);
+		goto out;
+	}
+	rg_merkle_leaf(v->buf, elen, rec.leaf);
+	if (sodium_memcmp(rec.leaf, leaf, RG_HASHLEN) != 0) {
+		rg_verify_fail(v, "%s (entry %llu): leaf_hash is not the hash of "
+		               "the entry", what, (unsigned long long)rec.index);
+		goto out;
+	}
+	snprintf(rec.what, sizeof(rec.what), "%s", what);
+	if (v->nrecs == v->caprecs) {
+		size_t cap = v->caprecs ? v->caprecs * 2 : 16;
+		struct rg_verify_rec *p;
+
+		if (cap > RG_VERIFY_MAXREC ||
+		    (p = realloc(v->recs, cap * sizeof(*p))) == NULL) {
+			rg_verify_fail(v, "too many receipts");
+			goto out;
+		}
+		v->recs = p;
+		v->caprecs = cap;
+	}
+	v->recs[v->nrecs++] = rec;
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+static int
+rg_verify_cp_cmp(const void *a, const void *b)
+{
+	const struct rg_verify_cp *x = a, *y = b;
+
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static int
+rg_verify_rec_cmp(const void *a, const void *b)
+{
+	const struct rg_verify_rec *x = a, *y = b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Compare every checkpoint of the current size with the frontier. */
+static int
+rg_verify_checkpoints_here(rg_verify *v)
+{
+	uint8_t root[RG_HASHLEN];
+	int have = 0;
+
+	while (v->nextcp < v->ncps && v->cps[v->nextcp].size == v->f.size) {
+		struct rg_verify_cp *cp = &v->cps[v->nextcp++];
+
+		if (!have) {
+			rg_tlog_frontier_root(&v->f, root);
+			have = 1;
+		}
+		if (sodium_memcmp(root, cp->root, RG_HASHLEN) != 0)
+			return rg_verify_fail(v, "%s: the root of the first %llu "
+			    "entries is not the signed root: an entry between %llu "
+			    "and %llu was altered, inserted or removed", cp->what,
+			    (unsigned long long)cp->size,
+			    (unsigned long long)v->last_good_cp,
+			    (unsigned long long)(cp->size ? cp->size - 1 : 0));
+		v->last_good_cp = cp->size;
+	}
+	return 0;
+}
+
+static int
+rg_verify_start(rg_verify *v)
+{
+	if (v->sorted)
+		return 0;
+	v->sorted = 1;
+	if (v->ncps > 1)
+		qsort(v->cps, v->ncps, sizeof(*v->cps), rg_verify_cp_cmp);
+	if (v->nrecs > 1)
+		qsort(v->recs, v->nrecs, sizeof(*v->recs), rg_verify_rec_cmp);
+	/* Checkpoints of one size must agree before any entry is read: two
+	 * signed roots for one size are a forked log. */
+	for (size_t i = 1; i < v->ncps; i++)
+		if (v->cps[i].size == v->cps[i - 1].size &&
+		    memcmp(v->cps[i].root, v->cps[i - 1].root, RG_HASHLEN) != 0)
+			return rg_verify_fail(v, "%s and %s: two signed roots for "
+			    "size %llu (the log forked)", v->cps[i - 1].what,
+			    v->cps[i].what, (unsigned long long)v->cps[i].size);
+	return rg_verify_checkpoints_here(v);
+}
+
+/* The top-level "index" member of a canonical entry: keys are sorted and
+ * strings escape '"', so `"index":` after '{' or ',' is the key itself. */
+static int
+rg_verify_inner_index(const uint8_t *e, size_t len, uint64_t *out)
+{
+	static const char key[] = "\"index\":";
+	const size_t klen = sizeof(key) - 1;
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 1; i + klen < len; i++) {
+		if ((e[i - 1] == '{' || e[i - 1] == ',') && e[i] == '"' &&
+		    memcmp(e + i, key, klen) == 0)
+			break;
+	}
+	if (i + klen >= len)
+		return -1;
+	i += klen;
+	if (i >= len || e[i] < '0' || e[i] > '9' || (e[i] == '0' && i + 1 < len &&
+	    e[i + 1] >= '0' && e[i + 1] <= '9'))
+		return -1;
+	for (; i < len && e[i] >= '0' && e[i] <= '9'; i++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(e[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * The RFC 9162 leaf hash, SHA-256(0x00 || entry). Hashing is most of the
+ * verifier's work: OpenSSL's SHA-256 uses the CPU's SHA instructions where
+ * there are any. An entry already behind a 0x00 in v->buf is hashed in
+ * place.
+ */
+static void
+rg_verify_leaf(rg_verify *v, const uint8_t *entry, size_t len,
+               uint8_t out[RG_HASHLEN])
+{
+	if (entry == v->buf + 1) {
+		v->buf[0] = 0x00;
+		SHA256(v->buf, len + 1, out);
+	} else
+		rg_merkle_leaf(entry, len, out);
+}
+
+int
+rg_verify_entry(rg_verify *v, uint64_t claimed, const uint8_t *entry,
+                size_t len, const uint8_t *leaf)
+{
+	uint64_t pos = v->f.size, inner;
+	uint8_t h[RG_HASHLEN];
+
+	if (rg_verify_start(v) != 0)
+		return -1;
+	if (claimed != pos)
+		return rg_verify_fail(v, "entry %llu: the export gives it index "
+		    "%llu (an entry is missing, duplicated or out of order)",
+		    (unsigned long long)pos, (unsigned long long)claimed);
+	if (len == 0 || entry[0] != '{' || entry[len - 1] != '}' ||
+	    rg_verify_inner_index(entry, len, &inner) != 0)
+		return rg_verify_fail(v, "entry %llu: not a canonical entry "
+		    "(no index member)", (unsigned long long)pos);
+	if (inner != pos)
+		return rg_verify_fail(v, "entry %llu: its index member says %llu "
+		    "(moved, removed or inserted)", (unsigned long long)pos,
+		    (unsigned long long)inner);
+	rg_verify_leaf(v, entry, len, h);
+	if (leaf != NULL && sodium_memcmp(h, leaf, RG_HASHLEN) != 0)
+		return rg_verify_fail(v, "entry %llu: its bytes do not hash to "
+		    "the leaf the gateway stored (altered)", (unsigned long long)pos);
+	while (v->nextrec < v->nrecs && v->recs[v->nextrec].index == pos) {
+		struct rg_verify_rec *r = &v->recs[v->nextrec++];
+
+		if (sodium_memcmp(r->leaf, h, RG_HASHLEN) != 0)
+			return rg_verify_fail(v, "entry %llu: not the entry of %s "
+			    "(altered or replaced)", (unsigned long long)pos, r->what);
+	}
+	rg_tlog_frontier_add(&v->f, h);
+	return rg_verify_checkpoints_here(v);
+}
+
+int
+rg_verify_line(rg_verify *v, const char *line, size_t len)
+{
+	static const char p1[] = "{\"index\":", p2[] = ",\"entry\":\"",
+	                  p3[] = "\",\"leaf\":\"", p4[] = "\"}";
+	const char *p = line, *end = line + len, *q;
+	uint8_t leaf[RG_HASHLEN + 8];
+	uint64_t claimed = 0;
+	size_t elen, llen;
+
+#define RG_EXPECT(s)                                                          \
+	do {                                                                  \
+		if ((size_t)(end - p) < sizeof(s) - 1 ||                      \
+		    memcmp(p, s, sizeof(s) - 1) != 0)                         \
+			goto bad;                                             \
+		p += sizeof(s) - 1;                                           \
+	} while (0)
+	RG_EXPECT(p1);
+	if (p == end || *p < '0' || *p > '9')
+		goto bad;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (claimed > (UINT64_MAX - 9) / 10)
+			goto bad;
+		claimed = claimed * 10 + (uint64_t)(*p - '0');
+	}
+	RG_EXPECT(p2);
+	if ((q = memchr(p, '"', (size_t)(end - p))) == NULL ||
+	    rg_verify_unb64(p, (size_t)(q - p), v->buf + 1, RG_VERIFY_MAXENTRY,
+	                    &elen) != 0)
+		goto bad;
+	p = q;
+	RG_EXPECT(p3);
+	if ((q = memchr(p, '"', (size_t)(end - p))) == NULL ||
+	    rg_verify_unb64(p, (size_t)(q - p), leaf, sizeof(leaf), &llen) != 0 ||
+	    llen != RG_HASHLEN)
+		goto bad;
+	p = q;
+	RG_EXPECT(p4);
+	if (p != end)
+		goto bad;
+#undef RG_EXPECT
+	return rg_verify_entry(v, claimed, v->buf + 1, elen, leaf);
+bad:
+	if (rg_verify_start(v) != 0)
+		return -1;
+	return rg_verify_fail(v, "entry %llu: line %llu of entries.jsonl is not "
+	    "in the export format (damaged)", (unsigned long long)v->f.size,
+	    (unsigned long long)v->f.size + 1);
+}
+
+int
+rg_verify_finish(rg_verify *v)
+{
+	if (rg_verify_start(v) != 0)
+		return -1;
+	if (v->nextcp < v->ncps)
+		return rg_verify_fail(v, "%s: signed for %llu entries but the log "
+		    "holds %llu (truncated: entries %llu and after are missing)",
+		    v->cps[v->nextcp].what,
+		    (unsigned long long)v->cps[v->nextcp].size,
+		    (unsigned long long)v->f.size, (unsigned long long)v->f.size);
+	if (v->nextrec < v->nrecs)
+		return rg_verify_fail(v, "%s: entry %llu is not in the log, which "
+		    "holds %llu entries (truncated)", v->recs[v->nextrec].what,
+		    (unsigned long long)v->recs[v->nextrec].index,
+		    (unsigned long long)v->f.size);
+	return 0;
+}
+
+/* ---- an export directory ----------------------------------------------- */
+
+static char *
+rg_verify_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long size;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+	    size < (1L << 26) && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)size + 1)) != NULL) {
+		*len = fread(buf, 1, (size_t)size, f);
+		buf[*len] = '\0';
+		if (*len != (size_t)size) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static int
+rg_verify_add_file(rg_verify *v, const char *path, int receipt)
+{
+	size_t len;
+	char *text = rg_verify_slurp(path, &len);
+	int rc;
+
+	if (text == NULL)
+		return rg_verify_fail(v, "%s: %s", path, strerror(errno ? errno : EIO));
+	rc = receipt ? rg_verify_add_receipt(v, text, len, path)
+	             : rg_verify_add_checkpoint(v, text, len, path);
+	free(text);
+	return rc;
+}
+
+int
+rg_verify_dir(const char *dir, const char *const *receipts, size_t nrec,
+              const char *const *checkpoints, size_t ncp, int progress,
+              char *err, size_t errlen)
+{
+	rg_verify *v = rg_verify_new();
+	char path[4096], *text = NULL, *line = NULL;
+	size_t len, cap = 0;
+	DIR *d = NULL;
+	struct dirent *de;
+	FILE *f = NULL;
+	ssize_t n;
+	time_t last = time(NULL);
+	int rc = -1;
+
+	if (v == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/keys.json", dir);
+	if ((text = rg_verify_slurp(path, &len)) == NULL) {
+		rg_verify_fail(v, "%s: cannot read", path);
+		goto out;
+	}
+	if (rg_verify_add_keys_json(v, text, len) != 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/checkpoints", dir);
+	if ((d = opendir(path)) == NULL) {
+		rg_verify_fail(v, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+
+		if (nl < 6 || strcmp(de->d_name + nl - 5, ".note") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/checkpoints/%s", dir, de->d_name);
+		if (rg_verify_add_file(v, path, 0) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < ncp; i++)
+		if (rg_verify_add_file(v, checkpoints[i], 0) != 0)
+			goto out;
+	for (size_t i = 0; i < nrec; i++)
+		if (rg_verify_add_file(v, receipts[i], 1) != 0)
+			goto out;
+	snprintf(path, sizeof(path), "%s/entries.jsonl", dir);
+	if ((f = fopen(path, "r")) == NULL) {
+		rg_verify_fail(v, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] != '\n') {
+			rg_verify_fail(v, "entry %llu: the last line of entries.jsonl "
+			    "is cut short (truncated)",
+			    (unsigned long long)rg_verify_count(v));
+			goto out;
+		}
+		if (rg_verify_line(v, line, (size_t)n - 1) != 0)
+			goto out;
+		if (progress && (rg_verify_count(v) & 0xffff) == 0 &&
+		    time(NULL) != last) {
+			last = time(NULL);
+			fprintf(stderr, "\rverified %llu entries",
+			        (unsigned long long)rg_verify_count(v));
+		}
+	}
+	if (ferror(f)) {
+		rg_verify_fail(v, "%s: read error", path);
+		goto out;
+	}
+	if (progress)
+		fprintf(stderr, "\rverified %llu entries\n",
+		        (unsigned long long)rg_verify_count(v));
+	if (rg_verify_finish(v) != 0)
+		goto out;
+	if (v->ncps == 0) {
+		rg_verify_fail(v, "no checkpoint: nothing binds the entries to "
+		               "the gateway's key");
+		goto out;
+	}
+	snprintf(err, errlen, "%llu entries, %zu checkpoints (largest %llu), "
+	         "%zu receipts verified", (unsigned long long)rg_verify_count(v),
+	         v->ncps, (unsigned long long)v->cps[v->ncps - 1].size, v->nrecs);
+	rc = 0;
+out:
+	if (rc != 0)
+		snprintf(err, errlen, "%s", v->err);
+	if (d != NULL)
+		closedir(d);
+	if (f != NULL)
+		fclose(f);
+	free(line);
+	free(text);
+	rg_verify_free(v);
+	return rc;
+}

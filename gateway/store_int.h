@@ -1,0 +1,25 @@
+/*
+ * store_int.h -- what the store's own files share (store.c: connection,
+ * schema, transactions; store_*.c: the tables of one part of the API).
+ * Nothing outside the store includes this: SQL stays inside store*.c.
+ */
+#ifndef RG_STORE_INT_H
+#define RG_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "gateway/store.h"
+
+/* The connection (owned by st). */
+sqlite3 *rg_store_db(rg_store *st);
+/* The write-failure seam: 1 when this write may go ahead, 0 (errmsg set)
+ * when an injected failure stops it. Every write statement passes here. */
+int rg_store_write_allowed(rg_store *st);
+/* Record SQLite's error text with what we were doing. */
+void rg_store_set_error(rg_store *st, const char *what);
+/* store_audit.c: store the subtree hashes that leaf index completes (its
+ * entry is already in the audit table). Called by rg_store_audit_append. */
+int rg_store_audit_nodes_add(rg_store *st, uint64_t index,
+                             const uint8_t leaf[32]);
+
+#endif

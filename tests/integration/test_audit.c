@@ -1,0 +1,456 @@
+/*
+ * test_audit.c -- the officers' audit trail through the real daemon:
+ * signed checkpoints and inclusion proofs checked by a verifier written
+ * here with nothing but OpenSSL (no code shared with the gateway's log),
+ * the officer role kept apart from department keys, audit reads audited,
+ * and checkpoints issued as the log grows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "tests/integration/gw.h"
+#include "tests/test.h"
+
+/* ---- an independent verifier: OpenSSL and the RFC text only ----------- */
+
+static size_t
+ind_b64(const char *in, unsigned char *out, size_t outlen)
+{
+	size_t inlen = strlen(in);
+	unsigned char tmp[4096];
+	int n;
+
+	CHECK(inlen / 4 * 3 <= sizeof(tmp) && inlen % 4 == 0);
+	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)inlen);
+	CHECK(n >= 0);
+	if (inlen >= 1 && in[inlen - 1] == '=')
+		n--;
+	if (inlen >= 2 && in[inlen - 2] == '=')
+		n--;
+	CHECK((size_t)n <= outlen);
+	memcpy(out, tmp, (size_t)n);
+	return (size_t)n;
+}
+
+static void
+ind_node(const unsigned char l[32], const unsigned char r[32], unsigned char out[32])
+{
+	unsigned char buf[65];
+
+	buf[0] = 1;
+	memcpy(buf + 1, l, 32);
+	memcpy(buf + 33, r, 32);
+	SHA256(buf, sizeof(buf), out);
+}
+
+/* RFC 9162 section 2.1.3.2, transcribed. */
+static int
+ind_verify_inclusion(unsigned long long index, unsigned long long size,
+                     const unsigned char leaf[32], unsigned char (*proof)[32],
+                     size_t plen, const unsigned char root[32])
+{
+	unsigned long long fn = index, sn = size - 1;
+	unsigned char r[32];
+
+	if (index >= size)
+		return -1;
+	memcpy(r, leaf, 32);
+	for (size_t i = 0; i < plen; i++) {
+		if (sn == 0)
+			return -1;
+		if ((fn & 1) == 1 || fn == sn) {
+			ind_node(proof[i], r, r);
+			while ((fn & 1) == 0 && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			ind_node(r, proof[i], r);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	return sn == 0 && memcmp(r, root, 32) == 0 ? 0 : -1;
+}
+
+/*
+ * C2SP signed note with one Ed25519 key: split text and signature lines,
+ * check the key id (SHA-256(name || 0x0A || 0x01 || pub)[:4]) and the
+ * signature over the text. Returns the text length or 0.
+ */
+static size_t
+ind_verify_note(const char *note, const char *name, const unsigned char pub[32])
+{
+	const char *sep = strstr(note, "\n\n"), *line;
+	unsigned char idbuf[300], h[32], blob[128];
+	size_t tlen, nlen = strlen(name), blen;
+	char prefix[300];
+	EVP_PKEY *pk;
+	EVP_MD_CTX *md;
+	int ok;
+
+	if (sep == NULL)
+		return 0;
+	tlen = (size_t)(sep - note) + 1;
+	line = sep + 2;
+	snprintf(prefix, sizeof(prefix), "\xe2\x80\x94 %s ", name);
+	if (strncmp(line, prefix, strlen(prefix)) != 0)
+		return 0;
+	{
+		char b64[200];
+		size_t l = strcspn(line + strlen(prefix), "\n");
+		CHECK(l < sizeof(b64));
+		memcpy(b64, line + strlen(prefix), l);
+		b64[l] = '\0';
+		blen = ind_b64(b64, blob, sizeof(blob));
+	}
+	if (blen != 68)
+		return 0;
+	memcpy(idbuf, name, nlen);
+	idbuf[nlen] = 0x0a;
+	idbuf[nlen + 1] = 0x01;
+	memcpy(idbuf + nlen + 2, pub, 32);
+	SHA256(idbuf, nlen + 34, h);
+	if (memcmp(h, blob, 4) != 0)
+		return 0;
+	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+	md = EVP_MD_CTX_new();
+	CHECK(pk != NULL && md != NULL);
+	ok = EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
+	     EVP_DigestVerify(md, blob + 4, 64, (const unsigned char *)note, tlen) == 1;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	return ok ? tlen : 0;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+gateway_key(struct rg_gw *gw, unsigned char pub[32], char *origin, size_t olen)
+{
+	json_t *keys;
+
+	CHECK_EQ_INT(rg_gw_call(gw, NULL, "GET", "/v1/keys", NULL, NULL, NULL, &keys), 200);
+	CHECK_EQ_INT(ind_b64(json_string_value(json_object_get(json_array_get(
+	    json_object_get(keys, "keys"), 0), "public_key")), pub, 32), 32);
+	snprintf(origin, olen, "%s", json_string_value(json_object_get(keys, "origin")));
+	json_decref(keys);
+}
+
+static void
+catalogue_reads(struct rg_gw *gw, const char *dept, int n)
+{
+	for (int i = 0; i < n; i++) {
+		json_t *r;
+		CHECK_EQ_INT(rg_gw_call(gw, dept, "GET", "/v1/catalogue", NULL, NULL,
+		                        NULL, &r), 200);
+		json_decref(r);
+	}
+}
+
+static const char *
+result_str(json_t *r, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(r, "result"), key));
+}
+
+static long long
+result_int(json_t *r, const char *key)
+{
+	return json_integer_value(json_object_get(json_object_get(r, "result"), key));
+}
+
+TEST(checkpoint_and_inclusion_proof_verify_with_an_independent_verifier)
+{
+	struct rg_gw gw;
+	unsigned char pub[32], root[32], leaf[32], want[32], ent[4096], pre[4097];
+	unsigned char proof[64][32];
+	char origin[256], line[64], query[128];
+	json_t *r, *cp, *pr, *p;
+	size_t entlen, tlen, plen;
+	long long index, size, base;
+	const char *note;
+
+	rg_gw_start(&gw, NULL);
+	base = rg_gw_audit_size(&gw); /* the demo may start with entries */
+	gateway_key(&gw, pub, origin, sizeof(origin));
+	CHECK_EQ_STR(origin, "recgate.demo/audit");
+	catalogue_reads(&gw, "hrss", 6);
+	CHECK_EQ_INT(rg_gw_call(&gw, "tax", "GET", "/v1/catalogue", NULL, NULL,
+	                        NULL, &r), 200);
+	index = json_integer_value(json_object_get(json_object_get(r, "receipt"), "index"));
+	entlen = ind_b64(json_string_value(json_object_get(json_object_get(r,
+	                 "receipt"), "entry")), ent, sizeof(ent));
+	json_decref(r);
+	catalogue_reads(&gw, "union", 4);
+
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/checkpoint",
+	                        "fresh=1", NULL, NULL, &cp), 200);
+	note = result_str(cp, "note");
+	CHECK(note != NULL);
+	tlen = ind_verify_note(note, origin, pub);
+	CHECKF(tlen > 0, "checkpoint does not verify:\n%s", note);
+	/* Exactly three lines: origin, size, base64 root. */
+	size = result_int(cp, "size");
+	CHECK_EQ_INT(size, base + 11);
+	snprintf(line, sizeof(line), "%s\n%lld\n", origin, size);
+	CHECK(strncmp(note, line, strlen(line)) == 0);
+	{
+		char b64[64];
+		size_t l = tlen - strlen(line) - 1;
+		CHECK(l < sizeof(b64) && note[tlen - 1] == '\n');
+		memcpy(b64, note + strlen(line), l);
+		b64[l] = '\0';
+		CHECK_EQ_INT(ind_b64(b64, root, 32), 32);
+	}
+
+	snprintf(query, sizeof(query), "index=%lld&size=%lld", index, size);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/proof/inclusion",
+	                        query, NULL, NULL, &pr), 200);
+	pre[0] = 0;
+	memcpy(pre + 1, ent, entlen);
+	SHA256(pre, entlen + 1, want);
+	CHECK_EQ_INT(ind_b64(result_str(pr, "leaf_hash"), leaf, 32), 32);
+	CHECK(memcmp(leaf, want, 32) == 0);
+	p = json_object_get(json_object_get(pr, "result"), "proof");
+	plen = json_array_size(p);
+	CHECK(plen > 0 && plen < 64);
+	for (size_t i = 0; i < plen; i++)
+		CHECK_EQ_INT(ind_b64(json_string_value(json_array_get(p, i)), proof[i],
+		                     32), 32);
+	CHECK(ind_verify_inclusion((unsigned long long)index,
+	                           (unsigned long long)size, want, proof, plen,
+	                           root) == 0);
+	/* The same proof does not place a changed entry, nor another index. */
+	want[0] ^= 1;
+	CHECK(ind_verify_inclusion((unsigned long long)index,
+	                           (unsigned long long)size, want, proof, plen,
+	                           root) != 0);
+	want[0] ^= 1;
+	CHECK(ind_verify_inclusion((unsigned long long)index + 1,
+	                           (unsigned long long)size, want, proof, plen,
+	                           root) != 0);
+	json_decref(pr);
+	json_decref(cp);
+	rg_gw_stop(&gw);
+}
+
+TEST(officer_routes_refuse_department_keys_and_department_routes_refuse_officers)
+{
+	struct rg_gw gw;
+	json_t *r;
+	const char *reason;
+	long long base;
+
+	rg_gw_start(&gw, NULL);
+	base = rg_gw_audit_size(&gw);
+	CHECK_EQ_INT(rg_gw_call(&gw, "health", "GET", "/v1/audit/checkpoint", NULL,
+	                        NULL, NULL, &r), 403);
+	CHECK_EQ_STR(rg_gw_code(r), "forbidden");
+	reason = json_string_value(json_object_get(json_object_get(r, "error"), "reason"));
+	CHECK_EQ_STR(reason, "role_not_permitted");
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "hrss", "GET", "/v1/audit/entries", "from=0",
+	                        NULL, NULL, &r), 403);
+	CHECK_EQ_STR(rg_gw_code(r), "forbidden");
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/catalogue", NULL, NULL,
+	                        NULL, &r), 403);
+	reason = json_string_value(json_object_get(json_object_get(r, "error"), "reason"));
+	CHECK_EQ_STR(reason, "role_not_permitted");
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET",
+	                        "/v1/resources/hazard-declaration/changes", "after=0",
+	                        NULL, NULL, &r), 403);
+	json_decref(r);
+	/* Every one of those refusals is in the log. */
+	CHECK_EQ_INT(rg_gw_audit_size(&gw), base + 4);
+	rg_gw_stop(&gw);
+}
+
+TEST(audit_reads_are_audited_and_entries_filter_by_department_and_action)
+{
+	struct rg_gw gw;
+	json_t *r, *list, *e;
+	int saw_read = 0;
+	long long base;
+	char q[96];
+
+	rg_gw_start(&gw, NULL);
+	base = rg_gw_audit_size(&gw);
+	catalogue_reads(&gw, "hrss", 3);
+	catalogue_reads(&gw, "tax", 2);
+	snprintf(q, sizeof(q), "from=%lld&department=tax&action=catalogue.read",
+	         base);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/entries", q,
+	                        NULL, NULL, &r), 200);
+	list = json_object_get(json_object_get(r, "result"), "entries");
+	CHECK_EQ_INT(json_array_size(list), 2);
+	e = json_array_get(list, 0);
+	CHECK_EQ_INT(json_integer_value(json_object_get(e, "index")), base + 3);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(e, "parsed"),
+	             "department")), "tax");
+	CHECK(json_string_value(json_object_get(e, "entry")) != NULL);
+	CHECK(json_string_value(json_object_get(e, "leaf_hash")) != NULL);
+	json_decref(r);
+	/* The officer's query above is entry base + 5: read it back. */
+	snprintf(q, sizeof(q), "from=%lld&to=%lld", base + 5, base + 6);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/entries", q,
+	                        NULL, NULL, &r), 200);
+	list = json_object_get(json_object_get(r, "result"), "entries");
+	CHECK_EQ_INT(json_array_size(list), 1);
+	e = json_object_get(json_array_get(list, 0), "parsed");
+	if (strcmp(json_string_value(json_object_get(e, "action")), "audit.entries") == 0 &&
+	    strncmp(json_string_value(json_object_get(e, "keyid")), "officer-", 8) == 0)
+		saw_read = 1;
+	CHECK(saw_read);
+	json_decref(r);
+	/* Bounded pages and strict parameters. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/entries",
+	                        "limit=1001", NULL, NULL, &r), 400);
+	CHECK_EQ_STR(rg_gw_code(r), "bad_parameter");
+	json_decref(r);
+	snprintf(q, sizeof(q), "from=%lld&limit=2", base);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/entries", q,
+	                        NULL, NULL, &r), 200);
+	CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(r, "result"),
+	             "entries")), 2);
+	CHECK_EQ_INT(result_int(r, "next"), base + 2);
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/entries",
+	                        "colour=red", NULL, NULL, &r), 400);
+	json_decref(r);
+	rg_gw_stop(&gw);
+}
+
+TEST(checkpoints_are_issued_as_the_log_grows_and_are_consistent)
+{
+	struct rg_gw gw;
+	json_t *r, *list, *c;
+	long long prev = -1;
+	char q[64];
+
+	rg_gw_start(&gw, "checkpoint_every_entries = 4\n");
+	for (int i = 0; i < 10; i++)
+		catalogue_reads(&gw, "hrss", 1);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/checkpoints",
+	                        NULL, NULL, NULL, &r), 200);
+	list = json_object_get(json_object_get(r, "result"), "checkpoints");
+	CHECKF(json_array_size(list) >= 2, "%zu checkpoints", json_array_size(list));
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		long long s = json_integer_value(json_object_get(json_array_get(list, i),
+		                                                 "size"));
+		CHECK(s > prev);
+		prev = s;
+	}
+	c = json_array_get(list, 0);
+	snprintf(q, sizeof(q), "from=%lld&to=%lld",
+	         (long long)json_integer_value(json_object_get(c, "size")), prev);
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/proof/consistency",
+	                        q, NULL, NULL, &r), 200);
+	CHECK(json_array_size(json_object_get(json_object_get(r, "result"), "proof")) > 0);
+	json_decref(r);
+	/* A checkpoint of a size the log does not have is refused. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/proof/inclusion",
+	                        "index=0&size=100000", NULL, NULL, &r), 400);
+	json_decref(r);
+	rg_gw_stop(&gw);
+	/* A restart keeps the checkpoints and signs nothing smaller. */
+	rg_gw_restart(&gw);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/checkpoint",
+	                        NULL, NULL, NULL, &r), 200);
+	CHECK(result_int(r, "size") >= prev);
+	json_decref(r);
+	rg_gw_stop(&gw);
+}
+
+static size_t
+count_action(struct rg_gw *gw, long long from, const char *action,
+             long long *sum_count)
+{
+	json_t *r, *list, *e;
+	char q[160];
+	size_t n, i;
+
+	snprintf(q, sizeof(q), "from=%lld&action=%s", from, action);
+	CHECK_EQ_INT(rg_gw_call(gw, "officer", "GET", "/v1/audit/entries", q, NULL,
+	                        NULL, &r), 200);
+	list = json_object_get(json_object_get(r, "result"), "entries");
+	n = json_array_size(list);
+	json_array_foreach(list, i, e) {
+		json_t *p = json_object_get(e, "parsed");
+		if (sum_count != NULL)
+			*sum_count += json_integer_value(json_object_get(p, "count"));
+	}
+	json_decref(r);
+	return n;
+}
+
+TEST(refused_authentications_are_entered_and_the_rate_limit_caps_them)
+{
+	struct rg_gw gw;
+	struct rg_client_key k = {0};
+	uint8_t seed[32] = {9};
+	json_t *r, *list, *p;
+	long long base, suppressed = 0;
+	size_t len, entered, summaries;
+	char *raw, q[96];
+	const int flood = 70;
+
+	rg_gw_start(&gw, "auth_audit_per_minute = 60\n");
+	base = rg_gw_audit_size(&gw);
+	/* One with a key the gateway does not know: the claimed key id and
+	 * the address go in the entry. */
+	k.key = rg_sigkey_from_seed(seed);
+	CHECK(k.key != NULL);
+	snprintf(k.keyid, sizeof(k.keyid), "health-00000000");
+	raw = rg_client_build(gw.authority, &k, "GET", "/v1/catalogue", NULL, NULL,
+	                      0, NULL, &len);
+	CHECK(raw != NULL);
+	CHECK_EQ_INT(rg_gw_send(&gw, raw, len, &r), 401);
+	json_decref(r);
+	free(raw);
+	rg_client_key_clear(&k);
+	CHECK_EQ_INT(rg_gw_audit_size(&gw), base + 1);
+	snprintf(q, sizeof(q), "from=%lld&to=%lld", base, base + 1);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/entries", q, NULL,
+	                        NULL, &r), 200);
+	list = json_object_get(json_object_get(r, "result"), "entries");
+	p = json_object_get(json_array_get(list, 0), "parsed");
+	CHECK_EQ_STR(json_string_value(json_object_get(p, "action")), "auth.refused");
+	CHECK_EQ_STR(json_string_value(json_object_get(p, "reason")), "key_unknown");
+	CHECK_EQ_STR(json_string_value(json_object_get(p, "keyid")), "health-00000000");
+	CHECK_EQ_STR(json_string_value(json_object_get(p, "decision")), "reject");
+	CHECK(strncmp(json_string_value(json_object_get(p, "address")), "127.0.0.1:",
+	              10) == 0);
+	CHECK(json_object_get(p, "department") == NULL);
+	json_decref(r);
+
+	/* A flood of unsigned requests: the bucket (60, refilled at one a
+	 * second) enters what it can, the rest is counted. */
+	for (int i = 0; i < flood; i++) {
+		CHECK_EQ_INT(rg_gw_call(&gw, NULL, "GET", "/v1/catalogue", NULL, NULL,
+		                        NULL, &r), 401);
+		json_decref(r);
+	}
+	entered = count_action(&gw, base + 2, "auth.refused", NULL);
+	CHECKF(entered >= 59 && entered < (size_t)flood, "%zu entered", entered);
+	CHECK_EQ_INT(count_action(&gw, base, "auth.refused.suppressed", NULL), 0);
+	/* When the bucket has a token again, the count goes in first. */
+	usleep(1500 * 1000);
+	CHECK_EQ_INT(rg_gw_call(&gw, NULL, "GET", "/v1/catalogue", NULL, NULL, NULL,
+	                        &r), 401);
+	json_decref(r);
+	summaries = count_action(&gw, base, "auth.refused.suppressed", &suppressed);
+	CHECK_EQ_INT(summaries, 1);
+	entered = count_action(&gw, base + 2, "auth.refused", NULL);
+	CHECK_EQ_INT((long long)entered + suppressed, flood + 1);
+	rg_gw_stop(&gw);
+}
