@@ -24,7 +24,9 @@ typedef struct rg_channel rg_channel;
 typedef int (*rg_channel_frame_fn)(void *ctx, rg_channel *ch,
                                    const uint8_t *frame, size_t len);
 
-/* Open on fd (taken over); max_frame bounds what the peer may send. */
+/* Open on fd (taken over); max_frame bounds what the peer may send. The
+ * returned reference belongs to the open pipe and goes when it closes: a
+ * caller that keeps the pointer takes its own with rg_channel_ref(). */
 rg_channel *rg_channel_open(uv_loop_t *loop, int fd, size_t max_frame,
                             rg_channel_frame_fn fn, void *ctx);
 /* Queue frame (taken over, freed after the write). 0, or -1 when the

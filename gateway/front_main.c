@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -185,8 +186,9 @@ rg_fmain_signal(uv_signal_t *s, int signum)
 
 int
 rg_front_main(const struct rg_config *cfg, const struct rg_identity *id,
-              int listen_fd, int channel_fd)
+              int listen_fd, int channel_fd, int ready_fd)
 {
+	char ready = RG_FRONT_READY;
 	struct rg_http_limits lim;
 	struct rg_fmain fm = {0};
 	int rc;
@@ -214,9 +216,12 @@ rg_front_main(const struct rg_config *cfg, const struct rg_identity *id,
 		fprintf(stderr, "recgated[front]: cannot set up the event loop\n");
 		return 1;
 	}
+	rg_channel_ref(fm.keeper); /* fm.keeper's own reference */
 	fm.sigterm.data = fm.drain.data = &fm;
 	uv_signal_start(&fm.sigterm, rg_fmain_signal, SIGTERM);
 	if (rg_procs_confine(cfg, id, RG_SANDBOX_FRONT, NULL, "front") != 0)
+		return 1;
+	if (write(ready_fd, &ready, 1) != 1 || close(ready_fd) != 0)
 		return 1;
 	uv_run(fm.loop, UV_RUN_DEFAULT);
 	rg_channel_unref(fm.keeper);

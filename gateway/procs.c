@@ -19,17 +19,17 @@ rg_procs_confine(const struct rg_config *cfg, const struct rg_identity *id,
 	/* jansson seeds its hash function from /dev/urandom on first use:
 	 * do it now, while files can still be opened. */
 	json_object_seed(0);
-	if (rg_sandbox_drop(id, err, sizeof(err)) != 0) {
-		fprintf(stderr, "recgated[%s]: %s\n", who, err);
-		return -1;
-	}
 	if (!cfg->sandbox) {
+		if (rg_sandbox_drop(id, err, sizeof(err)) != 0) {
+			fprintf(stderr, "recgated[%s]: %s\n", who, err);
+			return -1;
+		}
 		fprintf(stderr, "recgated[%s]: WARNING: sandbox = off: this process "
 		        "runs WITHOUT seccomp and Landlock (for debugging and "
 		        "sanitizer builds only)\n", who);
 		return 0;
 	}
-	if (rg_sandbox_enter(role, dir, &rep, err, sizeof(err)) != 0) {
+	if (rg_sandbox_enter(role, dir, id, &rep, err, sizeof(err)) != 0) {
 		fprintf(stderr, "recgated[%s]: sandbox: %s (refusing to run; "
 		        "sandbox = off in the config turns it off)\n", who, err);
 		return -1;

@@ -22,8 +22,11 @@
 /* The keeper writes this byte on the control socket once it is ready. */
 #define RG_KEEPER_READY 'R'
 
+/* ready_fd: the front writes RG_FRONT_READY there once it serves, and
+ * closes it. */
+#define RG_FRONT_READY 'F'
 int rg_front_main(const struct rg_config *cfg, const struct rg_identity *id,
-                  int listen_fd, int channel_fd);
+                  int listen_fd, int channel_fd, int ready_fd);
 int rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
                    int control_fd);
 

@@ -155,10 +155,18 @@ rg_monitor_start_front(struct rg_monitor *m)
 	struct iovec iov = {&byte, 1};
 	struct msghdr msg = {0};
 	struct cmsghdr *c;
-	int ch[2];
+	struct pollfd pfd;
+	char ready = 0;
+	int ch[2], rp[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) != 0) {
 		fprintf(stderr, "recgated: socketpair: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pipe2(rp, O_CLOEXEC) != 0) {
+		fprintf(stderr, "recgated: pipe: %s\n", strerror(errno));
+		close(ch[0]);
+		close(ch[1]);
 		return -1;
 	}
 	memset(cbuf, 0, sizeof(cbuf));
@@ -176,6 +184,8 @@ rg_monitor_start_front(struct rg_monitor *m)
 		        strerror(errno));
 		close(ch[0]);
 		close(ch[1]);
+		close(rp[0]);
+		close(rp[1]);
 		return -1;
 	}
 	close(ch[1]);
@@ -183,14 +193,29 @@ rg_monitor_start_front(struct rg_monitor *m)
 	if (m->front < 0) {
 		fprintf(stderr, "recgated: fork: %s\n", strerror(errno));
 		close(ch[0]);
+		close(rp[0]);
+		close(rp[1]);
 		return -1;
 	}
 	if (m->front == 0) {
 		rg_monitor_child_signals();
 		close(m->control_fd);
-		_exit(rg_front_main(&m->cfg, &m->id, m->listen_fd, ch[0]));
+		close(rp[0]);
+		_exit(rg_front_main(&m->cfg, &m->id, m->listen_fd, ch[0], rp[1]));
 	}
 	close(ch[0]);
+	close(rp[1]);
+	/* Up only once it serves: a signal before then would find it
+	 * without its handlers. */
+	pfd.fd = rp[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, RG_KEEPER_START_S * 1000) != 1 ||
+	    read(rp[0], &ready, 1) != 1 || ready != RG_FRONT_READY) {
+		fprintf(stderr, "recgated: the front did not start\n");
+		close(rp[0]);
+		return -1;
+	}
+	close(rp[0]);
 	return 0;
 }
 
@@ -247,8 +272,14 @@ static int
 rg_monitor_stop(struct rg_monitor *m, int rc)
 {
 	if (m->front > 0) {
+		int status;
+
 		kill(m->front, SIGTERM);
-		rg_monitor_reap(m->front, RG_STOP_GRACE_S);
+		status = rg_monitor_reap(m->front, RG_STOP_GRACE_S);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			rg_monitor_describe("front", status);
+			rc = 1;
+		}
 		m->front = 0;
 	}
 	if (m->keeper > 0) {

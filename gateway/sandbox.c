@@ -224,6 +224,7 @@ rg_sandbox_landlock(rg_sandbox_role role, const char *data_dir, char *err,
 
 int
 rg_sandbox_enter(rg_sandbox_role role, const char *data_dir,
+                 const struct rg_identity *id,
                  struct rg_sandbox_report *report, char *err, size_t errlen)
 {
 	struct rlimit nocore = {0, 0};
@@ -241,7 +242,9 @@ rg_sandbox_enter(rg_sandbox_role role, const char *data_dir,
 	if (abi < 0)
 		return -1;
 	r.landlock_abi = abi;
-	/* seccomp last: Landlock's own calls are not in the allowlist. */
+	if (rg_sandbox_drop(id, err, errlen) != 0)
+		return -1;
+	/* seccomp last: Landlock's and setuid's calls are not allowed. */
 	if (rg_sandbox_seccomp(role, err, errlen) != 0)
 		return -1;
 	r.seccomp = 1;

@@ -31,13 +31,19 @@ struct rg_sandbox_report {
 	int landlock_abi;   /* 0 when Landlock is not offered by the kernel */
 };
 
+struct rg_identity;
+
 /*
  * Confine the calling process (all its threads) in role. data_dir is the
  * one directory the keeper (or gateway) may use; ignored for the front.
- * Returns 0, or -1 with err set: the caller must then refuse to run
- * unless the operator turned the sandbox off.
+ * In order: no core dumps and no_new_privs; Landlock (while still able to
+ * open data_dir); the drop to id when running as root (id may be NULL);
+ * then the seccomp filter, which allows no way back. Returns 0, or -1 with
+ * err set: the caller must then refuse to run unless the operator turned
+ * the sandbox off.
  */
 int rg_sandbox_enter(rg_sandbox_role role, const char *data_dir,
+                     const struct rg_identity *id,
                      struct rg_sandbox_report *report, char *err,
                      size_t errlen);
 

@@ -44,7 +44,7 @@ rg_gw_spawn(struct rg_gw *gw)
 }
 
 void
-rg_gw_start(struct rg_gw *gw, const char *extra_conf)
+rg_gw_prepare(struct rg_gw *gw, const char *extra_conf)
 {
 	char cmd[1400];
 
@@ -67,6 +67,12 @@ rg_gw_start(struct rg_gw *gw, const char *extra_conf)
 			fputs(extra_conf, f);
 		fclose(f);
 	}
+}
+
+void
+rg_gw_start(struct rg_gw *gw, const char *extra_conf)
+{
+	rg_gw_prepare(gw, extra_conf);
 	rg_gw_spawn(gw);
 }
 

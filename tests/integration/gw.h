@@ -25,6 +25,8 @@ struct rg_gw {
 
 /* Init a demo directory (with extra config lines, may be NULL) and start. */
 void rg_gw_start(struct rg_gw *gw, const char *extra_conf);
+/* Only lay out the demo directory (start it with rg_gw_restart). */
+void rg_gw_prepare(struct rg_gw *gw, const char *extra_conf);
 /* Start again on the same directory (after rg_gw_stop). */
 void rg_gw_restart(struct rg_gw *gw);
 /* SIGTERM and wait; CHECKs a clean exit. */

@@ -49,7 +49,7 @@ in_sandbox(rg_sandbox_role role, forbidden_fn fn)
 	if (pid == 0) {
 		char err[256];
 
-		if (rg_sandbox_enter(role, dir, NULL, err, sizeof(err)) != 0) {
+		if (rg_sandbox_enter(role, dir, NULL, NULL, err, sizeof(err)) != 0) {
 			fprintf(stderr, "sandbox: %s\n", err);
 			_exit(3);
 		}
@@ -249,7 +249,7 @@ TEST(sandbox_forbidden_call_in_a_worker_thread_kills_the_process)
 		pthread_barrier_init(&worker_go, NULL, 2);
 		if (pthread_create(&th, NULL, worker_thread, NULL) != 0)
 			_exit(5);
-		if (rg_sandbox_enter(RG_SANDBOX_KEEPER, rg_test_tmpdir(), NULL, err,
+		if (rg_sandbox_enter(RG_SANDBOX_KEEPER, rg_test_tmpdir(), NULL, NULL, err,
 		                     sizeof(err)) != 0)
 			_exit(3);
 		pthread_barrier_wait(&worker_go);
