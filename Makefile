@@ -106,4 +106,5 @@ clean:
 
 .PHONY: all deps run test bench clean
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d \
+         $(BUILD)/obj/tests/bench/bench_verify.d

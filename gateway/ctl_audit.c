@@ -373,7 +373,7 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 		FILE *f = fopen(receipt, "rb");
 		char buf[1 << 16];
 		size_t len = f ? fread(buf, 1, sizeof(buf), f) : 0;
-		json_t *r;
+		json_t *doc2, *r;
 		uint8_t ent[1 << 15], mine[RG_HASHLEN];
 		size_t elen;
 		int ok;
@@ -389,13 +389,13 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 		rg_verify_free(v);
 		if (!ok)
 			goto out;
-		r = json_loadb(buf, len, 0, NULL);
-		if (json_object_get(r, "receipt"))
-			r = json_incref(json_object_get(r, "receipt")), json_decref(r);
+		doc2 = json_loadb(buf, len, 0, NULL);
+		r = json_object_get(doc2, "receipt") ? json_object_get(doc2, "receipt")
+		                                     : doc2;
 		ok = rg_ctl_unb64(json_string_value(json_object_get(r, "entry")), ent,
 		                  sizeof(ent), &elen) == 0 &&
 		     json_integer_value(json_object_get(r, "index")) == (json_int_t)index;
-		json_decref(r);
+		json_decref(doc2);
 		if (ok) {
 			rg_merkle_leaf(ent, elen, mine);
 			ok = sodium_memcmp(mine, leaf, RG_HASHLEN) == 0;

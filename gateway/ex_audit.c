@@ -1,9 +1,10 @@
 /*
- * ex_audit.c -- the officers' view of the audit trail inside the keeper:
- * signed checkpoints (issued here, after commit, over committed trees
- * only), entry queries, inclusion and consistency proofs. It only reads
- * the log; every read is itself an audited exchange (rg_ex_finish). It
- * never signs a checkpoint smaller than one it signed before.
+ * ex_audit.c -- the audit trail inside the keeper: signed checkpoints
+ * (issued over committed trees only, never smaller than the last one
+ * signed), the officers' queries and proofs (each itself an audited
+ * exchange, rg_ex_finish), and the rate-limited entries of refused
+ * authentications. It builds every entry and note it signs itself; it
+ * never changes an entry once appended.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -320,7 +321,7 @@ rg_ex_audit_entries(struct rg_exchange *ex)
 		[P_FROM_MS] = {"from_ms", 1}, [P_TO_MS] = {"to_ms", 1},
 	};
 	struct rg_audit_scan sc = {0};
-	uint64_t size = ex->kp->audit_size, from, to;
+	uint64_t size = ex->kp->audit_size, from, to, end;
 
 	if (rg_audit_params(ex, ps, P__COUNT) != 0)
 		return 0;
@@ -334,18 +335,17 @@ rg_ex_audit_entries(struct rg_exchange *ex)
 		sc.limit = (size_t)ps[P_LIMIT].num;
 	}
 	from = ps[P_FROM].num;
-	to = ps[P_TO].seen && ps[P_TO].num < size ? ps[P_TO].num : size;
-	if (from > to) {
+	end = ps[P_TO].seen && ps[P_TO].num < size ? ps[P_TO].num : size;
+	if (from > end) {
 		rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, "from",
 		             "expected from <= to");
 		return 0;
 	}
 	/* Filters may match little: the scan is bounded as well as the
 	 * page, and "next" says where to go on. */
-	if (to - from > RG_AUDIT_SCAN_MAX)
-		to = from + RG_AUDIT_SCAN_MAX;
+	to = end - from > RG_AUDIT_SCAN_MAX ? from + RG_AUDIT_SCAN_MAX : end;
 	sc.ps = ps;
-	sc.next = to;
+	sc.next = to; /* the page filling up stops the scan earlier */
 	if ((sc.list = json_array()) == NULL)
 		return -1;
 	if (rg_store_audit_each(ex->kp->st, from, to, rg_audit_scan_row, &sc) !=
@@ -357,9 +357,8 @@ rg_ex_audit_entries(struct rg_exchange *ex)
 		sc.next = to;
 	ex->result = json_pack("{s:o, s:I, s:o}", "entries", sc.list,
 	                       "size", (json_int_t)size, "next",
-	                       sc.next < (ps[P_TO].seen && ps[P_TO].num < size ?
-	                                  ps[P_TO].num : size)
-	                       ? json_integer((json_int_t)sc.next) : json_null());
+	                       sc.next < end ? json_integer((json_int_t)sc.next)
+	                                     : json_null());
 	if (ex->result == NULL)
 		return -1;
 	rg_audit_allow(ex);
@@ -534,17 +533,13 @@ rg_audit_safe(const char *in, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-int
-rg_audit_auth_refused(rg_keeper *kp, const struct rg_request *req, rg_err err,
-                      const char *claimed, int64_t now_ms)
+/* A token bucket: auth_audit_per_minute a minute, bursts as large.
+ * Takes a token and returns 1, or returns 0 when there is none. */
+static int
+rg_audit_auth_token(rg_keeper *kp, int64_t now_ms)
 {
 	double cap = kp->cfg.auth_audit_per_minute;
-	char keyid[129], addr[64], hex[65];
-	uint8_t digest[32];
-	crypto_hash_sha256_state h;
-	json_t *e;
 
-	/* A token bucket: auth_audit_per_minute a minute, bursts as large. */
 	if (kp->auth_tokens_ms == 0)
 		kp->auth_tokens = cap;
 	else if (now_ms > kp->auth_tokens_ms)
@@ -552,23 +547,61 @@ rg_audit_auth_refused(rg_keeper *kp, const struct rg_request *req, rg_err err,
 	if (kp->auth_tokens > cap)
 		kp->auth_tokens = cap;
 	kp->auth_tokens_ms = now_ms;
-	if (kp->auth_tokens < 1.0) {
+	if (kp->auth_tokens < 1.0)
+		return 0;
+	kp->auth_tokens -= 1.0;
+	return 1;
+}
+
+/* The count of what the budget left out, as one entry. 0 or -1 (the
+ * count is then kept for the next try). */
+static int
+rg_audit_auth_count(rg_keeper *kp, int64_t now_ms)
+{
+	json_t *e;
+
+	if (kp->auth_suppressed == 0)
+		return 0;
+	e = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "time", (json_int_t)now_ms,
+	              "action", "auth.refused.suppressed", "decision", "reject",
+	              "reason", "rate_limited",
+	              "count", (json_int_t)kp->auth_suppressed,
+	              "since", (json_int_t)kp->auth_suppressed_since_ms);
+	if (rg_audit_append_obj(kp, e) != 0)
+		return -1;
+	kp->auth_suppressed = 0;
+	return 0;
+}
+
+int
+rg_audit_auth_summary(rg_keeper *kp, int64_t now_ms)
+{
+	uint64_t count = kp->auth_suppressed;
+
+	if (count == 0 || !rg_audit_auth_token(kp, now_ms))
+		return 0;
+	return rg_audit_auth_count(kp, now_ms) == 0 ? 1 : -1;
+}
+
+int
+rg_audit_auth_refused(rg_keeper *kp, const struct rg_request *req, rg_err err,
+                      const char *claimed, int64_t now_ms)
+{
+	char keyid[129], addr[64], hex[65];
+	uint8_t digest[32];
+	crypto_hash_sha256_state h;
+	uint64_t count = kp->auth_suppressed;
+	int64_t since = kp->auth_suppressed_since_ms;
+	json_t *e;
+
+	if (!rg_audit_auth_token(kp, now_ms)) {
 		if (kp->auth_suppressed++ == 0)
 			kp->auth_suppressed_since_ms = now_ms;
 		return 0;
 	}
-	kp->auth_tokens -= 1.0;
 	/* What a flood left out is summed up in one entry before the next. */
-	if (kp->auth_suppressed > 0) {
-		e = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "time", (json_int_t)now_ms,
-		              "action", "auth.refused.suppressed", "decision", "reject",
-		              "reason", "rate_limited",
-		              "count", (json_int_t)kp->auth_suppressed,
-		              "since", (json_int_t)kp->auth_suppressed_since_ms);
-		if (rg_audit_append_obj(kp, e) != 0)
-			return -1;
-		kp->auth_suppressed = 0;
-	}
+	if (rg_audit_auth_count(kp, now_ms) != 0)
+		return -1;
 	rg_audit_safe(claimed, keyid, sizeof(keyid));
 	rg_audit_safe(req->peer, addr, sizeof(addr));
 	/* What was asked: SHA-256 of method, target and body. */
@@ -587,5 +620,11 @@ rg_audit_auth_refused(rg_keeper *kp, const struct rg_request *req, rg_err err,
 	              "reason", rg_err_code(err), "address", addr, "request", hex);
 	if (e != NULL && keyid[0] != '\0')
 		json_object_set_new(e, "keyid", json_string(keyid));
-	return rg_audit_append_obj(kp, e) == 0 ? 1 : -1;
+	if (rg_audit_append_obj(kp, e) != 0) {
+		/* The savepoint goes, the count's entry with it: keep the count. */
+		kp->auth_suppressed = count;
+		kp->auth_suppressed_since_ms = since;
+		return -1;
+	}
+	return 1;
 }

@@ -16,6 +16,8 @@
 #include "gateway/exchange_int.h"
 
 #define RG_GRANT_LIST_MAX 1000
+/* Grant requests one batch may add on top of the snapshot's count. */
+#define RG_GRANT_BATCH_MARGIN 256
 #define RG_DAY_MS 86400000LL
 /* Working days are counted in China Standard Time (UTC+8, no DST). */
 #define RG_CST_OFFSET_MS (8LL * 3600 * 1000)
@@ -39,6 +41,11 @@ rg_grant_load_one(void *ctx, const char *id, const char *doc, size_t len)
 	                                        sizeof(err)) : -1;
 
 	json_decref(j);
+	/* Refused and disputed requests never allowed anything and decide
+	 * nothing: they stay in the table and the log, not in the snapshot. */
+	if (rc == 0 && (g.state == RG_GRANT_REFUSED ||
+	                g.state == RG_GRANT_DISPUTED))
+		return 0;
 	if (rc != 0 || strcmp(g.id, id) != 0) {
 		/* Fail closed: a grant that no longer reads against the
 		 * catalogue (a field removed, say) gives nothing. */
@@ -64,7 +71,7 @@ rg_keeper_load_grants(rg_store *st, rg_policy *pol)
 	return 0;
 }
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- the pieces every step uses -------------------------------------- */
 
 /*
  * The reply deadline: days working days (Monday to Friday, China Standard
@@ -312,6 +319,14 @@ rg_ex_grant_request(struct rg_exchange *ex)
 	uint8_t raw[16];
 	int rc = -1;
 
+	/* The snapshot holds at most RG_POLICY_MAXGRANTS live grants; leave
+	 * room for those a batch may still add. */
+	if (rg_policy_grant_count(ex->kp->pol) + RG_GRANT_BATCH_MARGIN >=
+	    RG_POLICY_MAXGRANTS) {
+		rg_ex_refuse(ex, "reject", RG_ERR_UNAVAILABLE, "grant_limit", NULL,
+		             "the gateway holds as many grants as it can");
+		return 0;
+	}
 	if ((body = rg_ex_grant_body(ex, 1, allowed)) == NULL)
 		return 0;
 	rid = json_string_value(json_object_get(body, "resource"));
@@ -549,6 +564,7 @@ struct rg_grant_list_ctx {
 	const char *state;    /* filter: a state name, "overdue", or NULL */
 	json_t *list;
 	int failed;
+	int truncated;        /* RG_GRANT_LIST_MAX reached */
 };
 
 static int
@@ -579,9 +595,13 @@ rg_ex_grant_list_one(void *ctx, const char *id, const char *text, size_t len)
 		json_decref(view);
 		return 0;
 	}
-	if (json_array_size(lc->list) >= RG_GRANT_LIST_MAX ||
-	    json_array_append_new(lc->list, view) != 0) {
-		lc->failed = json_array_size(lc->list) < RG_GRANT_LIST_MAX;
+	if (json_array_size(lc->list) >= RG_GRANT_LIST_MAX) {
+		json_decref(view);
+		lc->truncated = 1;
+		return 1;
+	}
+	if (json_array_append_new(lc->list, view) != 0) {
+		lc->failed = 1;
 		return 1;
 	}
 	return 0;
@@ -591,7 +611,7 @@ int
 rg_ex_grant_list(struct rg_exchange *ex)
 {
 	struct rg_policy_request pr = {.action = RG_ACT_GRANT_LIST};
-	struct rg_grant_list_ctx lc = {ex, NULL, NULL, 0};
+	struct rg_grant_list_ctx lc = {ex, NULL, NULL, 0, 0};
 	struct rg_decision d;
 	const char *q = ex->req->query;
 	char state[32];
@@ -623,7 +643,8 @@ rg_ex_grant_list(struct rg_exchange *ex)
 		json_decref(lc.list);
 		return -1;
 	}
-	ex->result = json_pack("{s:o}", "grants", lc.list);
+	ex->result = json_pack("{s:o, s:b}", "grants", lc.list, "truncated",
+	                       lc.truncated);
 	if (ex->result == NULL)
 		return -1;
 	ex->decision = "allow";

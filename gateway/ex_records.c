@@ -351,18 +351,62 @@ rg_ex_open(struct rg_exchange *ex, const rg_resource *res,
 	return shown;
 }
 
+/*
+ * The query of a single read: nothing, or fields=a,b,... naming the fields
+ * wanted (all the caller may see when absent). 0, or -1 when refused.
+ */
+static int
+rg_ex_read_fields(struct rg_exchange *ex, const rg_resource *res,
+                  const char *q, uint64_t *want)
+{
+	*want = 0;
+	if (q == NULL || *q == '\0')
+		return 0;
+	if (strncmp(q, "fields=", 7) != 0 || strchr(q, '&') != NULL ||
+	    q[7] == '\0') {
+		rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, "query",
+		             "expected fields=NAME[,NAME...]");
+		return -1;
+	}
+	for (const char *p = q + 7; *p != '\0';) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < rg_resource_field_count(res); i++) {
+			const char *name = rg_resource_field_name(res, i);
+
+			if (strlen(name) == len && strncmp(name, p, len) == 0)
+				break;
+		}
+		if (i == rg_resource_field_count(res)) {
+			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL,
+			             "fields", "not a field of the resource");
+			return -1;
+		}
+		*want |= (uint64_t)1 << i;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 int
 rg_ex_read(struct rg_exchange *ex)
 {
 	struct rg_store_record rec = {0};
+	struct rg_policy_request pr = {.action = RG_ACT_READ,
+	                               .resource = ex->tgt.resource};
 	const rg_resource *res;
 	struct rg_decision d;
 	json_t *fields;
 	int rc;
 
-	if (rg_ex_decide(ex, RG_ACT_READ, ex->tgt.resource, &d) != 0)
-		return 0;
 	res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
+	if (res != NULL &&
+	    rg_ex_read_fields(ex, res, ex->req->query, &pr.want_mask) != 0)
+		return 0;
+	if (rg_ex_decide_req(ex, &pr, &d) != 0)
+		return 0;
 	rc = rg_store_record_get(ex->kp->st, ex->tgt.resource, ex->tgt.record, &rec);
 	if (rc == RG_STORE_NOTFOUND) {
 		rg_ex_refuse(ex, "reject", RG_ERR_RECORD_NOT_FOUND, NULL, NULL, NULL);

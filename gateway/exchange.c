@@ -4,7 +4,9 @@
  *
  * Every request that passes authentication, allowed or not, ends in exactly
  * one audit entry appended in the caller's savepoint, and a receipt signed
- * over that entry's exact bytes. The keeper signs nothing else.
+ * over that entry's exact bytes. A refused authentication is entered too,
+ * within a rate limit (ex_audit.c), without a receipt. The keeper signs
+ * nothing else (but the checkpoints it builds, ex_audit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -89,6 +89,7 @@ rg_keeper_load_policy(rg_store *st, char *err, size_t errlen)
 }
 
 static void rg_keeper_commit_cb(uv_check_t *check);
+static int rg_keeper_begin(rg_keeper *kp);
 
 /* The periodic checkpoint: only over what is committed, only when the log
  * grew since the last one. */
@@ -96,10 +97,28 @@ static void
 rg_keeper_checkpoint_cb(uv_timer_t *t)
 {
 	rg_keeper *kp = t->data;
+	int64_t now = rg_keeper_now_ms();
 
 	if (kp->committed_size > kp->checkpoint_size || !kp->has_checkpoint)
-		(void)rg_audit_checkpoint(kp, kp->committed_size,
-		                          rg_keeper_now_ms());
+		(void)rg_audit_checkpoint(kp, kp->committed_size, now);
+	/* Refused authentications only counted while a flood lasted are
+	 * entered once the budget allows, even if no more come. The entry
+	 * commits with the batch it opens, in this loop iteration. */
+	if (kp->auth_suppressed > 0 && !kp->in_batch && rg_keeper_begin(kp) == 0) {
+		uint64_t before = kp->audit_size;
+
+		if (rg_store_savepoint(kp->st) != RG_STORE_OK)
+			return;
+		if (rg_audit_auth_summary(kp, now) > 0 &&
+		    rg_store_release(kp->st) == RG_STORE_OK)
+			return;
+		kp->audit_size = before;
+		if (rg_store_undo(kp->st) != RG_STORE_OK) {
+			rg_store_rollback(kp->st);
+			kp->in_batch = 0;
+			uv_check_stop(&kp->commit_check);
+		}
+	}
 }
 
 rg_keeper *

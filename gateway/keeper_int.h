@@ -67,6 +67,10 @@ struct rg_keeper {
  * (size <= committed_size) unless one of that size or larger exists.
  * 0, or -1 (nothing signed or stored; errors are logged). */
 int rg_audit_checkpoint(rg_keeper *kp, uint64_t size, int64_t now_ms);
+/* ex_audit.c: when refused authentications were only counted and the
+ * budget allows one entry again, enter the count. 1 when entered, 0 when
+ * there was nothing to do, -1 when the append failed. Runs in a savepoint. */
+int rg_audit_auth_summary(rg_keeper *kp, int64_t now_ms);
 /* ex_audit.c: read the latest stored checkpoint's size at open. */
 int rg_audit_open(rg_keeper *kp, char *err, size_t errlen);
 
@@ -85,9 +89,9 @@ int64_t rg_keeper_now_ms(void);
 /*
  * Carry out one signed exchange inside the current savepoint. Fills resp.
  * Returns 1 when an audit entry was appended (the savepoint must be kept
- * and the reply held for the commit), 0 when nothing was written (reply at
- * once, undo the savepoint), -1 on a storage failure (undo; resp holds the
- * error).
+ * and the reply held for the commit) -- also for a refused authentication
+ * that was entered --, 0 when nothing was written (reply at once, undo the
+ * savepoint), -1 on a storage failure (undo; resp holds the error).
  */
 int rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
                     struct rg_response *resp);

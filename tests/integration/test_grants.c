@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/keystore.h"
+#include "gateway/store.h"
 #include "tests/integration/gw.h"
 #include "tests/test.h"
 
@@ -229,6 +231,26 @@ SLOW_TEST(grant_lifecycle_request_approve_countersign_read_revoke, 120)
 	CHECK(psn != NULL && strncmp(psn, "psn:", 4) == 0);
 	CHECK(strcmp(psn, finance_psn) != 0);
 	json_decref(r);
+	/* Asking for a field: granted ones only. */
+	{
+		struct rg_client_opts o = {.purpose = purpose};
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/%s", DIAG, rid);
+		CHECK_EQ_INT(rg_gw_call(&gw, "finance", "GET", path,
+		                        "fields=patient_name", NULL, &o, &r), 200);
+		CHECK_EQ_INT(json_object_size(json_object_get(json_object_get(r,
+		             "result"), "fields")), 1);
+		json_decref(r);
+		CHECK_EQ_INT(rg_gw_call(&gw, "finance", "GET", path,
+		                        "fields=patient_name,disease_code", NULL, &o,
+		                        &r), 403);
+		CHECK_EQ_STR(reason_of(r), "field_not_granted");
+		json_decref(r);
+		CHECK_EQ_INT(rg_gw_call(&gw, "finance", "GET", path, "fields=nope",
+		                        NULL, &o, &r), 400);
+		json_decref(r);
+	}
 	/* Another purpose is not the grant's. */
 	CHECK_EQ_INT(read_rec(&gw, "finance", DIAG, rid, "另作他用", &r), 403);
 	CHECK_EQ_STR(reason_of(r), "purpose_mismatch");
@@ -515,4 +537,150 @@ TEST(catalogue_shows_each_grant_its_fields_and_transforms)
 	    "id_number")), "pseudonym");
 	json_decref(r);
 	rg_gw_stop(&gw);
+}
+
+/*
+ * The matrix's slice over the real daemon: one diagnosis record read by
+ * every member with the purpose of its demo grant (or another), against
+ * fields written out here from DESIGN.md section 10.
+ */
+SLOW_TEST(every_member_reads_a_diagnosis_as_the_demo_grants_say, 120)
+{
+	static const struct {
+		const char *dept, *purpose;
+		int status;
+		const char *fields; /* sorted, space-separated; ~ = pseudonym */
+	} want[] = {
+		{"health", NULL, 200, "*"},
+		{"hrss", "工伤认定 work-injury determination", 200, "*"},
+		{"civil", "生活救助 living assistance", 200,
+		 "disease_category ~id_number patient_name"},
+		{"medsec", "医疗保障 medical benefits", 200,
+		 "disease_code id_number patient_name"},
+		{"union", "监督 oversight", 200, "disease_code employer"},
+		{"publicity", "统计", 403, "no_grant"},
+		{"devreform", "统计", 403, "no_grant"},
+		{"education", "统计", 403, "no_grant"},
+		{"industry", "统计", 403, "no_grant"},
+		{"finance", "统计", 403, "no_grant"},
+		{"ecology", "统计", 403, "no_grant"},
+		{"housing", "统计", 403, "no_grant"},
+		{"emergency", "统计", 403, "no_grant"},
+		{"tax", "统计", 403, "no_grant"},
+		{"market", "统计", 403, "no_grant"},
+		{"transport", "统计", 403, "no_grant"},
+		{"union", "工伤认定 work-injury determination", 403, "purpose_mismatch"},
+		{"civil", NULL, 403, "purpose_missing"},
+	};
+	struct rg_gw gw;
+	char *rid;
+
+	rg_gw_start(&gw, NULL);
+	rid = submit_one(&gw, "health", DIAG, diagnosis_record);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		json_t *r, *fields, *v;
+		const char *name;
+		char got[1024] = "";
+		size_t n = 0;
+		int status = read_rec(&gw, want[i].dept, DIAG, rid, want[i].purpose,
+		                      &r);
+
+		CHECKF(status == want[i].status, "%s: status %d", want[i].dept,
+		       status);
+		if (status != 200) {
+			CHECKF(strcmp(reason_of(r), want[i].fields) == 0, "%s: %s",
+			       want[i].dept, reason_of(r));
+			json_decref(r);
+			continue;
+		}
+		fields = json_object_get(json_object_get(r, "result"), "fields");
+		if (strcmp(want[i].fields, "*") == 0) {
+			CHECKF(json_object_size(fields) == 14, "%s: %zu fields",
+			       want[i].dept, json_object_size(fields));
+			CHECK_EQ_STR(json_string_value(json_object_get(fields,
+			             "id_number")), ID_NUMBER);
+			json_decref(r);
+			continue;
+		}
+		/* jansson iterates in insertion order; list them sorted. */
+		{
+			const char *names[64];
+			size_t k = 0;
+
+			json_object_foreach(fields, name, v)
+				if (k < 64)
+					names[k++] = name;
+			for (size_t a = 0; a < k; a++)
+				for (size_t b = a + 1; b < k; b++)
+					if (strcmp(names[b], names[a]) < 0) {
+						const char *t = names[a];
+						names[a] = names[b];
+						names[b] = t;
+					}
+			for (size_t a = 0; a < k; a++) {
+				const char *val = json_string_value(
+				    json_object_get(fields, names[a]));
+				int psn = val != NULL && strncmp(val, "psn:", 4) == 0;
+
+				n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s%s",
+				                      a ? " " : "", psn ? "~" : "",
+				                      names[a]);
+				CHECK(n < sizeof(got));
+			}
+		}
+		CHECKF(strcmp(got, want[i].fields) == 0, "%s sees %s, want %s",
+		       want[i].dept, got, want[i].fields);
+		json_decref(r);
+	}
+	free(rid);
+	rg_gw_stop(&gw);
+}
+
+/* Set a department's status in the database of a stopped gateway. */
+static void
+set_dept_status(struct rg_gw *gw, const char *dept, const char *status)
+{
+	char path[700], err[512];
+	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
+	rg_keystore *ks;
+	rg_store *st;
+
+	CHECK(master != NULL);
+	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
+	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
+	       err);
+	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
+	ks = rg_keystore_open(path, master, err, sizeof(err));
+	sodium_free(master);
+	CHECKF(ks != NULL, "%s", err);
+	snprintf(path, sizeof(path), "%s/recgate.db", gw->dir);
+	st = rg_store_open(path, rg_keystore_db_key(ks), 0, err, sizeof(err));
+	CHECKF(st != NULL, "%s", err);
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_dept_put(st, dept, dept, status) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	rg_store_close(st);
+	rg_keystore_free(ks);
+}
+
+SLOW_TEST(suspending_the_owner_department_makes_its_grants_inert, 120)
+{
+	struct rg_gw gw;
+	json_t *r;
+	char *rid;
+	const char *purpose = "工伤保险 injury insurance";
+
+	rg_gw_start(&gw, NULL);
+	rid = submit_one(&gw, "tax", FEE, fee_record);
+	/* The demo grants the fee records to hrss. */
+	CHECK_EQ_INT(read_rec(&gw, "hrss", FEE, rid, purpose, &r), 200);
+	json_decref(r);
+	rg_gw_stop(&gw);
+	set_dept_status(&gw, "tax", "suspended");
+	rg_gw_restart(&gw);
+	CHECK_EQ_INT(read_rec(&gw, "hrss", FEE, rid, purpose, &r), 403);
+	CHECK_EQ_STR(reason_of(r), "department_suspended");
+	json_decref(r);
+	rg_gw_stop(&gw);
+	free(rid);
 }

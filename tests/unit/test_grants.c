@@ -545,6 +545,36 @@ TEST(random_grant_sets_never_show_a_field_outside_the_grants)
 	rg_catalogue_free(cat);
 }
 
+TEST(random_values_give_stable_pseudonyms_that_no_two_consumers_share)
+{
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+	uint8_t key[32];
+
+	CHECK(sodium_init() >= 0);
+	gr_rng = seed | 1;
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)gr_next();
+	for (int round = 0; round < 2000; round++) {
+		const char *a = gr_members[gr_next() % NMEMBERS];
+		const char *b = gr_members[gr_next() % NMEMBERS];
+		uint8_t value[24];
+		size_t len = 1 + (size_t)(gr_next() % sizeof(value));
+		char p1[RG_PSEUDO_LEN], p2[RG_PSEUDO_LEN], p3[RG_PSEUDO_LEN];
+
+		for (size_t i = 0; i < len; i++)
+			value[i] = (uint8_t)gr_next();
+		CHECK_EQ_INT(rg_pseudonym(key, a, "occ-disease-diagnosis", value,
+		                          len, p1), 0);
+		CHECK_EQ_INT(rg_pseudonym(key, a, "occ-disease-diagnosis", value,
+		                          len, p2), 0);
+		CHECK_EQ_INT(rg_pseudonym(key, b, "occ-disease-diagnosis", value,
+		                          len, p3), 0);
+		CHECKF(strcmp(p1, p2) == 0, "seed %#" PRIx64 ": unstable", seed);
+		CHECKF((strcmp(a, b) == 0) == (strcmp(p1, p3) == 0),
+		       "seed %#" PRIx64 ": %s and %s: %s %s", seed, a, b, p1, p3);
+	}
+}
+
 /* ---- the matrix over the real demo ------------------------------------- */
 
 /*
