@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libsodium-dev libsqlcipher-dev
 libjansson-dev libhttp-parser-dev libseccomp-dev libssl-dev openssl curl"
 # --test: also what the test suite alone needs.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind systemd"
 
 missing=""
 for p in $PKGS; do
