@@ -5,7 +5,8 @@
 #                   directory (demo/) if absent, run the gateway on 127.0.0.1
 #   make test       build and run the whole suite (unit + integration)
 #   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
-#   make bench      how fast the offline audit verifier runs (entries/second)
+#   make bench      how fast the offline audit verifier runs (entries/second),
+#                   then the gateway under load (tests/bench/run.sh, ~5 min)
 #   make test VALGRIND=1  the same under valgrind memcheck
 
 CC      ?= cc
@@ -78,8 +79,14 @@ run: deps
 $(BUILD)/bench_verify: $(BUILD)/obj/tests/bench/bench_verify.o $(BUILD)/librecgate.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: $(BUILD)/bench_verify
+# The load generator and floor meters of tests/bench/run.sh; the suite's
+# smoke test runs it too, so `make test` builds it.
+$(BUILD)/loadgen: $(BUILD)/obj/tests/bench/loadgen.o $(BUILD)/librecgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+bench: all $(BUILD)/bench_verify $(BUILD)/loadgen
 	$(BUILD)/bench_verify $(N)
+	BUILD=$(BUILD) sh tests/bench/run.sh
 
 # The suite finds the programs and the test data through the environment.
 # VALGRIND=1 runs it, and every recgate program it starts, under memcheck
@@ -98,7 +105,7 @@ else
 RUNNER =
 endif
 
-test: all $(BUILD)/rgtest
+test: all $(BUILD)/rgtest $(BUILD)/loadgen
 	RG_BUILD=$(BUILD) RG_TESTDATA=tests/data $(SANDBOX_ENV) $(RUNNER) $(BUILD)/rgtest $(T)
 
 clean:
@@ -107,4 +114,4 @@ clean:
 .PHONY: all deps run test bench clean
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d \
-         $(BUILD)/obj/tests/bench/bench_verify.d
+         $(BUILD)/obj/tests/bench/bench_verify.d $(BUILD)/obj/tests/bench/loadgen.d

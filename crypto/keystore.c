@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -22,9 +24,12 @@
 #include "crypto/keystore.h"
 
 #define RG_KS_MAGIC "RGKS"
-#define RG_KS_FORMAT 1
-#define RG_KS_KDF_KEYFILE 1
+#define RG_KS_FORMAT1 1
+#define RG_KS_FORMAT2 2
 #define RG_KS_HDRLEN 6
+#define RG_KS_SALTLEN crypto_pwhash_SALTBYTES
+/* kdf 2 adds u64 opslimit | u64 memlimit | salt to the header. */
+#define RG_KS_HDRLEN_PW (RG_KS_HDRLEN + 8 + 8 + RG_KS_SALTLEN)
 #define RG_KS_NONCELEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define RG_KS_TAGLEN crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define RG_KS_MINFILE (RG_KS_HDRLEN + RG_KS_NONCELEN + RG_KS_TAGLEN)
@@ -32,40 +37,72 @@
 #define RG_KS_MAXFILE (1024 * 1024)
 #define RG_KS_MAXITEMS 4096
 #define RG_KS_NAMEMAX 255
+/* A hostile header must not make us spend minutes or gigabytes. */
+#define RG_KS_PW_MAXOPS 16ULL
+#define RG_KS_PW_MAXMEM (1024ULL << 20)
 
 /* Item types of the inner blob (see keystore.h). */
-#define RG_KS_ITEM_SEED 1
-#define RG_KS_ITEM_DBKEY 2
-#define RG_KS_ITEM_DATAKEY 3
+#define RG_KS_ITEM_SEED RG_KEYSTORE_SIGNING
+#define RG_KS_ITEM_DBKEY RG_KEYSTORE_DATABASE
+#define RG_KS_ITEM_DATAKEY RG_KEYSTORE_DATA
+#define RG_KS_ITEM_KEK RG_KEYSTORE_KEK
 
-/* u8 type | u16 name length | name | u32 version | u16 key length | key */
-#define RG_KS_ITEM_FIXED (1 + 2 + 4 + 2)
+/* Format 1: u8 type | u16 name length | name | u32 version | u16 key
+ * length | key */
+#define RG_KS_ITEM1_FIXED (1 + 2 + 4 + 2)
+/* Format 2 adds u8 status | u64 created | u64 not_after | u64 last_used |
+ * u32 kek version. */
+#define RG_KS_ITEM2_FIXED (1 + 2 + 4 + 1 + 8 + 8 + 8 + 4 + 2)
+/* A wrapped data key: nonce | ciphertext | tag. */
+#define RG_KS_WRAPLEN (RG_KS_NONCELEN + RG_KEYSTORE_KEYLEN + RG_KS_TAGLEN)
 
 /* Changing this string changes every key-encryption key. */
 static const char rg_ks_kek_context[] = "recgate keystore kek v1";
+/* Prefix of a wrapped data key's associated data. */
+static const char rg_ks_wrap_context[] = "recgate data key";
 
-struct rg_ks_datakey {
-	char *resource;
+static int rg_ks_fault_point = RG_KEYSTORE_FAULT_NONE;
+
+struct rg_keystore_secret {
+	int kind;               /* RG_KEYSTORE_KDF_* */
+	uint8_t *bytes;         /* guarded: 32-byte master, or the passphrase */
+	size_t len;
+	unsigned long long ops; /* Argon2id cost when sealing */
+	size_t mem;
+};
+
+/* What the file says about one key; the key itself is elsewhere. */
+struct rg_ks_meta {
+	int purpose;
+	int status;
+	char *resource;         /* data keys */
 	uint32_t version;
-	size_t slot;            /* index into rg_keystore.keys, in keys */
+	uint32_t kek_version;
+	uint64_t created, not_after, last_used;
+	rg_sigkey *sig;         /* signing keys not destroyed */
+	size_t slot;            /* data keys: index into keys; 0 if none */
 };
 
 struct rg_keystore {
-	rg_sigkey *sig;
+	int format, kdf;
 	char *origin;
+	const rg_sigkey *active;
+	struct rg_ks_meta *items;
+	size_t nitems;
 	/* One guarded, read-only region: slot 0 is the database key, then
-	 * one slot per data key. */
+	 * one slot per live data key. */
 	uint8_t *keys;
-	struct rg_ks_datakey *data;
-	size_t ndata;
 };
 
 /* One parsed item; name and key point into the (guarded) inner blob. */
 struct rg_ks_item {
 	uint8_t type;
+	uint8_t status;
 	const char *name;
 	size_t namelen;
 	uint32_t version;
+	uint32_t kek_version;
+	uint64_t created, not_after, last_used;
 	const uint8_t *key;
 	size_t keylen;
 };
@@ -287,36 +324,334 @@ out:
 	return ret;
 }
 
-/* ---- inner blob ---- */
+/* ---- secrets ---- */
 
-static size_t
-rg_ks_item_size(size_t namelen)
+static rg_keystore_secret *
+rg_ks_secret_new(int kind, size_t len)
 {
-	return RG_KS_ITEM_FIXED + namelen + RG_KEYSTORE_KEYLEN;
+	rg_keystore_secret *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	/* One byte more so that an empty passphrase still has memory. */
+	if ((s->bytes = sodium_malloc(len + 1)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->kind = kind;
+	s->len = len;
+	s->ops = RG_KEYSTORE_PWHASH_OPS;
+	s->mem = RG_KEYSTORE_PWHASH_MEM;
+	return s;
 }
 
-/* Append an item and return where its key bytes go (filled by caller). */
-static uint8_t *
-rg_ks_put_item(uint8_t *blob, size_t *pos, uint8_t type, const char *name,
-               uint32_t version)
+void
+rg_keystore_secret_free(rg_keystore_secret *s)
 {
-	size_t namelen = name != NULL ? strlen(name) : 0;
+	if (s == NULL)
+		return;
+	sodium_free(s->bytes);  /* wipes */
+	free(s);
+}
+
+int
+rg_keystore_secret_kind(const rg_keystore_secret *s)
+{
+	return s->kind;
+}
+
+int
+rg_keystore_secret_set_cost(rg_keystore_secret *s, unsigned long long ops,
+                            size_t mem)
+{
+	if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > RG_KS_PW_MAXOPS ||
+	    mem < crypto_pwhash_MEMLIMIT_MIN || mem > RG_KS_PW_MAXMEM)
+		return -1;
+	s->ops = ops;
+	s->mem = mem;
+	return 0;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_master(const uint8_t master[RG_KEYSTORE_MASTERLEN])
+{
+	rg_keystore_secret *s;
+
+	if (sodium_init() < 0)
+		return NULL;
+	if ((s = rg_ks_secret_new(RG_KEYSTORE_KDF_KEYFILE,
+	                          RG_KEYSTORE_MASTERLEN)) == NULL)
+		return NULL;
+	memcpy(s->bytes, master, RG_KEYSTORE_MASTERLEN);
+	return s;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_keyfile(const char *path, char *err, size_t errlen)
+{
+	rg_keystore_secret *s;
+
+	if (sodium_init() < 0) {
+		rg_ks_err(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	if ((s = rg_ks_secret_new(RG_KEYSTORE_KDF_KEYFILE,
+	                          RG_KEYSTORE_MASTERLEN)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (rg_keystore_read_master(path, s->bytes, err, errlen) != 0) {
+		rg_keystore_secret_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_passphrase(const char *pass, size_t len, char *err,
+                              size_t errlen)
+{
+	rg_keystore_secret *s;
+
+	if (sodium_init() < 0) {
+		rg_ks_err(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	if (pass == NULL || len == 0 || len > RG_KEYSTORE_PASSMAX) {
+		rg_ks_err(err, errlen, "a passphrase is 1 to %d bytes",
+		          RG_KEYSTORE_PASSMAX);
+		return NULL;
+	}
+	if ((s = rg_ks_secret_new(RG_KEYSTORE_KDF_PASSPHRASE, len)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	memcpy(s->bytes, pass, len);
+	return s;
+}
+
+/*
+ * One line from fd into a new secret, a byte at a time so that nothing
+ * after the newline is consumed. The line never leaves guarded memory.
+ */
+static rg_keystore_secret *
+rg_ks_read_line(int fd, char *err, size_t errlen)
+{
+	rg_keystore_secret *s;
+	size_t len = 0;
+
+	if ((s = rg_ks_secret_new(RG_KEYSTORE_KDF_PASSPHRASE,
+	                          RG_KEYSTORE_PASSMAX + 1)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		uint8_t c;
+		ssize_t n = read(fd, &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rg_ks_err(err, errlen, "reading the passphrase: %s",
+			          strerror(errno));
+			goto fail;
+		}
+		if (n == 0 || c == '\n')
+			break;
+		if (len == RG_KEYSTORE_PASSMAX) {
+			rg_ks_err(err, errlen, "passphrase longer than %d bytes",
+			          RG_KEYSTORE_PASSMAX);
+			goto fail;
+		}
+		s->bytes[len++] = c;
+	}
+	if (len == 0) {
+		rg_ks_err(err, errlen, "empty passphrase");
+		goto fail;
+	}
+	s->len = len;
+	return s;
+fail:
+	rg_keystore_secret_free(s);
+	return NULL;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_passphrase_fd(int fd, char *err, size_t errlen)
+{
+	if (sodium_init() < 0) {
+		rg_ks_err(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	if (fd < 0) {
+		rg_ks_err(err, errlen, "bad passphrase file descriptor");
+		return NULL;
+	}
+	return rg_ks_read_line(fd, err, errlen);
+}
+
+/* Prompt on the terminal with echo off; the terminal is restored before
+ * returning, whatever happened. */
+static rg_keystore_secret *
+rg_ks_tty_line(int tty, const char *prompt, char *err, size_t errlen)
+{
+	struct termios old, quiet;
+	rg_keystore_secret *s;
+
+	if (tcgetattr(tty, &old) != 0) {
+		rg_ks_err(err, errlen, "/dev/tty: %s", strerror(errno));
+		return NULL;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
+	quiet.c_lflag |= ECHONL;
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) != 0) {
+		rg_ks_err(err, errlen, "/dev/tty: %s", strerror(errno));
+		return NULL;
+	}
+	if (rg_ks_write_all(tty, (const uint8_t *)prompt, strlen(prompt)) != 0) {
+		rg_ks_err(err, errlen, "/dev/tty: %s", strerror(errno));
+		s = NULL;
+	} else {
+		s = rg_ks_read_line(tty, err, errlen);
+	}
+	if (tcsetattr(tty, TCSAFLUSH, &old) != 0) {
+		rg_keystore_secret_free(s);
+		rg_ks_err(err, errlen, "/dev/tty: cannot restore echo");
+		return NULL;
+	}
+	return s;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_passphrase_tty(const char *prompt, int confirm, char *err,
+                                  size_t errlen)
+{
+	rg_keystore_secret *s = NULL, *again = NULL;
+	int tty;
+
+	if (sodium_init() < 0) {
+		rg_ks_err(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	if ((tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		rg_ks_err(err, errlen, "no terminal to ask for the passphrase "
+		          "(use --passphrase-fd N): %s", strerror(errno));
+		return NULL;
+	}
+	s = rg_ks_tty_line(tty, prompt, err, errlen);
+	if (s != NULL && confirm) {
+		again = rg_ks_tty_line(tty, "Again: ", err, errlen);
+		if (again == NULL || again->len != s->len ||
+		    sodium_memcmp(again->bytes, s->bytes, s->len) != 0) {
+			if (again != NULL)
+				rg_ks_err(err, errlen, "the passphrases differ");
+			rg_keystore_secret_free(s);
+			s = NULL;
+		}
+		rg_keystore_secret_free(again);
+	}
+	close(tty);
+	return s;
+}
+
+/*
+ * The 32-byte master behind a secret for a file's kdf parameters, in new
+ * guarded memory, or NULL with err set.
+ */
+static uint8_t *
+rg_ks_derive_master(const rg_keystore_secret *s, int kdf,
+                    unsigned long long ops, size_t mem, const uint8_t *salt,
+                    char *err, size_t errlen)
+{
+	uint8_t *master;
+
+	if (s->kind != kdf) {
+		rg_ks_err(err, errlen, "it is protected by a %s, not a %s",
+		          kdf == RG_KEYSTORE_KDF_PASSPHRASE ? "passphrase" :
+		                                              "master key file",
+		          s->kind == RG_KEYSTORE_KDF_PASSPHRASE ? "passphrase" :
+		                                                  "master key file");
+		return NULL;
+	}
+	if ((master = sodium_malloc(RG_KEYSTORE_MASTERLEN)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (kdf == RG_KEYSTORE_KDF_KEYFILE) {
+		memcpy(master, s->bytes, RG_KEYSTORE_MASTERLEN);
+		return master;
+	}
+	if (crypto_pwhash(master, RG_KEYSTORE_MASTERLEN, (const char *)s->bytes,
+	                  s->len, salt, ops, mem,
+	                  crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		rg_ks_err(err, errlen, "Argon2id failed (out of memory?)");
+		sodium_free(master);
+		return NULL;
+	}
+	return master;
+}
+
+/* ---- inner blob ---- */
+
+static void
+rg_ks_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void
+rg_ks_put64(uint8_t *p, uint64_t v)
+{
+	rg_ks_put32(p, (uint32_t)(v >> 32));
+	rg_ks_put32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+rg_ks_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+rg_ks_get64(const uint8_t *p)
+{
+	return (uint64_t)rg_ks_get32(p) << 32 | rg_ks_get32(p + 4);
+}
+
+static size_t
+rg_ks_item2_size(size_t namelen, size_t keylen)
+{
+	return RG_KS_ITEM2_FIXED + namelen + keylen;
+}
+
+/* Append a format-2 item and return where its keylen key bytes go (filled
+ * by the caller). */
+static uint8_t *
+rg_ks_put_item(uint8_t *blob, size_t *pos, const struct rg_ks_item *it)
+{
 	uint8_t *p = blob + *pos;
 
-	p[0] = type;
-	p[1] = (uint8_t)(namelen >> 8);
-	p[2] = (uint8_t)namelen;
-	if (namelen > 0)
-		memcpy(p + 3, name, namelen);
-	p += 3 + namelen;
-	p[0] = (uint8_t)(version >> 24);
-	p[1] = (uint8_t)(version >> 16);
-	p[2] = (uint8_t)(version >> 8);
-	p[3] = (uint8_t)version;
-	p[4] = (uint8_t)(RG_KEYSTORE_KEYLEN >> 8);
-	p[5] = (uint8_t)RG_KEYSTORE_KEYLEN;
-	*pos += rg_ks_item_size(namelen);
-	return p + 6;
+	p[0] = it->type;
+	p[1] = (uint8_t)(it->namelen >> 8);
+	p[2] = (uint8_t)it->namelen;
+	if (it->namelen > 0)
+		memcpy(p + 3, it->name, it->namelen);
+	p += 3 + it->namelen;
+	rg_ks_put32(p, it->version);
+	p[4] = it->status;
+	rg_ks_put64(p + 5, it->created);
+	rg_ks_put64(p + 13, it->not_after);
+	rg_ks_put64(p + 21, it->last_used);
+	rg_ks_put32(p + 29, it->kek_version);
+	p[33] = (uint8_t)(it->keylen >> 8);
+	p[34] = (uint8_t)it->keylen;
+	*pos += rg_ks_item2_size(it->namelen, it->keylen);
+	return p + 35;
 }
 
 /*
@@ -325,16 +660,18 @@ rg_ks_put_item(uint8_t *blob, size_t *pos, uint8_t type, const char *name,
  * is left before it is used, and every field against what it may hold.
  */
 static int
-rg_ks_next_item(const uint8_t *blob, size_t len, size_t *pos,
+rg_ks_next_item(int format, const uint8_t *blob, size_t len, size_t *pos,
                 struct rg_ks_item *it)
 {
 	size_t left = len - *pos;
 	const uint8_t *p = blob + *pos;
+	size_t fixed = format == RG_KS_FORMAT1 ? 6 : 35;
 
 	if (*pos == len)
 		return 0;
 	if (left < 3)
 		return -1;
+	memset(it, 0, sizeof(*it));
 	it->type = p[0];
 	it->namelen = (size_t)p[1] << 8 | p[2];
 	p += 3;
@@ -344,30 +681,115 @@ rg_ks_next_item(const uint8_t *blob, size_t len, size_t *pos,
 	it->name = (const char *)p;
 	p += it->namelen;
 	left -= it->namelen;
-	if (left < 6)
+	if (left < fixed)
 		return -1;
-	it->version = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	              (uint32_t)p[2] << 8 | p[3];
-	it->keylen = (size_t)p[4] << 8 | p[5];
-	p += 6;
-	left -= 6;
+	it->version = rg_ks_get32(p);
+	if (format == RG_KS_FORMAT1) {
+		it->status = RG_KEYSTORE_ACTIVE;
+		p += 4;
+	} else {
+		it->status = p[4];
+		it->created = rg_ks_get64(p + 5);
+		it->not_after = rg_ks_get64(p + 13);
+		it->last_used = rg_ks_get64(p + 21);
+		it->kek_version = rg_ks_get32(p + 29);
+		p += 33;
+	}
+	it->keylen = (size_t)p[0] << 8 | p[1];
+	p += 2;
+	left -= fixed;
 	if (it->keylen > left)
 		return -1;
 	it->key = p;
 	*pos = len - (left - it->keylen);
 
-	if (it->keylen != RG_KEYSTORE_KEYLEN || it->version == 0)
+	if (it->version == 0 || it->status < RG_KEYSTORE_ACTIVE ||
+	    it->status > RG_KEYSTORE_DESTROYED)
+		return -1;
+	/* A destroyed key keeps its description and loses its bytes. */
+	if ((it->status == RG_KEYSTORE_DESTROYED) != (it->keylen == 0))
+		return -1;
+	if (format == RG_KS_FORMAT1) {
+		if (it->keylen != RG_KEYSTORE_KEYLEN ||
+		    it->type == RG_KS_ITEM_KEK)
+			return -1;
+	} else if (it->keylen != 0 &&
+	           it->keylen != (it->type == RG_KS_ITEM_DATAKEY ?
+	                          RG_KS_WRAPLEN : RG_KEYSTORE_KEYLEN)) {
+		return -1;
+	}
+	/* Only format-2 data keys name the KEK that wraps them. */
+	if ((it->kek_version != 0) !=
+	    (format == RG_KS_FORMAT2 && it->type == RG_KS_ITEM_DATAKEY &&
+	     it->keylen != 0))
 		return -1;
 	switch (it->type) {
 	case RG_KS_ITEM_SEED:
 		return rg_ks_origin_ok(it->name, it->namelen) ? 1 : -1;
 	case RG_KS_ITEM_DBKEY:
-		return it->namelen == 0 ? 1 : -1;
+		return it->namelen == 0 && it->keylen != 0 ? 1 : -1;
 	case RG_KS_ITEM_DATAKEY:
 		return rg_ks_name_ok(it->name, it->namelen) ? 1 : -1;
+	case RG_KS_ITEM_KEK:
+		return it->namelen == 0 ? 1 : -1;
 	default:
 		return -1;
 	}
+}
+
+/* The associated data binding a wrapped data key to its place: moving it
+ * to another resource, version or KEK makes it fail to unwrap. */
+static size_t
+rg_ks_wrap_ad(uint8_t ad[sizeof(rg_ks_wrap_context) + 2 + RG_KS_NAMEMAX + 8],
+              const char *name, size_t namelen, uint32_t version,
+              uint32_t kek_version)
+{
+	size_t n = sizeof(rg_ks_wrap_context) - 1;
+
+	memcpy(ad, rg_ks_wrap_context, n);
+	ad[n] = (uint8_t)(namelen >> 8);
+	ad[n + 1] = (uint8_t)namelen;
+	memcpy(ad + n + 2, name, namelen);
+	n += 2 + namelen;
+	rg_ks_put32(ad + n, version);
+	rg_ks_put32(ad + n + 4, kek_version);
+	return n + 8;
+}
+
+static int
+rg_ks_wrap(const uint8_t *kek, const struct rg_ks_item *it, const uint8_t *dk,
+           uint8_t out[RG_KS_WRAPLEN])
+{
+	uint8_t ad[sizeof(rg_ks_wrap_context) + 2 + RG_KS_NAMEMAX + 8];
+	size_t adlen = rg_ks_wrap_ad(ad, it->name, it->namelen, it->version,
+	                             it->kek_version);
+	unsigned long long clen = 0;
+
+	randombytes_buf(out, RG_KS_NONCELEN);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+	        out + RG_KS_NONCELEN, &clen, dk, RG_KEYSTORE_KEYLEN, ad, adlen,
+	        NULL, out, kek) != 0 ||
+	    clen != RG_KEYSTORE_KEYLEN + RG_KS_TAGLEN)
+		return -1;
+	return 0;
+}
+
+static int
+rg_ks_unwrap(const uint8_t *kek, const struct rg_ks_item *it,
+             uint8_t dk[RG_KEYSTORE_KEYLEN])
+{
+	uint8_t ad[sizeof(rg_ks_wrap_context) + 2 + RG_KS_NAMEMAX + 8];
+	size_t adlen = rg_ks_wrap_ad(ad, it->name, it->namelen, it->version,
+	                             it->kek_version);
+	unsigned long long plen = 0;
+
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+	        dk, &plen, NULL, it->key + RG_KS_NONCELEN,
+	        RG_KEYSTORE_KEYLEN + RG_KS_TAGLEN, ad, adlen, it->key,
+	        kek) != 0 ||
+	    plen != RG_KEYSTORE_KEYLEN)
+		return -1;
+	return 0;
 }
 
 static char *
@@ -382,78 +804,179 @@ rg_ks_strndup(const char *s, size_t n)
 	return p;
 }
 
-/* Build ks from a verified plaintext blob; what: a reason on failure. */
 static int
-rg_ks_load(rg_keystore *ks, const uint8_t *blob, size_t len, const char **what)
+rg_ks_same_name(const struct rg_ks_item *a, const struct rg_ks_item *b)
+{
+	return a->namelen == b->namelen &&
+	       memcmp(a->name, b->name, a->namelen) == 0;
+}
+
+/* The key of KEK version v (not destroyed) in the blob, or NULL. */
+static const uint8_t *
+rg_ks_find_kek(int format, const uint8_t *blob, size_t len, uint32_t v)
 {
 	struct rg_ks_item it;
-	size_t pos = 0, nseed = 0, ndb = 0, ndata = 0, nitems = 0, d = 0;
+	size_t pos = 0;
+
+	while (rg_ks_next_item(format, blob, len, &pos, &it) == 1)
+		if (it.type == RG_KS_ITEM_KEK && it.version == v &&
+		    it.keylen != 0)
+			return it.key;
+	return NULL;
+}
+
+/*
+ * Check the blob as a whole: the shape of every item, and that it is one
+ * keystore (one database key, one active signing key of one origin, no two
+ * items of the same kind, name and version, every wrapped data key's KEK
+ * present). Counts items in *nitems and live data keys in *ndata.
+ */
+static int
+rg_ks_check(int format, const uint8_t *blob, size_t len, size_t *nitems,
+            size_t *ndata, const char **what)
+{
+	struct rg_ks_item it, other;
+	size_t pos = 0, n = 0, nseed = 0, nactive = 0, ndb = 0, nkek = 0;
+	const struct rg_ks_item *origin = NULL;
+	struct rg_ks_item first = {0};
 	int rc;
 
-	/* First pass: shape and counts, before anything is allocated. */
-	while ((rc = rg_ks_next_item(blob, len, &pos, &it)) == 1) {
-		if (++nitems > RG_KS_MAXITEMS) {
+	*ndata = 0;
+	while ((rc = rg_ks_next_item(format, blob, len, &pos, &it)) == 1) {
+		size_t pos2 = 0, before = pos;
+
+		if (++n > RG_KS_MAXITEMS) {
 			*what = "too many items";
 			return -1;
 		}
-		if (it.type == RG_KS_ITEM_SEED)
+		/* Quadratic, but bounded by RG_KS_MAXITEMS and run once. */
+		while (rg_ks_next_item(format, blob, len, &pos2, &other) == 1 &&
+		       pos2 < before) {
+			if (other.type == it.type && other.version == it.version &&
+			    rg_ks_same_name(&other, &it)) {
+				*what = it.type == RG_KS_ITEM_DATAKEY ?
+				        "duplicate data key" : "duplicate key version";
+				return -1;
+			}
+		}
+		switch (it.type) {
+		case RG_KS_ITEM_SEED:
+			if (origin != NULL && !rg_ks_same_name(origin, &it)) {
+				*what = "signing keys of two origins";
+				return -1;
+			}
+			first = it;
+			origin = &first;
 			nseed++;
-		else if (it.type == RG_KS_ITEM_DBKEY)
+			nactive += it.status == RG_KEYSTORE_ACTIVE;
+			break;
+		case RG_KS_ITEM_DBKEY:
 			ndb++;
-		else
-			ndata++;
+			break;
+		case RG_KS_ITEM_KEK:
+			nkek += it.status == RG_KEYSTORE_ACTIVE;
+			break;
+		default:
+			if (it.keylen == 0)
+				break;
+			(*ndata)++;
+			if (format == RG_KS_FORMAT2 &&
+			    rg_ks_find_kek(format, blob, len, it.kek_version) ==
+			        NULL) {
+				*what = "data key wrapped by a missing KEK";
+				return -1;
+			}
+			break;
+		}
 	}
 	if (rc != 0) {
 		*what = "malformed item";
 		return -1;
 	}
-	if (nseed != 1 || ndb != 1) {
-		*what = "needs exactly one signing key and one database key";
+	if (nseed == 0 || nactive != 1 || ndb != 1) {
+		*what = "needs exactly one active signing key and one database key";
 		return -1;
 	}
+	if (nkek > 1) {
+		*what = "more than one active KEK";
+		return -1;
+	}
+	*nitems = n;
+	return 0;
+}
+
+/* Build ks from a verified plaintext blob; what: a reason on failure. */
+static int
+rg_ks_load(rg_keystore *ks, int format, const uint8_t *blob, size_t len,
+           const char **what)
+{
+	struct rg_ks_item it;
+	size_t nitems = 0, ndata = 0, pos = 0, d = 0;
+	const uint8_t *kek;
+
+	if (rg_ks_check(format, blob, len, &nitems, &ndata, what) != 0)
+		return -1;
+	ks->format = format;
+	ks->items = calloc(nitems, sizeof(*ks->items));
 	ks->keys = sodium_malloc((1 + ndata) * RG_KEYSTORE_KEYLEN);
-	ks->data = calloc(ndata > 0 ? ndata : 1, sizeof(*ks->data));
-	if (ks->keys == NULL || ks->data == NULL) {
+	if (ks->items == NULL || ks->keys == NULL) {
 		*what = "out of memory";
 		return -1;
 	}
+	while (rg_ks_next_item(format, blob, len, &pos, &it) == 1) {
+		struct rg_ks_meta *m = &ks->items[ks->nitems++];
 
-	pos = 0;
-	while (rg_ks_next_item(blob, len, &pos, &it) == 1) {
+		m->purpose = it.type;
+		m->status = it.status;
+		m->version = it.version;
+		m->kek_version = it.kek_version;
+		m->created = it.created;
+		m->not_after = it.not_after;
+		m->last_used = it.last_used;
 		switch (it.type) {
 		case RG_KS_ITEM_SEED:
-			ks->origin = rg_ks_strndup(it.name, it.namelen);
-			ks->sig = rg_sigkey_from_seed(it.key);
-			if (ks->origin == NULL || ks->sig == NULL) {
-				*what = "cannot load the signing key";
+			if (ks->origin == NULL &&
+			    (ks->origin = rg_ks_strndup(it.name, it.namelen)) ==
+			        NULL) {
+				*what = "out of memory";
 				return -1;
 			}
+			if (it.keylen == 0)
+				break;
+			if ((m->sig = rg_sigkey_from_seed(it.key)) == NULL) {
+				*what = "cannot load a signing key";
+				return -1;
+			}
+			if (it.status == RG_KEYSTORE_ACTIVE)
+				ks->active = m->sig;
 			break;
 		case RG_KS_ITEM_DBKEY:
 			memcpy(ks->keys, it.key, RG_KEYSTORE_KEYLEN);
 			break;
+		case RG_KS_ITEM_KEK:
+			/* Used below to unwrap, then wiped with the blob. */
+			break;
 		default:
-			/* Two keys under one (resource, version) would make
-			 * the choice of key depend on file order. */
-			for (size_t i = 0; i < d; i++) {
-				if (ks->data[i].version == it.version &&
-				    strlen(ks->data[i].resource) == it.namelen &&
-				    memcmp(ks->data[i].resource, it.name,
-				           it.namelen) == 0) {
-					*what = "duplicate data key";
-					return -1;
-				}
-			}
-			if ((ks->data[d].resource =
-			         rg_ks_strndup(it.name, it.namelen)) == NULL) {
+			if ((m->resource = rg_ks_strndup(it.name, it.namelen)) ==
+			    NULL) {
 				*what = "out of memory";
 				return -1;
 			}
-			ks->data[d].version = it.version;
-			ks->data[d].slot = 1 + d;
-			memcpy(ks->keys + (1 + d) * RG_KEYSTORE_KEYLEN, it.key,
-			       RG_KEYSTORE_KEYLEN);
-			ks->ndata = ++d;
+			if (it.keylen == 0)
+				break;
+			m->slot = 1 + d++;
+			if (format == RG_KS_FORMAT1) {
+				memcpy(ks->keys + m->slot * RG_KEYSTORE_KEYLEN,
+				       it.key, RG_KEYSTORE_KEYLEN);
+				break;
+			}
+			kek = rg_ks_find_kek(format, blob, len, it.kek_version);
+			if (kek == NULL ||
+			    rg_ks_unwrap(kek, &it, ks->keys +
+			                 m->slot * RG_KEYSTORE_KEYLEN) != 0) {
+				*what = "a data key does not unwrap with its KEK";
+				return -1;
+			}
 			break;
 		}
 	}
@@ -465,7 +988,13 @@ rg_ks_load(rg_keystore *ks, const uint8_t *blob, size_t len, const char **what)
 	return 0;
 }
 
-/* ---- create ---- */
+/* ---- writing ---- */
+
+void
+rg_keystore_test_fault(int point)
+{
+	rg_ks_fault_point = point;
+}
 
 /* Move tmp to path, never replacing an existing path. */
 static int
@@ -482,20 +1011,40 @@ rg_ks_publish(const char *tmp, const char *path)
 	return unlink(tmp);
 }
 
+/*
+ * Write buf as path through path.tmp: write, fsync, rename, fsync the
+ * directory, so that a crash at any point leaves the old file or the new
+ * one whole. replace: 0 to create (refusing an existing path), 1 to
+ * replace. The test seam stops at the chosen point as a crash would:
+ * without cleaning up.
+ */
 static int
-rg_ks_write_file(const char *path, const uint8_t *buf, size_t len, char *err,
-                 size_t errlen)
+rg_ks_write_file(const char *path, const uint8_t *buf, size_t len, int replace,
+                 char *err, size_t errlen)
 {
+	int fault = rg_ks_fault_point;
 	char tmp[PATH_MAX];
 	int fd, saved;
 
+	rg_ks_fault_point = RG_KEYSTORE_FAULT_NONE;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		rg_ks_err(err, errlen, "keystore path too long");
+		return -1;
+	}
+	/* A temporary file left by a crashed rewrite is garbage. */
+	if (replace && unlink(tmp) != 0 && errno != ENOENT) {
+		rg_ks_err(err, errlen, "keystore %s: %s", tmp, strerror(errno));
 		return -1;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rg_ks_err(err, errlen, "keystore %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (fault == RG_KEYSTORE_FAULT_PARTIAL_TEMP) {
+		(void)rg_ks_write_all(fd, buf, len / 2);
+		close(fd);
+		rg_ks_err(err, errlen, "keystore %s: injected fault", path);
 		return -1;
 	}
 	if (rg_ks_write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
@@ -506,10 +1055,24 @@ rg_ks_write_file(const char *path, const uint8_t *buf, size_t len, char *err,
 		          strerror(saved));
 		return -1;
 	}
-	if (close(fd) != 0 || rg_ks_publish(tmp, path) != 0) {
+	if (close(fd) != 0) {
+		saved = errno;
+		unlink(tmp);
+		rg_ks_err(err, errlen, "keystore %s: %s", tmp, strerror(saved));
+		return -1;
+	}
+	if (fault == RG_KEYSTORE_FAULT_BEFORE_RENAME) {
+		rg_ks_err(err, errlen, "keystore %s: injected fault", path);
+		return -1;
+	}
+	if ((replace ? rename(tmp, path) : rg_ks_publish(tmp, path)) != 0) {
 		saved = errno;
 		unlink(tmp);
 		rg_ks_err(err, errlen, "keystore %s: %s", path, strerror(saved));
+		return -1;
+	}
+	if (fault == RG_KEYSTORE_FAULT_AFTER_RENAME) {
+		rg_ks_err(err, errlen, "keystore %s: injected fault", path);
 		return -1;
 	}
 	if (rg_ks_sync_dir(path) != 0) {
@@ -520,23 +1083,100 @@ rg_ks_write_file(const char *path, const uint8_t *buf, size_t len, char *err,
 	return 0;
 }
 
+/* Seal a format-2 blob under s and write it to path. */
+static int
+rg_ks_seal_write(const char *path, const rg_keystore_secret *s,
+                 const uint8_t *blob, size_t len, int replace, char *err,
+                 size_t errlen)
+{
+	size_t hdrlen = s->kind == RG_KEYSTORE_KDF_PASSPHRASE ? RG_KS_HDRLEN_PW :
+	                                                        RG_KS_HDRLEN;
+	size_t outlen = hdrlen + RG_KS_NONCELEN + len + RG_KS_TAGLEN;
+	uint8_t *out, *master = NULL, *kek = NULL;
+	unsigned long long clen = 0;
+	int ret = -1;
+
+	if ((out = malloc(outlen)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(out, RG_KS_MAGIC, 4);
+	out[4] = RG_KS_FORMAT2;
+	out[5] = (uint8_t)s->kind;
+	if (s->kind == RG_KEYSTORE_KDF_PASSPHRASE) {
+		rg_ks_put64(out + 6, s->ops);
+		rg_ks_put64(out + 14, s->mem);
+		randombytes_buf(out + 22, RG_KS_SALTLEN);
+	}
+	if ((master = rg_ks_derive_master(s, s->kind, s->ops, s->mem, out + 22,
+	                                  err, errlen)) == NULL)
+		goto out;
+	if ((kek = rg_ks_kek(master)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto out;
+	}
+	randombytes_buf(out + hdrlen, RG_KS_NONCELEN);
+	/* The header is authenticated: a file relabelled with another
+	 * format, kdf or cost does not open. */
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+	        out + hdrlen + RG_KS_NONCELEN, &clen, blob, len, out, hdrlen,
+	        NULL, out + hdrlen, kek) != 0 ||
+	    clen != len + RG_KS_TAGLEN) {
+		rg_ks_err(err, errlen, "keystore: sealing failed");
+		goto out;
+	}
+	ret = rg_ks_write_file(path, out, outlen, replace, err, errlen);
+out:
+	if (kek != NULL)
+		sodium_free(kek);
+	if (master != NULL)
+		sodium_free(master);
+	free(out);
+	return ret;
+}
+
+/* ---- create ---- */
+
 int
 rg_keystore_create(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN],
                    const char *origin, const char *const *resources, size_t n,
                    char *err, size_t errlen)
 {
+	rg_keystore_secret *s;
+	int ret;
+
+	if (master == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return -1;
+	}
+	if ((s = rg_keystore_secret_master(master)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return -1;
+	}
+	ret = rg_keystore_create_secret(path, s, origin, resources, n, err,
+	                                errlen);
+	rg_keystore_secret_free(s);
+	return ret;
+}
+
+int
+rg_keystore_create_secret(const char *path, const rg_keystore_secret *secret,
+                          const char *origin, const char *const *resources,
+                          size_t n, char *err, size_t errlen)
+{
 	rg_sigkey *sig = NULL;
-	uint8_t *blob = NULL, *kek = NULL, *out = NULL, *slot;
-	unsigned long long clen = 0;
+	uint8_t *blob = NULL, *dk = NULL, *slot, *kek;
+	struct rg_ks_item it = {0};
 	struct stat sb;
-	size_t size, pos = 0, outlen;
+	size_t size, pos = 0;
+	uint64_t now = (uint64_t)time(NULL);
 	int ret = -1;
 
 	if (sodium_init() < 0) {
 		rg_ks_err(err, errlen, "libsodium failed to initialise");
 		return -1;
 	}
-	if (path == NULL || master == NULL || origin == NULL ||
+	if (path == NULL || secret == NULL || origin == NULL ||
 	    (resources == NULL && n > 0)) {
 		rg_ks_err(err, errlen, "keystore: bad arguments");
 		return -1;
@@ -546,11 +1186,12 @@ rg_keystore_create(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN]
 		          "characters without spaces or '+'", RG_KS_NAMEMAX);
 		return -1;
 	}
-	if (n > RG_KS_MAXITEMS - 2) {
+	if (n > RG_KS_MAXITEMS - 3) {
 		rg_ks_err(err, errlen, "keystore: too many resources");
 		return -1;
 	}
-	size = rg_ks_item_size(strlen(origin)) + rg_ks_item_size(0);
+	size = rg_ks_item2_size(strlen(origin), RG_KEYSTORE_KEYLEN) +
+	       2 * rg_ks_item2_size(0, RG_KEYSTORE_KEYLEN);
 	for (size_t i = 0; i < n; i++) {
 		if (resources[i] == NULL ||
 		    !rg_ks_name_ok(resources[i], strlen(resources[i]))) {
@@ -564,7 +1205,7 @@ rg_keystore_create(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN]
 				return -1;
 			}
 		}
-		size += rg_ks_item_size(strlen(resources[i]));
+		size += rg_ks_item2_size(strlen(resources[i]), RG_KS_WRAPLEN);
 	}
 	/* Refuse early with a clear message; publishing refuses again
 	 * atomically should the path appear meanwhile. */
@@ -577,49 +1218,54 @@ rg_keystore_create(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN]
 		return -1;
 	}
 
-	outlen = RG_KS_HDRLEN + RG_KS_NONCELEN + size + RG_KS_TAGLEN;
 	if ((sig = rg_sigkey_generate()) == NULL ||
-	    (blob = sodium_malloc(size)) == NULL || (kek = rg_ks_kek(master)) == NULL ||
-	    (out = malloc(outlen)) == NULL) {
+	    (blob = sodium_malloc(size)) == NULL ||
+	    (dk = sodium_malloc(RG_KEYSTORE_KEYLEN)) == NULL) {
 		rg_ks_err(err, errlen, "keystore: out of memory");
 		goto out;
 	}
 	/* Keys are generated straight into the guarded blob. */
-	slot = rg_ks_put_item(blob, &pos, RG_KS_ITEM_SEED, origin, 1);
+	it.status = RG_KEYSTORE_ACTIVE;
+	it.version = 1;
+	it.created = now;
+	it.keylen = RG_KEYSTORE_KEYLEN;
+	it.type = RG_KS_ITEM_SEED;
+	it.name = origin;
+	it.namelen = strlen(origin);
+	slot = rg_ks_put_item(blob, &pos, &it);
 	rg_sigkey_seed(sig, slot);
 	if (sodium_is_zero(slot, RG_KEYSTORE_KEYLEN)) {
 		rg_ks_err(err, errlen, "keystore: cannot export the signing key");
 		goto out;
 	}
-	slot = rg_ks_put_item(blob, &pos, RG_KS_ITEM_DBKEY, NULL, 1);
-	randombytes_buf(slot, RG_KEYSTORE_KEYLEN);
+	it.type = RG_KS_ITEM_DBKEY;
+	it.name = NULL;
+	it.namelen = 0;
+	randombytes_buf(rg_ks_put_item(blob, &pos, &it), RG_KEYSTORE_KEYLEN);
+	it.type = RG_KS_ITEM_KEK;
+	kek = rg_ks_put_item(blob, &pos, &it);
+	randombytes_buf(kek, RG_KEYSTORE_KEYLEN);
+	it.type = RG_KS_ITEM_DATAKEY;
+	it.keylen = RG_KS_WRAPLEN;
+	it.kek_version = 1;
 	for (size_t i = 0; i < n; i++) {
-		slot = rg_ks_put_item(blob, &pos, RG_KS_ITEM_DATAKEY, resources[i], 1);
-		randombytes_buf(slot, RG_KEYSTORE_KEYLEN);
+		it.name = resources[i];
+		it.namelen = strlen(resources[i]);
+		slot = rg_ks_put_item(blob, &pos, &it);
+		randombytes_buf(dk, RG_KEYSTORE_KEYLEN);
+		if (rg_ks_wrap(kek, &it, dk, slot) != 0) {
+			rg_ks_err(err, errlen, "keystore: wrapping failed");
+			goto out;
+		}
 	}
 	if (pos != size)
 		abort();  /* the size computation above is wrong */
-
-	memcpy(out, RG_KS_MAGIC, 4);
-	out[4] = RG_KS_FORMAT;
-	out[5] = RG_KS_KDF_KEYFILE;
-	randombytes_buf(out + RG_KS_HDRLEN, RG_KS_NONCELEN);
-	/* The header is authenticated: a file relabelled with another
-	 * format or kdf does not open. */
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-	        out + RG_KS_HDRLEN + RG_KS_NONCELEN, &clen, blob, size, out,
-	        RG_KS_HDRLEN, NULL, out + RG_KS_HDRLEN, kek) != 0 ||
-	    clen != size + RG_KS_TAGLEN) {
-		rg_ks_err(err, errlen, "keystore: sealing failed");
-		goto out;
-	}
-	if (rg_ks_write_file(path, out, outlen, err, errlen) != 0)
+	if (rg_ks_seal_write(path, secret, blob, size, 0, err, errlen) != 0)
 		goto out;
 	ret = 0;
 out:
-	free(out);
-	if (kek != NULL)
-		sodium_free(kek);
+	if (dk != NULL)
+		sodium_free(dk);
 	if (blob != NULL)
 		sodium_free(blob);
 	rg_sigkey_free(sig);
@@ -633,18 +1279,20 @@ rg_keystore_free(rg_keystore *ks)
 {
 	if (ks == NULL)
 		return;
-	rg_sigkey_free(ks->sig);
+	for (size_t i = 0; i < ks->nitems; i++) {
+		rg_sigkey_free(ks->items[i].sig);
+		free(ks->items[i].resource);
+	}
 	/* sodium_free lifts the read-only protection and wipes. */
 	if (ks->keys != NULL)
 		sodium_free(ks->keys);
-	for (size_t i = 0; i < ks->ndata; i++)
-		free(ks->data[i].resource);
-	free(ks->data);
+	free(ks->items);
 	free(ks->origin);
 	free(ks);
 }
 
-/* The whole file, at most RG_KS_MAXFILE bytes, in malloc'd memory. */
+/* The whole file, at most RG_KS_MAXFILE bytes, in malloc'd memory (it is
+ * ciphertext). */
 static uint8_t *
 rg_ks_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
@@ -685,15 +1333,161 @@ fail:
 	return NULL;
 }
 
+/* Check the clear header; its length, or 0 with err set. */
+static size_t
+rg_ks_header(const char *path, const uint8_t *file, size_t len, int *format,
+             int *kdf, char *err, size_t errlen)
+{
+	size_t hdrlen = RG_KS_HDRLEN;
+
+	if (memcmp(file, RG_KS_MAGIC, 4) != 0) {
+		rg_ks_err(err, errlen, "keystore %s: not a recgate keystore", path);
+		return 0;
+	}
+	*format = file[4];
+	*kdf = file[5];
+	if (*format == RG_KS_FORMAT1 && *kdf == RG_KEYSTORE_KDF_KEYFILE)
+		return hdrlen;
+	if (*format != RG_KS_FORMAT2 || (*kdf != RG_KEYSTORE_KDF_KEYFILE &&
+	                                 *kdf != RG_KEYSTORE_KDF_PASSPHRASE)) {
+		rg_ks_err(err, errlen, "keystore %s: unsupported format %u or "
+		          "kdf %u", path, file[4], file[5]);
+		return 0;
+	}
+	if (*kdf == RG_KEYSTORE_KDF_PASSPHRASE) {
+		uint64_t ops, mem;
+
+		hdrlen = RG_KS_HDRLEN_PW;
+		if (len < hdrlen + RG_KS_NONCELEN + RG_KS_TAGLEN) {
+			rg_ks_err(err, errlen, "keystore %s: truncated", path);
+			return 0;
+		}
+		ops = rg_ks_get64(file + 6);
+		mem = rg_ks_get64(file + 14);
+		if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > RG_KS_PW_MAXOPS ||
+		    mem < crypto_pwhash_MEMLIMIT_MIN || mem > RG_KS_PW_MAXMEM) {
+			rg_ks_err(err, errlen, "keystore %s: passphrase cost out "
+			          "of range", path);
+			return 0;
+		}
+	}
+	return hdrlen;
+}
+
+int
+rg_keystore_file_kdf(const char *path, char *err, size_t errlen)
+{
+	uint8_t *file;
+	size_t len = 0;
+	int format = 0, kdf = -1;
+
+	if ((file = rg_ks_read_file(path, &len, err, errlen)) == NULL)
+		return -1;
+	if (rg_ks_header(path, file, len, &format, &kdf, err, errlen) == 0)
+		kdf = -1;
+	free(file);
+	return kdf;
+}
+
+/*
+ * Read and unseal the file: the plaintext inner blob in new guarded memory
+ * (*plen bytes), or NULL with err set. Nothing of the secret survives.
+ */
+static uint8_t *
+rg_ks_unseal(const char *path, const rg_keystore_secret *s, int *format,
+             int *kdf, size_t *plen, char *err, size_t errlen)
+{
+	uint8_t *file = NULL, *master = NULL, *kek = NULL, *blob = NULL;
+	unsigned long long got = 0;
+	size_t len = 0, hdrlen, clen;
+	char why[160];
+
+	if (sodium_init() < 0) {
+		rg_ks_err(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	if (path == NULL || s == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	if ((file = rg_ks_read_file(path, &len, err, errlen)) == NULL)
+		return NULL;
+	if ((hdrlen = rg_ks_header(path, file, len, format, kdf, err,
+	                           errlen)) == 0)
+		goto fail;
+	if ((master = rg_ks_derive_master(s, *kdf, rg_ks_get64(file + 6),
+	                                  (size_t)rg_ks_get64(file + 14),
+	                                  file + 22, why, sizeof(why))) == NULL) {
+		rg_ks_err(err, errlen, "keystore %s: %s", path, why);
+		goto fail;
+	}
+	clen = len - hdrlen - RG_KS_NONCELEN;
+	if ((kek = rg_ks_kek(master)) == NULL ||
+	    (blob = sodium_malloc(clen - RG_KS_TAGLEN + 1)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+	        blob, &got, NULL, file + hdrlen + RG_KS_NONCELEN, clen, file,
+	        hdrlen, file + hdrlen, kek) != 0 ||
+	    got != clen - RG_KS_TAGLEN) {
+		rg_ks_err(err, errlen, "keystore %s: wrong %s or damaged file",
+		          path, *kdf == RG_KEYSTORE_KDF_PASSPHRASE ?
+		          "passphrase" : "master secret");
+		goto fail;
+	}
+	sodium_free(kek);
+	sodium_free(master);
+	free(file);
+	*plen = (size_t)got;
+	return blob;
+fail:
+	if (blob != NULL)
+		sodium_free(blob);
+	if (kek != NULL)
+		sodium_free(kek);
+	if (master != NULL)
+		sodium_free(master);
+	free(file);
+	return NULL;
+}
+
+rg_keystore *
+rg_keystore_open_secret(const char *path, const rg_keystore_secret *secret,
+                        char *err, size_t errlen)
+{
+	rg_keystore *ks;
+	uint8_t *blob;
+	size_t len = 0;
+	int format = 0, kdf = 0;
+	const char *what = NULL;
+
+	if ((blob = rg_ks_unseal(path, secret, &format, &kdf, &len, err,
+	                         errlen)) == NULL)
+		return NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		sodium_free(blob);
+		return NULL;
+	}
+	ks->kdf = kdf;
+	if (rg_ks_load(ks, format, blob, len, &what) != 0) {
+		/* Authentic but not understood: written by something else. */
+		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
+		rg_keystore_free(ks);
+		ks = NULL;
+	}
+	/* The KEKs were only in the blob: wiped here. */
+	sodium_free(blob);
+	return ks;
+}
+
 rg_keystore *
 rg_keystore_open(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN],
                  char *err, size_t errlen)
 {
-	rg_keystore *ks = NULL;
-	uint8_t *file = NULL, *kek = NULL, *blob = NULL;
-	unsigned long long plen = 0;
-	size_t len = 0, clen;
-	const char *what = NULL;
+	rg_keystore_secret *s;
+	rg_keystore *ks;
 
 	if (sodium_init() < 0) {
 		rg_ks_err(err, errlen, "libsodium failed to initialise");
@@ -703,57 +1497,134 @@ rg_keystore_open(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN],
 		rg_ks_err(err, errlen, "keystore: bad arguments");
 		return NULL;
 	}
-	if ((file = rg_ks_read_file(path, &len, err, errlen)) == NULL)
-		return NULL;
-	if (memcmp(file, RG_KS_MAGIC, 4) != 0) {
-		rg_ks_err(err, errlen, "keystore %s: not a recgate keystore", path);
-		goto fail;
-	}
-	if (file[4] != RG_KS_FORMAT || file[5] != RG_KS_KDF_KEYFILE) {
-		rg_ks_err(err, errlen, "keystore %s: unsupported format %u or "
-		          "kdf %u", path, file[4], file[5]);
-		goto fail;
-	}
-	clen = len - RG_KS_HDRLEN - RG_KS_NONCELEN;
-	if ((kek = rg_ks_kek(master)) == NULL ||
-	    (blob = sodium_malloc(clen - RG_KS_TAGLEN + 1)) == NULL ||
-	    (ks = calloc(1, sizeof(*ks))) == NULL) {
+	if ((s = rg_keystore_secret_master(master)) == NULL) {
 		rg_ks_err(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-	        blob, &plen, NULL, file + RG_KS_HDRLEN + RG_KS_NONCELEN, clen,
-	        file, RG_KS_HDRLEN, file + RG_KS_HDRLEN, kek) != 0 ||
-	    plen != clen - RG_KS_TAGLEN) {
-		rg_ks_err(err, errlen, "keystore %s: wrong master secret or "
-		          "damaged file", path);
-		goto fail;
-	}
-	if (rg_ks_load(ks, blob, (size_t)plen, &what) != 0) {
-		/* Authentic but not understood: written by something else. */
-		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
-		goto fail;
-	}
-	sodium_free(blob);
-	sodium_free(kek);
-	free(file);
+	ks = rg_keystore_open_secret(path, s, err, errlen);
+	rg_keystore_secret_free(s);
 	return ks;
-fail:
-	rg_keystore_free(ks);
-	if (blob != NULL)
-		sodium_free(blob);
-	if (kek != NULL)
-		sodium_free(kek);
-	free(file);
-	return NULL;
+}
+
+/* ---- rewrite ---- */
+
+/*
+ * A format-1 blob as format 2, keys unchanged: a new KEK version 1 wraps
+ * the data keys. Creation times are unknown (0). New guarded memory.
+ */
+static uint8_t *
+rg_ks_upgrade(const uint8_t *blob, size_t len, size_t *outlen)
+{
+	struct rg_ks_item it, kit = {0};
+	size_t pos = 0, size = rg_ks_item2_size(0, RG_KEYSTORE_KEYLEN), o = 0;
+	uint8_t *out, *kek, *slot;
+
+	while (rg_ks_next_item(RG_KS_FORMAT1, blob, len, &pos, &it) == 1)
+		size += rg_ks_item2_size(it.namelen,
+		                         it.type == RG_KS_ITEM_DATAKEY ?
+		                         RG_KS_WRAPLEN : RG_KEYSTORE_KEYLEN);
+	if ((out = sodium_malloc(size)) == NULL)
+		return NULL;
+	kit.type = RG_KS_ITEM_KEK;
+	kit.version = 1;
+	kit.status = RG_KEYSTORE_ACTIVE;
+	kit.created = (uint64_t)time(NULL);
+	kit.keylen = RG_KEYSTORE_KEYLEN;
+	kek = rg_ks_put_item(out, &o, &kit);
+	randombytes_buf(kek, RG_KEYSTORE_KEYLEN);
+	pos = 0;
+	while (rg_ks_next_item(RG_KS_FORMAT1, blob, len, &pos, &it) == 1) {
+		const uint8_t *key = it.key;
+
+		if (it.type == RG_KS_ITEM_DATAKEY) {
+			it.kek_version = 1;
+			it.keylen = RG_KS_WRAPLEN;
+			slot = rg_ks_put_item(out, &o, &it);
+			if (rg_ks_wrap(kek, &it, key, slot) != 0) {
+				sodium_free(out);
+				return NULL;
+			}
+		} else {
+			memcpy(rg_ks_put_item(out, &o, &it), key, it.keylen);
+		}
+	}
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	*outlen = size;
+	return out;
+}
+
+int
+rg_keystore_rewrite(const char *path, const rg_keystore_secret *old_secret,
+                    const rg_keystore_secret *new_secret, char *err,
+                    size_t errlen)
+{
+	rg_keystore *check;
+	uint8_t *blob, *up = NULL;
+	size_t len = 0, uplen = 0;
+	int format = 0, kdf = 0, ret = -1;
+	const char *what = NULL;
+
+	if (new_secret == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return -1;
+	}
+	if ((blob = rg_ks_unseal(path, old_secret, &format, &kdf, &len, err,
+	                         errlen)) == NULL)
+		return -1;
+	/* Never write out what would not open again: every data key must
+	 * unwrap before the file is resealed. */
+	if ((check = calloc(1, sizeof(*check))) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto out;
+	}
+	if (rg_ks_load(check, format, blob, len, &what) != 0) {
+		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
+		goto out;
+	}
+	if (format == RG_KS_FORMAT1 &&
+	    (up = rg_ks_upgrade(blob, len, &uplen)) == NULL) {
+		rg_ks_err(err, errlen, "keystore %s: cannot upgrade", path);
+		goto out;
+	}
+	ret = rg_ks_seal_write(path, new_secret, up != NULL ? up : blob,
+	                       up != NULL ? uplen : len, 1, err, errlen);
+out:
+	rg_keystore_free(check);
+	if (up != NULL)
+		sodium_free(up);
+	sodium_free(blob);
+	return ret;
 }
 
 /* ---- accessors ---- */
 
+int
+rg_keystore_format(const rg_keystore *ks)
+{
+	return ks->format;
+}
+
+int
+rg_keystore_kdf(const rg_keystore *ks)
+{
+	return ks->kdf;
+}
+
 const rg_sigkey *
 rg_keystore_signing_key(const rg_keystore *ks)
 {
-	return ks->sig;
+	return ks->active;
+}
+
+const rg_sigkey *
+rg_keystore_signing_key_at(const rg_keystore *ks, uint32_t version)
+{
+	for (size_t i = 0; i < ks->nitems; i++)
+		if (ks->items[i].purpose == RG_KEYSTORE_SIGNING &&
+		    ks->items[i].version == version)
+			return ks->items[i].sig;
+	return NULL;
 }
 
 const char *
@@ -768,18 +1639,31 @@ rg_keystore_db_key(const rg_keystore *ks)
 	return ks->keys;
 }
 
+/* Reads accept a data key until it is retired. */
+static int
+rg_ks_readable(const struct rg_ks_meta *m)
+{
+	return m->slot != 0 && (m->status == RG_KEYSTORE_ACTIVE ||
+	                        m->status == RG_KEYSTORE_RETIRING);
+}
+
 const uint8_t *
 rg_keystore_data_key(const rg_keystore *ks, const char *resource,
                      uint32_t *version)
 {
-	const struct rg_ks_datakey *best = NULL;
+	const struct rg_ks_meta *best = NULL;
 
 	if (resource == NULL)
 		return NULL;
-	for (size_t i = 0; i < ks->ndata; i++)
-		if (strcmp(ks->data[i].resource, resource) == 0 &&
-		    (best == NULL || ks->data[i].version > best->version))
-			best = &ks->data[i];
+	for (size_t i = 0; i < ks->nitems; i++) {
+		const struct rg_ks_meta *m = &ks->items[i];
+
+		if (m->purpose == RG_KEYSTORE_DATA && m->slot != 0 &&
+		    m->status == RG_KEYSTORE_ACTIVE &&
+		    strcmp(m->resource, resource) == 0 &&
+		    (best == NULL || m->version > best->version))
+			best = m;
+	}
 	if (best == NULL)
 		return NULL;
 	if (version != NULL)
@@ -793,9 +1677,51 @@ rg_keystore_data_key_at(const rg_keystore *ks, const char *resource,
 {
 	if (resource == NULL)
 		return NULL;
-	for (size_t i = 0; i < ks->ndata; i++)
-		if (ks->data[i].version == version &&
-		    strcmp(ks->data[i].resource, resource) == 0)
-			return ks->keys + ks->data[i].slot * RG_KEYSTORE_KEYLEN;
+	for (size_t i = 0; i < ks->nitems; i++) {
+		const struct rg_ks_meta *m = &ks->items[i];
+
+		if (m->purpose == RG_KEYSTORE_DATA && m->version == version &&
+		    rg_ks_readable(m) && strcmp(m->resource, resource) == 0)
+			return ks->keys + m->slot * RG_KEYSTORE_KEYLEN;
+	}
 	return NULL;
+}
+
+size_t
+rg_keystore_count(const rg_keystore *ks)
+{
+	return ks->nitems;
+}
+
+int
+rg_keystore_info(const rg_keystore *ks, size_t i, struct rg_keystore_info *out)
+{
+	const struct rg_ks_meta *m;
+	static const char *const names[] = {"", "signing", "database", "data",
+	                                    "kek"};
+
+	if (i >= ks->nitems)
+		return -1;
+	m = &ks->items[i];
+	memset(out, 0, sizeof(*out));
+	out->purpose = m->purpose;
+	out->resource = m->resource;
+	out->version = m->version;
+	out->status = m->status;
+	out->created = m->created;
+	out->not_after = m->not_after;
+	out->last_used = m->last_used;
+	out->kek_version = m->kek_version;
+	if (m->sig != NULL) {
+		rg_sigkey_public(m->sig, out->pub);
+		snprintf(out->id, sizeof(out->id), "%08x",
+		         rg_sig_note_keyid(ks->origin, out->pub));
+	} else if (m->resource != NULL) {
+		snprintf(out->id, sizeof(out->id), "data-%s-%u", m->resource,
+		         m->version);
+	} else {
+		snprintf(out->id, sizeof(out->id), "%s-%u", names[m->purpose],
+		         m->version);
+	}
+	return 0;
 }

@@ -1,19 +1,36 @@
 /*
  * keystore.h -- the gateway's keys, sealed in one file.
  *
- * The keystore owns the gateway signing key, the database key and one data
- * key per catalogue resource. On disk they are sealed with
- * XChaCha20-Poly1305 under a key-encryption key derived (BLAKE2b, keyed) from
- * a 32-byte master secret. In memory every key lives in guarded memory
- * (sodium_malloc) and is wiped on free. Nothing here ever prints a key.
+ * The keystore owns the gateway's signing keys (versioned), the database
+ * key, the record key-encryption keys (KEKs, versioned) and one or more
+ * data keys per catalogue resource, each wrapped by a KEK version. The file
+ * is sealed with XChaCha20-Poly1305 under a key derived from a master
+ * secret: a 32-byte key file or a passphrase (Argon2id). In memory every
+ * key lives in guarded memory (sodium_malloc) and is wiped on free; KEKs
+ * and the master secret are wiped as soon as the file is open. Nothing here
+ * ever prints a key.
  *
- * File layout (all integers big-endian):
- *   "RGKS" | u8 format version (1) | u8 kdf (1 = key file) |
- *   24-byte nonce | ciphertext+tag of the inner blob
+ * File layout, format 2 (all integers big-endian):
+ *   "RGKS" | u8 format (2) | u8 kdf (1 = key file, 2 = passphrase) |
+ *   [kdf 2 only: u64 opslimit | u64 memlimit | 16-byte salt] |
+ *   24-byte nonce | ciphertext+tag of the inner blob (the header is the AD)
+ * Sealing key = BLAKE2b-256 keyed with the 32-byte master over the context
+ * "recgate keystore kek v1"; with a passphrase the master is
+ * Argon2id(passphrase, salt, opslimit, memlimit).
  * Inner blob: a sequence of items
- *   u8 type | u16 name length | name | u32 version | u16 key length | key
- * with type 1 = signing seed (name = origin), 2 = database key,
- * 3 = data key (name = resource id).
+ *   u8 type | u16 name length | name | u32 version | u8 status |
+ *   u64 created | u64 not_after | u64 last_used | u32 kek version |
+ *   u16 key length | key
+ * times in Unix seconds (0 = unknown / none); status 1 active, 2 retiring,
+ * 3 retired, 4 destroyed (key length 0); type 1 = signing seed (name =
+ * origin), 2 = database key, 3 = data key (name = resource id; key =
+ * 24-byte nonce | XChaCha20-Poly1305(KEK, data key) with AD
+ * "recgate data key" | u16 name length | name | u32 version | u32 kek
+ * version), 4 = KEK.
+ *
+ * Format 1 (still opened; rewriting upgrades it): "RGKS" | 1 | 1 | nonce |
+ * sealed items u8 type | u16 name length | name | u32 version | u16 key
+ * length | key with types 1, 2 and 3 holding plain data keys.
  */
 #ifndef RG_KEYSTORE_H
 #define RG_KEYSTORE_H
@@ -25,8 +42,25 @@
 
 #define RG_KEYSTORE_MASTERLEN 32
 #define RG_KEYSTORE_KEYLEN 32
+#define RG_KEYSTORE_PASSMAX 1024
+
+/* What unlocks a keystore file (the header's kdf byte). */
+#define RG_KEYSTORE_KDF_KEYFILE 1
+#define RG_KEYSTORE_KDF_PASSPHRASE 2
+
+/* Key purposes and statuses (the numbers are the file's). */
+#define RG_KEYSTORE_SIGNING 1
+#define RG_KEYSTORE_DATABASE 2
+#define RG_KEYSTORE_DATA 3
+#define RG_KEYSTORE_KEK 4
+
+#define RG_KEYSTORE_ACTIVE 1
+#define RG_KEYSTORE_RETIRING 2
+#define RG_KEYSTORE_RETIRED 3
+#define RG_KEYSTORE_DESTROYED 4
 
 typedef struct rg_keystore rg_keystore;
+typedef struct rg_keystore_secret rg_keystore_secret;
 
 /*
  * Read a master secret file (exactly 32 raw bytes, or 64 hex characters
@@ -39,33 +73,129 @@ int rg_keystore_read_master(const char *path, uint8_t master[RG_KEYSTORE_MASTERL
 int rg_keystore_new_master(const char *path, char *err, size_t errlen);
 
 /*
- * Create a new keystore at path with a fresh signing key for origin, a
- * fresh database key and a data key for each of the n resources. Fails if
- * path exists. Written atomically (temporary file, fsync, rename).
+ * Master secrets. Each constructor returns a secret in guarded memory that
+ * the caller frees with rg_keystore_secret_free (which wipes it), or NULL
+ * with err set. A passphrase is never taken from the command line: from a
+ * file descriptor (up to a newline or end of file) or from the terminal
+ * (/dev/tty, echo off; confirm asks twice). Passphrases are 1 to
+ * RG_KEYSTORE_PASSMAX bytes.
+ */
+rg_keystore_secret *rg_keystore_secret_keyfile(const char *path, char *err,
+                                               size_t errlen);
+rg_keystore_secret *rg_keystore_secret_master(
+    const uint8_t master[RG_KEYSTORE_MASTERLEN]);
+rg_keystore_secret *rg_keystore_secret_passphrase(const char *pass, size_t len,
+                                                  char *err, size_t errlen);
+rg_keystore_secret *rg_keystore_secret_passphrase_fd(int fd, char *err,
+                                                     size_t errlen);
+rg_keystore_secret *rg_keystore_secret_passphrase_tty(const char *prompt,
+                                                      int confirm, char *err,
+                                                      size_t errlen);
+/*
+ * Argon2id cost used when a keystore is sealed under this passphrase
+ * (opening uses the file's own). Defaults: RG_KEYSTORE_PWHASH_OPS and
+ * RG_KEYSTORE_PWHASH_MEM, sized for a 2-core, 2 GB machine; the tests use
+ * libsodium's minimums. Returns -1 for values outside libsodium's range.
+ */
+#define RG_KEYSTORE_PWHASH_OPS 3ULL
+#define RG_KEYSTORE_PWHASH_MEM (128U << 20)
+int rg_keystore_secret_set_cost(rg_keystore_secret *s, unsigned long long ops,
+                                size_t mem);
+/* RG_KEYSTORE_KDF_KEYFILE or RG_KEYSTORE_KDF_PASSPHRASE. */
+int rg_keystore_secret_kind(const rg_keystore_secret *s);
+void rg_keystore_secret_free(rg_keystore_secret *s);
+
+/*
+ * Create a new keystore (format 2) at path with a fresh signing key for
+ * origin, a fresh database key, KEK version 1 and a data key for each of
+ * the n resources. Fails if path exists. Written atomically (temporary
+ * file, fsync, rename, fsync of the directory).
  */
 int rg_keystore_create(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN],
                        const char *origin, const char *const *resources,
                        size_t n, char *err, size_t errlen);
+int rg_keystore_create_secret(const char *path, const rg_keystore_secret *secret,
+                              const char *origin, const char *const *resources,
+                              size_t n, char *err, size_t errlen);
 
-/* Open and unseal. NULL with err set on a wrong secret or damaged file. */
+/* The kdf byte of the file at path (which secret it wants), or -1. */
+int rg_keystore_file_kdf(const char *path, char *err, size_t errlen);
+
+/*
+ * Open and unseal. NULL with err set on a wrong secret, the wrong kind of
+ * secret, or a damaged file. rg_keystore_open takes a key file's bytes.
+ */
 rg_keystore *rg_keystore_open(const char *path,
                               const uint8_t master[RG_KEYSTORE_MASTERLEN],
                               char *err, size_t errlen);
+rg_keystore *rg_keystore_open_secret(const char *path,
+                                     const rg_keystore_secret *secret,
+                                     char *err, size_t errlen);
 void rg_keystore_free(rg_keystore *ks);
 
-/* The signing key and its origin (the checkpoint/note name). Owned by ks. */
+/*
+ * Reseal the keystore at path under new_secret (may be old_secret itself)
+ * in format 2, keys untouched: a format-1 file gains KEK version 1 wrapping
+ * its data keys. old_secret must open it, else nothing changes. Atomic: a
+ * crash leaves the old file or the new one.
+ */
+int rg_keystore_rewrite(const char *path, const rg_keystore_secret *old_secret,
+                        const rg_keystore_secret *new_secret, char *err,
+                        size_t errlen);
+
+/* Fault injection for the tests: the next write stops (as if the process
+ * died) at this point, then the seam disarms itself. */
+#define RG_KEYSTORE_FAULT_NONE 0
+#define RG_KEYSTORE_FAULT_PARTIAL_TEMP 1  /* half the temporary file written */
+#define RG_KEYSTORE_FAULT_BEFORE_RENAME 2 /* temporary file complete, synced */
+#define RG_KEYSTORE_FAULT_AFTER_RENAME 3  /* renamed, directory not synced */
+void rg_keystore_test_fault(int point);
+
+/* The file's format (1 or 2) and kdf when it was opened. */
+int rg_keystore_format(const rg_keystore *ks);
+int rg_keystore_kdf(const rg_keystore *ks);
+
+/* The active signing key and its origin (the checkpoint/note name). Owned
+ * by ks. */
 const rg_sigkey *rg_keystore_signing_key(const rg_keystore *ks);
 const char *rg_keystore_origin(const rg_keystore *ks);
 /* The 32-byte database key (guarded memory owned by ks). */
 const uint8_t *rg_keystore_db_key(const rg_keystore *ks);
 /*
- * The current data key of a resource and its version, or NULL when the
- * resource has none. Owned by ks.
+ * The current (highest active) data key of a resource and its version, or
+ * NULL when the resource has none. Owned by ks, read-only.
  */
 const uint8_t *rg_keystore_data_key(const rg_keystore *ks, const char *resource,
                                     uint32_t *version);
-/* The data key of a resource at a given version, or NULL. */
+/* The data key of a resource at a given version, or NULL (also when that
+ * version is retired or destroyed: reads accept keys not yet retired). */
 const uint8_t *rg_keystore_data_key_at(const rg_keystore *ks,
                                        const char *resource, uint32_t version);
+
+/*
+ * Every key the file lists, for `recgatectl keys list` and GET /v1/keys:
+ * metadata only, never key material. id: signing keys their note key id
+ * (8 hex digits), others "<purpose>-<resource>-<version>". Strings owned
+ * by ks.
+ */
+struct rg_keystore_info {
+	int purpose;            /* RG_KEYSTORE_SIGNING ... */
+	const char *resource;   /* data keys; NULL otherwise */
+	uint32_t version;
+	int status;             /* RG_KEYSTORE_ACTIVE ... */
+	uint64_t created;       /* Unix seconds; 0 unknown */
+	uint64_t not_after;     /* 0 none */
+	uint64_t last_used;     /* 0 unknown */
+	uint32_t kek_version;   /* data keys: the KEK that wraps it */
+	char id[64];
+	uint8_t pub[RG_SIG_PUBLEN]; /* signing keys: the public key */
+};
+size_t rg_keystore_count(const rg_keystore *ks);
+int rg_keystore_info(const rg_keystore *ks, size_t i,
+                     struct rg_keystore_info *out);
+/* A signing key by version (any status but destroyed), for verification
+ * with old keys; NULL if none. */
+const rg_sigkey *rg_keystore_signing_key_at(const rg_keystore *ks,
+                                            uint32_t version);
 
 #endif

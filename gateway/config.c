@@ -15,6 +15,7 @@ rg_config_defaults(struct rg_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
 	cfg->listen_port = 8443;
+	cfg->passphrase_fd = -1;
 	cfg->max_body = 1024 * 1024;
 	cfg->max_header = 16 * 1024;
 	cfg->idle_timeout_ms = 60000;
@@ -126,6 +127,14 @@ rg_config_set(struct rg_config *cfg, const char *dir, const char *name,
 		return rg_config_path(cfg->master_key_file,
 		                      sizeof(cfg->master_key_file), dir, value)
 		    ? "path too long" : NULL;
+	if (strcmp(name, "passphrase_fd") == 0) {
+		/* A descriptor the service manager opened for us, never the
+		 * passphrase itself: config files end up in backups. */
+		if (rg_config_number(value, 0, 1023, &n))
+			return "expected a file descriptor between 0 and 1023";
+		cfg->passphrase_fd = (int)n;
+		return NULL;
+	}
 	if (strcmp(name, "listen") == 0)
 		return rg_config_parse_listen(value, cfg->listen_host,
 		                              sizeof(cfg->listen_host),
@@ -283,8 +292,9 @@ rg_config_load(const char *path, struct rg_config *cfg, char *err,
 	    rg_config_path(cfg->keystore, sizeof(cfg->keystore), cfg->data_dir,
 	                   "keystore") != 0)
 		goto toolong;
-	if (cfg->master_key_file[0] == '\0') {
-		snprintf(err, errlen, "%s: master_key_file is not set", path);
+	if ((cfg->master_key_file[0] == '\0') == (cfg->passphrase_fd < 0)) {
+		snprintf(err, errlen, "%s: set exactly one of master_key_file "
+		         "and passphrase_fd", path);
 		return -1;
 	}
 	return 0;

@@ -16,6 +16,8 @@ struct rg_config {
 	char database[PATH_MAX];        /* database: default DATA_DIR/recgate.db */
 	char keystore[PATH_MAX];        /* keystore: default DATA_DIR/keystore */
 	char master_key_file[PATH_MAX]; /* master_key_file: the secret */
+	int passphrase_fd;              /* passphrase_fd = N: or a passphrase
+	                                   read from fd N; -1 when unset */
 	char listen_host[64];           /* listen = HOST:PORT */
 	int listen_port;
 	size_t max_body;                /* bytes; default 1 MiB */

@@ -320,6 +320,60 @@ rg_ctl_unb64(const char *in, uint8_t *out, size_t outmax, size_t *outlen)
 	                         sodium_base64_VARIANT_ORIGINAL);
 }
 
+/* A receipt for prove: its signature under the published keys, and that
+ * its entry is entry index, whose leaf is leaf. 0, or -1 (said why). */
+static int
+rg_ctl_receipt_check(const char *keys_text, const char *path, uint64_t index,
+                     const uint8_t leaf[RG_HASHLEN])
+{
+	rg_verify *v = rg_verify_new();
+	json_t *doc = NULL, *r;
+	uint8_t *ent = NULL, mine[RG_HASHLEN];
+	size_t len = 0, elen = 0;
+	char *text = NULL;
+	FILE *f = fopen(path, "rb");
+	struct stat sb;
+	int ok = 0;
+
+	/* Responses are bounded by the client (64 MiB), receipts with them. */
+	if (f != NULL) {
+		if (fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 &&
+		    sb.st_size < (64 << 20) &&
+		    (text = malloc((size_t)sb.st_size + 1)) != NULL)
+			len = fread(text, 1, (size_t)sb.st_size, f);
+		fclose(f);
+	}
+	if (text == NULL || v == NULL) {
+		printf("recgatectl: audit prove: FAILED: %s: cannot read\n", path);
+		goto out;
+	}
+	if (rg_verify_add_keys_json(v, keys_text, strlen(keys_text)) != 0 ||
+	    rg_verify_add_receipt(v, text, len, path) != 0) {
+		printf("recgatectl: audit prove: FAILED: %s\n", rg_verify_error(v));
+		goto out;
+	}
+	doc = json_loadb(text, len, 0, NULL);
+	r = json_object_get(doc, "receipt") ? json_object_get(doc, "receipt") : doc;
+	ent = malloc(len + 1);
+	ok = ent != NULL &&
+	     rg_ctl_unb64(json_string_value(json_object_get(r, "entry")), ent, len,
+	                  &elen) == 0 &&
+	     json_integer_value(json_object_get(r, "index")) == (json_int_t)index;
+	if (ok) {
+		rg_merkle_leaf(ent, elen, mine);
+		ok = sodium_memcmp(mine, leaf, RG_HASHLEN) == 0;
+	}
+	if (!ok)
+		printf("recgatectl: audit prove: FAILED: entry %llu of the log is not "
+		       "the receipt's entry\n", (unsigned long long)index);
+out:
+	json_decref(doc);
+	free(ent);
+	free(text);
+	rg_verify_free(v);
+	return ok ? 0 : -1;
+}
+
 static int
 rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
              const char *receipt)
@@ -367,45 +421,9 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 		if (rg_ctl_unb64(json_string_value(json_array_get(list, i)), proof[i],
 		                 RG_HASHLEN, &n) != 0 || n != RG_HASHLEN)
 			goto out;
-	if (receipt != NULL) {
-		/* The receipt's own signature, and that its entry is this leaf. */
-		rg_verify *v = rg_verify_new();
-		FILE *f = fopen(receipt, "rb");
-		char buf[1 << 16];
-		size_t len = f ? fread(buf, 1, sizeof(buf), f) : 0;
-		json_t *doc2, *r;
-		uint8_t ent[1 << 15], mine[RG_HASHLEN];
-		size_t elen;
-		int ok;
-
-		if (f != NULL)
-			fclose(f);
-		ok = v != NULL && rg_verify_add_keys_json(v, keys_text,
-		                                          strlen(keys_text)) == 0 &&
-		     rg_verify_add_receipt(v, buf, len, receipt) == 0;
-		if (!ok)
-			printf("recgatectl: audit prove: FAILED: %s\n",
-			       v ? rg_verify_error(v) : "out of memory");
-		rg_verify_free(v);
-		if (!ok)
-			goto out;
-		doc2 = json_loadb(buf, len, 0, NULL);
-		r = json_object_get(doc2, "receipt") ? json_object_get(doc2, "receipt")
-		                                     : doc2;
-		ok = rg_ctl_unb64(json_string_value(json_object_get(r, "entry")), ent,
-		                  sizeof(ent), &elen) == 0 &&
-		     json_integer_value(json_object_get(r, "index")) == (json_int_t)index;
-		json_decref(doc2);
-		if (ok) {
-			rg_merkle_leaf(ent, elen, mine);
-			ok = sodium_memcmp(mine, leaf, RG_HASHLEN) == 0;
-		}
-		if (!ok) {
-			printf("recgatectl: audit prove: FAILED: entry %llu of the log "
-			       "is not the receipt's entry\n", (unsigned long long)index);
-			goto out;
-		}
-	}
+	if (receipt != NULL && rg_ctl_receipt_check(keys_text, receipt, index,
+	                                            leaf) != 0)
+		goto out;
 	if (rg_merkle_verify_inclusion(index, size, leaf,
 	                               (const uint8_t (*)[RG_HASHLEN])proof, plen,
 	                               root) != 0) {

@@ -66,7 +66,10 @@ rg_audit_checkpoint(rg_keeper *kp, uint64_t size, int64_t now_ms)
 	char *text = NULL, *note = NULL;
 	int rc = -1, src;
 
-	if (kp->has_checkpoint && size <= kp->checkpoint_size)
+	/* The same size again signs the same root (stored subtrees never
+	 * change; Ed25519 is deterministic): it restores a checkpoint whose
+	 * row an undone savepoint took. Smaller is never signed. */
+	if (kp->has_checkpoint && size < kp->checkpoint_size)
 		return 0;
 	if (size > kp->committed_size)
 		return -1; /* never over entries that could still roll back */

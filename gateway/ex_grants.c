@@ -18,9 +18,6 @@
 #define RG_GRANT_LIST_MAX 1000
 /* Grant requests one batch may add on top of the snapshot's count. */
 #define RG_GRANT_BATCH_MARGIN 256
-#define RG_DAY_MS 86400000LL
-/* Working days are counted in China Standard Time (UTC+8, no DST). */
-#define RG_CST_OFFSET_MS (8LL * 3600 * 1000)
 
 /* ---- loading the stored grants into a snapshot ------------------------ */
 
@@ -72,29 +69,6 @@ rg_keeper_load_grants(rg_store *st, rg_policy *pol)
 }
 
 /* ---- the pieces every step uses -------------------------------------- */
-
-/*
- * The reply deadline: days working days (Monday to Friday, China Standard
- * Time) after from_ms. Public holidays are not known here; the period is a
- * setting (grant_reply_days) so that an office can allow for them.
- */
-static int64_t
-rg_grant_reply_due(int64_t from_ms, unsigned days)
-{
-	int64_t t = from_ms;
-
-	while (days > 0) {
-		int64_t day;
-		int wd;
-
-		t += RG_DAY_MS;
-		day = (t + RG_CST_OFFSET_MS) / RG_DAY_MS;
-		wd = (int)((day + 4) % 7); /* 1970-01-01 was a Thursday (4) */
-		if (wd >= 1 && wd <= 5)
-			days--;
-	}
-	return t;
-}
 
 /*
  * The body as a JSON object whose members are all in allowed. An empty

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -125,7 +126,7 @@ rg_keeper *
 rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
                size_t errlen)
 {
-	uint8_t *master;
+	rg_keystore_secret *secret = NULL;
 	char kerr[512];
 	rg_keeper *kp;
 	uint32_t id;
@@ -135,23 +136,31 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 		return NULL;
 	}
 	kp = calloc(1, sizeof(*kp));
-	master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
-	if (kp == NULL || master == NULL) {
-		free(kp);
-		sodium_free(master);
+	if (kp == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	kp->cfg = *cfg;
 	kp->loop = loop;
-	if (rg_keystore_read_master(cfg->master_key_file, master, kerr,
-	                            sizeof(kerr)) != 0) {
-		sodium_free(master);
+	/* The key file when one is configured, else the passphrase from the
+	 * descriptor the service manager passed (read once, then closed). */
+	if (cfg->master_key_file[0] != '\0') {
+		secret = rg_keystore_secret_keyfile(cfg->master_key_file, kerr,
+		                                    sizeof(kerr));
+	} else if (cfg->passphrase_fd >= 0) {
+		secret = rg_keystore_secret_passphrase_fd(cfg->passphrase_fd,
+		                                          kerr, sizeof(kerr));
+		close(cfg->passphrase_fd);
+	} else {
+		snprintf(kerr, sizeof(kerr), "no master secret configured");
+	}
+	if (secret == NULL) {
 		snprintf(err, errlen, "%s", kerr);
 		goto fail;
 	}
-	kp->ks = rg_keystore_open(cfg->keystore, master, kerr, sizeof(kerr));
-	sodium_free(master);
+	kp->ks = rg_keystore_open_secret(cfg->keystore, secret, kerr,
+	                                 sizeof(kerr));
+	rg_keystore_secret_free(secret);
 	if (kp->ks == NULL) {
 		snprintf(err, errlen, "%s", kerr);
 		goto fail;

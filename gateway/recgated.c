@@ -134,6 +134,10 @@ rg_monitor_start_keeper(struct rg_monitor *m)
 		_exit(rg_keeper_main(&m->cfg, &m->id, sp[1]));
 	}
 	close(sp[1]);
+	/* The passphrase is the keeper's alone: the front, forked later,
+	 * must not inherit the descriptor it came through. */
+	if (m->cfg.master_key_file[0] == '\0' && m->cfg.passphrase_fd >= 0)
+		close(m->cfg.passphrase_fd);
 	m->control_fd = sp[0];
 	/* Wait until the keeper has unlocked its keys and opened the
 	 * database: only then is the gateway up. */

@@ -190,3 +190,25 @@ rg_grant_within(const struct rg_grant *a, const struct rg_grant *b)
 	       strcmp(a->consumer, b->consumer) == 0 &&
 	       strcmp(a->purpose, b->purpose) == 0;
 }
+
+#define RG_DAY_MS 86400000LL
+/* Working days are counted in China Standard Time (UTC+8, no DST). */
+#define RG_CST_OFFSET_MS (8LL * 3600 * 1000)
+
+int64_t
+rg_grant_reply_due(int64_t from_ms, unsigned days)
+{
+	int64_t t = from_ms;
+
+	while (days > 0) {
+		int64_t day;
+		int wd;
+
+		t += RG_DAY_MS;
+		day = (t + RG_CST_OFFSET_MS) / RG_DAY_MS;
+		wd = (int)((day + 4) % 7); /* 1970-01-01 was a Thursday (4) */
+		if (wd >= 1 && wd <= 5)
+			days--;
+	}
+	return t;
+}

@@ -88,4 +88,12 @@ json_t *rg_grant_fields_json(const rg_resource *res, uint64_t raw,
  */
 int rg_grant_within(const struct rg_grant *a, const struct rg_grant *b);
 
+/*
+ * The owner's reply deadline for a request made at from_ms (Unix ms): the
+ * same time of day, days working days (Monday to Friday in China Standard
+ * Time, UTC+8) later. Public holidays are not known here; the period is a
+ * setting (grant_reply_days) so that an office can allow for them.
+ */
+int64_t rg_grant_reply_due(int64_t from_ms, unsigned days);
+
 #endif

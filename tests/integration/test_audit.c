@@ -80,6 +80,48 @@ ind_verify_inclusion(unsigned long long index, unsigned long long size,
 	return sn == 0 && memcmp(r, root, 32) == 0 ? 0 : -1;
 }
 
+/* RFC 9162 section 2.1.4.2, transcribed (0 < size1 < size2). */
+static int
+ind_verify_consistency(unsigned long long size1, unsigned long long size2,
+                       const unsigned char root1[32], const unsigned char root2[32],
+                       unsigned char (*proof)[32], size_t plen)
+{
+	unsigned char path[66][32], fr[32], sr[32];
+	unsigned long long fn = size1 - 1, sn = size2 - 1;
+	size_t n = 0;
+
+	if (plen == 0 || plen > 64 || size1 == 0 || size1 >= size2)
+		return -1;
+	if ((size1 & (size1 - 1)) == 0)
+		memcpy(path[n++], root1, 32);
+	for (size_t i = 0; i < plen; i++)
+		memcpy(path[n++], proof[i], 32);
+	while ((fn & 1) == 1) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+	memcpy(fr, path[0], 32);
+	memcpy(sr, path[0], 32);
+	for (size_t i = 1; i < n; i++) {
+		if (sn == 0)
+			return -1;
+		if ((fn & 1) == 1 || fn == sn) {
+			ind_node(path[i], fr, fr);
+			ind_node(path[i], sr, sr);
+			while ((fn & 1) == 0 && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			ind_node(sr, path[i], sr);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	return sn == 0 && memcmp(fr, root1, 32) == 0 && memcmp(sr, root2, 32) == 0
+	    ? 0 : -1;
+}
+
 /*
  * C2SP signed note with one Ed25519 key: split text and signature lines,
  * check the key id (SHA-256(name || 0x0A || 0x01 || pub)[:4]) and the
@@ -130,7 +172,7 @@ ind_verify_note(const char *note, const char *name, const unsigned char pub[32])
 	return ok ? tlen : 0;
 }
 
-/* ---- helpers ---------------------------------------------------------- */
+/* ---- the gateway, as a department and an officer see it ---------------- */
 
 static void
 gateway_key(struct rg_gw *gw, unsigned char pub[32], char *origin, size_t olen)
@@ -172,7 +214,7 @@ TEST(checkpoint_and_inclusion_proof_verify_with_an_independent_verifier)
 	struct rg_gw gw;
 	unsigned char pub[32], root[32], leaf[32], want[32], ent[4096], pre[4097];
 	unsigned char proof[64][32];
-	char origin[256], line[64], query[128];
+	char origin[256], line[300], query[128];
 	json_t *r, *cp, *pr, *p;
 	size_t entlen, tlen, plen;
 	long long index, size, base;
@@ -330,12 +372,34 @@ TEST(audit_reads_are_audited_and_entries_filter_by_department_and_action)
 	rg_gw_stop(&gw);
 }
 
+/* The root of a signed checkpoint note of the given size. */
+static void
+note_root(const char *note, const char *origin, const unsigned char pub[32],
+          long long size, unsigned char root[32])
+{
+	char head[300], b64[64];
+	size_t tlen, l;
+
+	CHECK(note != NULL);
+	tlen = ind_verify_note(note, origin, pub);
+	CHECKF(tlen > 0, "checkpoint does not verify:\n%s", note);
+	snprintf(head, sizeof(head), "%s\n%lld\n", origin, size);
+	CHECK(strncmp(note, head, strlen(head)) == 0);
+	l = tlen - strlen(head) - 1;
+	CHECK(l < sizeof(b64));
+	memcpy(b64, note + strlen(head), l);
+	b64[l] = '\0';
+	CHECK_EQ_INT(ind_b64(b64, root, 32), 32);
+}
+
 TEST(checkpoints_are_issued_as_the_log_grows_and_are_consistent)
 {
 	struct rg_gw gw;
-	json_t *r, *list, *c;
-	long long prev = -1;
-	char q[64];
+	json_t *r, *list, *c, *p;
+	unsigned char pub[32], root1[32], root2[32], proof[64][32];
+	long long prev = -1, first;
+	char q[64], origin[256];
+	size_t plen;
 
 	rg_gw_start(&gw, "checkpoint_every_entries = 4\n");
 	for (int i = 0; i < 10; i++)
@@ -350,13 +414,33 @@ TEST(checkpoints_are_issued_as_the_log_grows_and_are_consistent)
 		CHECK(s > prev);
 		prev = s;
 	}
+	/* The first and the last signed roots, from the notes themselves
+	 * (each verified here), and a consistency proof between them. */
+	gateway_key(&gw, pub, origin, sizeof(origin));
 	c = json_array_get(list, 0);
-	snprintf(q, sizeof(q), "from=%lld&to=%lld",
-	         (long long)json_integer_value(json_object_get(c, "size")), prev);
+	first = json_integer_value(json_object_get(c, "size"));
+	note_root(json_string_value(json_object_get(c, "note")), origin, pub, first,
+	          root1);
+	note_root(json_string_value(json_object_get(json_array_get(list,
+	          json_array_size(list) - 1), "note")), origin, pub, prev, root2);
+	snprintf(q, sizeof(q), "from=%lld&to=%lld", first, prev);
 	json_decref(r);
 	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/proof/consistency",
 	                        q, NULL, NULL, &r), 200);
-	CHECK(json_array_size(json_object_get(json_object_get(r, "result"), "proof")) > 0);
+	p = json_object_get(json_object_get(r, "result"), "proof");
+	plen = json_array_size(p);
+	CHECK(plen > 0 && plen < 64);
+	for (size_t i = 0; i < plen; i++)
+		CHECK_EQ_INT(ind_b64(json_string_value(json_array_get(p, i)), proof[i],
+		                     32), 32);
+	CHECK(ind_verify_consistency((unsigned long long)first,
+	                             (unsigned long long)prev, root1, root2, proof,
+	                             plen) == 0);
+	/* Against another root it fails. */
+	root2[7] ^= 1;
+	CHECK(ind_verify_consistency((unsigned long long)first,
+	                             (unsigned long long)prev, root1, root2, proof,
+	                             plen) != 0);
 	json_decref(r);
 	/* A checkpoint of a size the log does not have is refused. */
 	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/proof/inclusion",

@@ -276,29 +276,41 @@ SLOW_TEST(grant_lifecycle_request_approve_countersign_read_revoke, 120)
 	rg_gw_stop(&gw);
 }
 
-SLOW_TEST(grant_expires_at_the_end_of_its_window, 120)
+SLOW_TEST(grant_expires_at_the_end_of_its_window, 180)
 {
 	struct rg_gw gw;
 	json_t *r;
-	char *gid, *rid;
-	int64_t end = now_ms() + 3000;
+	char *gid = NULL, *rid;
+	int64_t end = 0;
 	const char *purpose = "医保核对 benefit check";
+	int status = 0;
 
 	rg_gw_start(&gw, NULL);
 	rid = submit_one(&gw, "tax", FEE, fee_record);
-	gid = request_grant(&gw, "medsec", "injury-insurance-fee",
-	                    "{\"employer\": \"raw\", \"paid_amount\": \"raw\"}",
-	                    purpose, now_ms() - 60000, end);
-	/* Internal, not sensitive: the owner's approval is enough. */
-	CHECK_EQ_INT(step(&gw, "tax", gid, "approve", NULL, &r), 200);
-	CHECK_EQ_STR(grant_member(r, "state"), "active");
-	json_decref(r);
+	/* A window of seconds on the real clock; a slow run (valgrind) that
+	 * cannot read inside it tries again with a longer one. */
+	for (int64_t w = 3000; status != 200; w *= 2) {
+		CHECKF(w <= 48000, "never read inside a %lld ms window",
+		       (long long)w / 2);
+		free(gid);
+		end = now_ms() + w;
+		gid = request_grant(&gw, "medsec", "injury-insurance-fee",
+		                    "{\"employer\": \"raw\", \"paid_amount\": \"raw\"}",
+		                    purpose, now_ms() - 60000, end);
+		/* Internal, not sensitive: the owner's approval is enough. */
+		CHECK_EQ_INT(step(&gw, "tax", gid, "approve", NULL, &r), 200);
+		CHECK_EQ_STR(grant_member(r, "state"), "active");
+		json_decref(r);
+		status = read_rec(&gw, "medsec", FEE, rid, purpose, &r);
+		if (status == 200)
+			CHECK_EQ_INT(json_object_size(json_object_get(json_object_get(
+			             r, "result"), "fields")), 2);
+		else
+			CHECK_EQ_STR(reason_of(r), "grant_expired");
+		json_decref(r);
+	}
 	CHECK_EQ_INT(step(&gw, "office", gid, "countersign", NULL, &r), 403);
 	CHECK_EQ_STR(reason_of(r), "countersign_not_needed");
-	json_decref(r);
-	CHECK_EQ_INT(read_rec(&gw, "medsec", FEE, rid, purpose, &r), 200);
-	CHECK_EQ_INT(json_object_size(json_object_get(json_object_get(r, "result"),
-	             "fields")), 2);
 	json_decref(r);
 	while (now_ms() < end + 1000)
 		usleep(100000);

@@ -166,3 +166,40 @@ TEST(keeper_signs_checkpoints_only_over_committed_entries)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST(keeper_refuses_to_start_on_a_log_shorter_than_its_checkpoint)
+{
+	struct rg_config cfg;
+	char dir[512], path[700], err[1024];
+	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN), root[32] = {0};
+	rg_keystore *ks;
+	rg_store *st;
+	uv_loop_t loop;
+
+	snprintf(dir, sizeof(dir), "%s/demo", rg_test_tmpdir());
+	CHECKF(rg_demo_init(dir, err, sizeof(err)) == 0, "%s", err);
+	/* A checkpoint for more entries than the log holds: entries lost,
+	 * or the database swapped for an older copy. */
+	CHECK(master != NULL);
+	snprintf(path, sizeof(path), "%s/master.key", dir);
+	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/keystore", dir);
+	ks = rg_keystore_open(path, master, err, sizeof(err));
+	sodium_free(master);
+	CHECKF(ks != NULL, "%s", err);
+	snprintf(path, sizeof(path), "%s/recgate.db", dir);
+	st = rg_store_open(path, rg_keystore_db_key(ks), 0, err, sizeof(err));
+	CHECKF(st != NULL, "%s", err);
+	CHECK(rg_store_checkpoint_put(st, 1000, root, "signed elsewhere\n", 1) ==
+	      RG_STORE_OK);
+	rg_store_close(st);
+	rg_keystore_free(ks);
+
+	snprintf(path, sizeof(path), "%s/recgate.conf", dir);
+	rg_config_defaults(&cfg);
+	CHECKF(rg_config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	CHECK(uv_loop_init(&loop) == 0);
+	CHECK(rg_keeper_open(&cfg, &loop, err, sizeof(err)) == NULL);
+	CHECKF(strstr(err, "a checkpoint of 1000 was signed") != NULL, "%s", err);
+	CHECK(uv_loop_close(&loop) == 0);
+}

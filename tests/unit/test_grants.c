@@ -451,6 +451,28 @@ TEST(pseudonyms_are_stable_per_consumer_and_differ_between_consumers)
 	CHECK(strcmp(a1, b) != 0);
 }
 
+TEST(reply_deadline_counts_working_days_in_china_standard_time)
+{
+	/* 2026-11-27 is a Friday; 10:00 CST is 02:00 UTC. */
+	const int64_t fri = 1795744800000LL, hour = 3600000LL;
+
+	/* Five working days from a Friday: the next Friday. */
+	CHECK_EQ_INT(rg_grant_reply_due(fri, 5), fri + 7 * DAY);
+	/* One: the Monday, over the weekend. */
+	CHECK_EQ_INT(rg_grant_reply_due(fri, 1), fri + 3 * DAY);
+	/* From a Saturday, five: the Friday after. */
+	CHECK_EQ_INT(rg_grant_reply_due(fri + DAY, 5), fri + 7 * DAY);
+	/* From a Wednesday, five: the Wednesday after. */
+	CHECK_EQ_INT(rg_grant_reply_due(fri - 2 * DAY, 5), fri + 5 * DAY);
+	/* Friday 23:30 CST is Friday 15:30 UTC: still Friday in China. */
+	CHECK_EQ_INT(rg_grant_reply_due(fri + 13 * hour + hour / 2, 1),
+	             fri + 13 * hour + hour / 2 + 3 * DAY);
+	/* Saturday 07:00 CST is Friday 23:00 UTC: already the weekend. */
+	CHECK_EQ_INT(rg_grant_reply_due(fri + 21 * hour, 1),
+	             fri + 21 * hour + 2 * DAY);
+	CHECK_EQ_INT(rg_grant_reply_due(fri, 0), fri);
+}
+
 /* ---- randomised: no read shows a field no grant gives ------------------ */
 
 static uint64_t gr_rng;
