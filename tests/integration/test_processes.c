@@ -268,6 +268,19 @@ SLOW_TEST(killed_front_is_restarted_and_no_acknowledged_exchange_is_lost, 120)
 			       l[i].ids[k]);
 			json_decref(r);
 		}
+	/* And the log, exported by an officer, verifies offline. */
+	{
+		char cmd[2048], exp[600];
+
+		snprintf(exp, sizeof(exp), "%s/export", rg_test_tmpdir());
+		snprintf(cmd, sizeof(cmd), "%s/recgatectl audit export '%s' --url %s "
+		         "--key %s/clients/officer.key > /dev/null", rg_test_build(),
+		         exp, gw.url, gw.dir);
+		CHECK(system(cmd) == 0);
+		snprintf(cmd, sizeof(cmd), "%s/recgatectl audit verify '%s' > /dev/null",
+		         rg_test_build(), exp);
+		CHECKF(system(cmd) == 0, "the log does not verify after the front died");
+	}
 	rg_gw_stop(&gw);
 }
 
