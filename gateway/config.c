@@ -206,6 +206,15 @@ rg_config_set(struct rg_config *cfg, const char *dir, const char *name,
 		cfg->grant_reply_days = (unsigned)n;
 		return NULL;
 	}
+	if (strcmp(name, "clock_offset_ms") == 0) {
+		int neg = value[0] == '-';
+
+		/* About ten years either way is all a drill needs. */
+		if (rg_config_number(value + neg, 0, 315360000000ULL, &n))
+			return "expected milliseconds within ten years";
+		cfg->clock_offset_ms = neg ? -(long long)n : (long long)n;
+		return NULL;
+	}
 	if (strcmp(name, "sandbox") == 0) {
 		if (strcmp(value, "on") == 0)
 			cfg->sandbox = 1;

@@ -28,6 +28,8 @@ struct rg_config {
 	unsigned clock_skew_s;          /* created window; default 300 */
 	unsigned auth_log_per_minute;   /* failed-auth log lines; default 60 */
 	int sandbox;                    /* sandbox = on|off; default on */
+	long long clock_offset_ms;      /* keeper's clock - wall clock; tests
+	                                   and drills only; default 0 */
 	char user[64];                  /* user = NAME: drop to it when root */
 	unsigned auth_audit_per_minute; /* failed-auth audit entries; 600 */
 	unsigned checkpoint_every_entries; /* sign a checkpoint after; 1000 */

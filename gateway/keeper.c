@@ -25,13 +25,21 @@
 /* Expired nonces are pruned at most this often. */
 #define RG_PRUNE_INTERVAL_MS 60000
 
+/*
+ * The keeper's clock: the wall clock plus clock_offset_ms, which only
+ * tests and drills set (to see grants expire, say, without waiting). One
+ * keeper per process, so the offset is the process's.
+ */
+static int64_t rg_keeper_clock_offset_ms;
+
 int64_t
 rg_keeper_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	       rg_keeper_clock_offset_ms;
 }
 
 struct rg_dept_ctx {
@@ -141,6 +149,11 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 		return NULL;
 	}
 	kp->cfg = *cfg;
+	rg_keeper_clock_offset_ms = cfg->clock_offset_ms;
+	if (cfg->clock_offset_ms != 0)
+		fprintf(stderr, "recgated: WARNING: the keeper's clock runs %lld ms "
+		        "off the wall clock (clock_offset_ms, for tests and drills)\n",
+		        (long long)cfg->clock_offset_ms);
 	kp->loop = loop;
 	/* The key file when one is configured, else the passphrase from the
 	 * descriptor the service manager passed (read once, then closed). */

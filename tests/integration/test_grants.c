@@ -322,6 +322,46 @@ SLOW_TEST(grant_expires_at_the_end_of_its_window, 180)
 	rg_gw_stop(&gw);
 }
 
+SLOW_TEST(grant_expires_when_the_injected_clock_passes_its_window, 120)
+{
+	struct rg_gw gw;
+	struct rg_client_opts later = {.purpose = "医保核对 benefit check"};
+	char path[256];
+	json_t *r;
+	char *gid, *rid;
+	FILE *f;
+
+	rg_gw_start(&gw, NULL);
+	rid = submit_one(&gw, "tax", FEE, fee_record);
+	/* A window of one hour, read inside it. */
+	gid = request_grant(&gw, "medsec", "injury-insurance-fee",
+	                    "{\"employer\": \"raw\", \"paid_amount\": \"raw\"}",
+	                    later.purpose, now_ms() - 60000, now_ms() + 3600000);
+	CHECK_EQ_INT(step(&gw, "tax", gid, "approve", NULL, &r), 200);
+	json_decref(r);
+	CHECK_EQ_INT(read_rec(&gw, "medsec", FEE, rid, later.purpose, &r), 200);
+	json_decref(r);
+	/* Two hours on: the keeper's clock is injected through the config,
+	 * and the client signs by the same clock. */
+	rg_gw_stop(&gw);
+	f = fopen(gw.conf, "a");
+	CHECK(f != NULL);
+	fputs("clock_offset_ms = 7200000\n", f);
+	fclose(f);
+	rg_gw_restart(&gw);
+	later.created = (int64_t)time(NULL) + 7200;
+	snprintf(path, sizeof(path), "%s/%s", FEE, rid);
+	CHECK_EQ_INT(rg_gw_call(&gw, "medsec", "GET", path, NULL, NULL, &later, &r), 403);
+	CHECK_EQ_STR(reason_of(r), "grant_expired");
+	json_decref(r);
+	/* The owner still reads its own record. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "tax", "GET", path, NULL, NULL, &later, &r), 200);
+	json_decref(r);
+	free(gid);
+	free(rid);
+	rg_gw_stop(&gw);
+}
+
 SLOW_TEST(refusal_needs_reasons_and_a_dispute_reaches_the_office, 120)
 {
 	struct rg_gw gw;
