@@ -219,6 +219,19 @@ rg_store_set_error(rg_store *st, const char *what)
 	rg_store_seterr(st, what);
 }
 
+sqlite3_stmt *
+rg_store_prepare(rg_store *st, const char *sql, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		rg_store_set_error(st, what);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
 /* A statement ready for binding; cached statements are always left reset. */
 static sqlite3_stmt *
 rg_store_stmt(rg_store *st, enum rg_store_sql which)

@@ -14,20 +14,6 @@
 #include "crypto/merkle.h"
 #include "gateway/store_int.h"
 
-/* Prepared per call: SQLite's statement cache is not ours to extend, and a
- * prepare costs microseconds beside the fsync every batch pays. */
-static sqlite3_stmt *
-rg_store_audit_prepare(rg_store *st, const char *sql, const char *what)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(rg_store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
-		rg_store_set_error(st, what);
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
-}
 
 int
 rg_store_audit_node(rg_store *st, unsigned level, uint64_t idx,
@@ -40,10 +26,10 @@ rg_store_audit_node(rg_store *st, unsigned level, uint64_t idx,
 		return RG_STORE_NOTFOUND;
 	/* Level 0 is the leaf column of the log itself. */
 	if (level == 0)
-		s = rg_store_audit_prepare(st, "SELECT leaf FROM audit WHERE idx = ?2"
+		s = rg_store_prepare(st, "SELECT leaf FROM audit WHERE idx = ?2"
 		                           " AND ?1 = 0", "reading a leaf hash");
 	else
-		s = rg_store_audit_prepare(st, "SELECT hash FROM audit_nodes"
+		s = rg_store_prepare(st, "SELECT hash FROM audit_nodes"
 		                           " WHERE level = ?1 AND idx = ?2",
 		                           "reading a subtree hash");
 	if (s == NULL)
@@ -78,7 +64,7 @@ rg_store_audit_node_put(rg_store *st, unsigned level, uint64_t idx,
 
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
-	s = rg_store_audit_prepare(st, "INSERT INTO audit_nodes(level, idx, hash)"
+	s = rg_store_prepare(st, "INSERT INTO audit_nodes(level, idx, hash)"
 	                           " VALUES(?1, ?2, ?3)", "storing a subtree hash");
 	if (s == NULL)
 		return RG_STORE_ERROR;
@@ -127,7 +113,7 @@ rg_store_audit_each(rg_store *st, uint64_t from, uint64_t to,
 
 	if (from > INT64_MAX || to > INT64_MAX)
 		return RG_STORE_ERROR;
-	s = rg_store_audit_prepare(st, "SELECT idx, entry, leaf FROM audit"
+	s = rg_store_prepare(st, "SELECT idx, entry, leaf FROM audit"
 	                           " WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
 	                           "reading the audit log");
 	if (s == NULL)
@@ -171,7 +157,7 @@ rg_store_checkpoint_put(rg_store *st, uint64_t size, const uint8_t root[32],
 		return RG_STORE_ERROR;
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
-	s = rg_store_audit_prepare(st, "INSERT INTO audit_checkpoints(size, root,"
+	s = rg_store_prepare(st, "INSERT INTO audit_checkpoints(size, root,"
 	                           " note, time_ms) VALUES(?1, ?2, ?3, ?4)",
 	                           "storing a checkpoint");
 	if (s == NULL)
@@ -225,7 +211,7 @@ rg_store_checkpoint_latest(rg_store *st, struct rg_store_checkpoint *out)
 	int rc, ret = RG_STORE_ERROR;
 
 	memset(out, 0, sizeof(*out));
-	s = rg_store_audit_prepare(st, "SELECT size, root, note, time_ms FROM"
+	s = rg_store_prepare(st, "SELECT size, root, note, time_ms FROM"
 	                           " audit_checkpoints ORDER BY size DESC LIMIT 1",
 	                           "reading the latest checkpoint");
 	if (s == NULL)
@@ -256,7 +242,7 @@ rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
 
 	if (after > INT64_MAX || limit < 0)
 		return RG_STORE_ERROR;
-	s = rg_store_audit_prepare(st, "SELECT size, root, note, time_ms FROM"
+	s = rg_store_prepare(st, "SELECT size, root, note, time_ms FROM"
 	                           " audit_checkpoints WHERE size > ?1"
 	                           " ORDER BY size LIMIT ?2",
 	                           "reading checkpoints");

@@ -11,19 +11,6 @@
 
 #include "gateway/store_int.h"
 
-/* Grants are few and their statements rare: prepared per call. */
-static sqlite3_stmt *
-rg_store_grant_prepare(rg_store *st, const char *sql, const char *what)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(rg_store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
-		rg_store_set_error(st, what);
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
-}
 
 int
 rg_store_grant_put(rg_store *st, const char *id, const char *doc, size_t len)
@@ -36,7 +23,7 @@ rg_store_grant_put(rg_store *st, const char *id, const char *doc, size_t len)
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
 	/* grants has no children, so REPLACE cascades nowhere. */
-	s = rg_store_grant_prepare(st, "INSERT OR REPLACE INTO grants(id, doc)"
+	s = rg_store_prepare(st, "INSERT OR REPLACE INTO grants(id, doc)"
 	                           " VALUES(?1, ?2)", "storing a grant");
 	if (s == NULL)
 		return RG_STORE_ERROR;
@@ -72,7 +59,7 @@ rg_store_grant_doc(sqlite3_stmt *s, int col, char **doc, size_t *len)
 int
 rg_store_grant_get(rg_store *st, const char *id, char **doc, size_t *len)
 {
-	sqlite3_stmt *s = rg_store_grant_prepare(st,
+	sqlite3_stmt *s = rg_store_prepare(st,
 	    "SELECT doc FROM grants WHERE id = ?1", "reading a grant");
 	int rc, ret = RG_STORE_ERROR;
 
@@ -101,7 +88,7 @@ rg_store_grant_each(rg_store *st,
                               size_t len),
                     void *ctx)
 {
-	sqlite3_stmt *s = rg_store_grant_prepare(st,
+	sqlite3_stmt *s = rg_store_prepare(st,
 	    "SELECT id, doc FROM grants ORDER BY id", "listing grants");
 	int rc;
 

@@ -17,6 +17,9 @@ sqlite3 *rg_store_db(rg_store *st);
 int rg_store_write_allowed(rg_store *st);
 /* Record SQLite's error text with what we were doing. */
 void rg_store_set_error(rg_store *st, const char *what);
+/* Prepare a statement for one call (the caller finalizes it): for the
+ * rarer statements of the part files. NULL with the error recorded. */
+sqlite3_stmt *rg_store_prepare(rg_store *st, const char *sql, const char *what);
 /* store_audit.c: store the subtree hashes that leaf index completes (its
  * entry is already in the audit table). Called by rg_store_audit_append. */
 int rg_store_audit_nodes_add(rg_store *st, uint64_t index,

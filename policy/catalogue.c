@@ -190,9 +190,8 @@ rg_catalogue_valid_id(const char *s)
 	return 1;
 }
 
-/* A department id: lower-case letters, 1 to 31 characters. */
-static int
-rg_catalogue_valid_department(const char *s)
+int
+rg_department_id_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -507,7 +506,7 @@ rg_catalogue_resource(struct rg_catalogue_problems *p, const json_t *obj,
 
 	res->owner = rg_catalogue_string(p, where, obj, "owner");
 	if (res->owner != NULL && strcmp(res->owner, "*") != 0 &&
-	    !rg_catalogue_valid_department(res->owner))
+	    !rg_department_id_valid(res->owner))
 		rg_catalogue_problem(p, "%s: owner '%s' is not a department id "
 		                     "(lower-case letters, 1 to 31) or '*'",
 		                     where,

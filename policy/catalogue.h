@@ -110,6 +110,9 @@ uint64_t rg_resource_unconditional_fields(const rg_resource *res);
  */
 json_t *rg_catalogue_to_json(const rg_catalogue *cat);
 
+/* A department id: lower-case letters, 1 to 31 characters. 1 or 0. */
+int rg_department_id_valid(const char *s);
+
 const char *rg_share_name(rg_share s);
 const char *rg_class_name(rg_class c);
 const char *rg_ftype_name(rg_ftype t);

@@ -96,27 +96,13 @@ rg_policy_free(rg_policy *pol)
 	free(pol);
 }
 
-/* Same rule as a catalogue owner: lower-case letters, 1 to 31. */
-static int
-rg_policy_valid_department(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 31)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < 'a' || s[i] > 'z')
-			return 0;
-	return 1;
-}
-
 int
 rg_policy_add_department(rg_policy *pol, const char *id, int active)
 {
 	struct rg_policy_dept *d;
 
 	if (pol == NULL || pol->sealed || id == NULL ||
-	    !rg_policy_valid_department(id) ||
+	    !rg_department_id_valid(id) ||
 	    pol->ndepts == RG_POLICY_MAXDEPTS)
 		return -1;
 	for (size_t i = 0; i < pol->ndepts; i++)
