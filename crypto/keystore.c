@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -360,6 +362,12 @@ rg_keystore_secret_kind(const rg_keystore_secret *s)
 	return s->kind;
 }
 
+size_t
+rg_keystore_secret_len(const rg_keystore_secret *s)
+{
+	return s->len;
+}
+
 int
 rg_keystore_secret_set_cost(rg_keystore_secret *s, unsigned long long ops,
                             size_t mem)
@@ -490,16 +498,31 @@ rg_keystore_secret_passphrase_fd(int fd, char *err, size_t errlen)
 	return rg_ks_read_line(fd, err, errlen);
 }
 
-/* Prompt on the terminal with echo off; the terminal is restored before
- * returning, whatever happened. */
+/*
+ * Prompt on the terminal with echo off; the terminal is restored before
+ * returning, whatever happened. Signals that would stop or end the process
+ * are held meanwhile (and delivered after) so that an interrupt never
+ * leaves the terminal without echo.
+ */
 static rg_keystore_secret *
 rg_ks_tty_line(int tty, const char *prompt, char *err, size_t errlen)
 {
 	struct termios old, quiet;
+	sigset_t hold, saved;
 	rg_keystore_secret *s;
 
 	if (tcgetattr(tty, &old) != 0) {
 		rg_ks_err(err, errlen, "/dev/tty: %s", strerror(errno));
+		return NULL;
+	}
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGQUIT);
+	sigaddset(&hold, SIGTSTP);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &hold, &saved) != 0) {
+		rg_ks_err(err, errlen, "sigprocmask: %s", strerror(errno));
 		return NULL;
 	}
 	quiet = old;
@@ -507,6 +530,7 @@ rg_ks_tty_line(int tty, const char *prompt, char *err, size_t errlen)
 	quiet.c_lflag |= ECHONL;
 	if (tcsetattr(tty, TCSAFLUSH, &quiet) != 0) {
 		rg_ks_err(err, errlen, "/dev/tty: %s", strerror(errno));
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return NULL;
 	}
 	if (rg_ks_write_all(tty, (const uint8_t *)prompt, strlen(prompt)) != 0) {
@@ -517,9 +541,10 @@ rg_ks_tty_line(int tty, const char *prompt, char *err, size_t errlen)
 	}
 	if (tcsetattr(tty, TCSAFLUSH, &old) != 0) {
 		rg_keystore_secret_free(s);
+		s = NULL;
 		rg_ks_err(err, errlen, "/dev/tty: cannot restore echo");
-		return NULL;
 	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return s;
 }
 
@@ -1024,6 +1049,7 @@ rg_ks_write_file(const char *path, const uint8_t *buf, size_t len, int replace,
 {
 	int fault = rg_ks_fault_point;
 	char tmp[PATH_MAX];
+	struct stat sb;
 	int fd, saved;
 
 	rg_ks_fault_point = RG_KEYSTORE_FAULT_NONE;
@@ -1039,6 +1065,18 @@ rg_ks_write_file(const char *path, const uint8_t *buf, size_t len, int replace,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rg_ks_err(err, errlen, "keystore %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* Rewritten by root for a gateway that runs as its own user: the new
+	 * file keeps the old one's owner. */
+	if (replace && stat(path, &sb) == 0 &&
+	    (sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
+	    fchown(fd, sb.st_uid, sb.st_gid) != 0) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		rg_ks_err(err, errlen, "keystore %s: keeping its owner: %s", path,
+		          strerror(saved));
 		return -1;
 	}
 	if (fault == RG_KEYSTORE_FAULT_PARTIAL_TEMP) {
@@ -1508,6 +1546,32 @@ rg_keystore_open(const char *path, const uint8_t master[RG_KEYSTORE_MASTERLEN],
 
 /* ---- rewrite ---- */
 
+/* An exclusive lock on the keystore's directory, held while the returned
+ * descriptor is open; -1 with err set when someone else holds it. */
+static int
+rg_ks_lock_dir(const char *path, char *err, size_t errlen)
+{
+	char copy[PATH_MAX];
+	int fd;
+
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy)) {
+		rg_ks_err(err, errlen, "keystore path too long");
+		return -1;
+	}
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rg_ks_err(err, errlen, "keystore %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		rg_ks_err(err, errlen, "keystore %s: %s", path,
+		          errno == EWOULDBLOCK ? "another rewrite is in progress" :
+		                                 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /*
  * A format-1 blob as format 2, keys unchanged: a new KEK version 1 wraps
  * the data keys. Creation times are unknown (0). New guarded memory.
@@ -1562,16 +1626,22 @@ rg_keystore_rewrite(const char *path, const rg_keystore_secret *old_secret,
 	rg_keystore *check;
 	uint8_t *blob, *up = NULL;
 	size_t len = 0, uplen = 0;
-	int format = 0, kdf = 0, ret = -1;
+	int format = 0, kdf = 0, ret = -1, lockfd;
 	const char *what = NULL;
 
 	if (new_secret == NULL) {
 		rg_ks_err(err, errlen, "keystore: bad arguments");
 		return -1;
 	}
-	if ((blob = rg_ks_unseal(path, old_secret, &format, &kdf, &len, err,
-	                         errlen)) == NULL)
+	/* One rewrite at a time: two would each start from the old file and
+	 * the second rename would silently drop the first's change. */
+	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
 		return -1;
+	if ((blob = rg_ks_unseal(path, old_secret, &format, &kdf, &len, err,
+	                         errlen)) == NULL) {
+		close(lockfd);
+		return -1;
+	}
 	/* Never write out what would not open again: every data key must
 	 * unwrap before the file is resealed. */
 	if ((check = calloc(1, sizeof(*check))) == NULL) {
@@ -1594,6 +1664,7 @@ out:
 	if (up != NULL)
 		sodium_free(up);
 	sodium_free(blob);
+	close(lockfd);  /* releases the lock */
 	return ret;
 }
 

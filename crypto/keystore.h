@@ -101,8 +101,9 @@ rg_keystore_secret *rg_keystore_secret_passphrase_tty(const char *prompt,
 #define RG_KEYSTORE_PWHASH_MEM (128U << 20)
 int rg_keystore_secret_set_cost(rg_keystore_secret *s, unsigned long long ops,
                                 size_t mem);
-/* RG_KEYSTORE_KDF_KEYFILE or RG_KEYSTORE_KDF_PASSPHRASE. */
+/* RG_KEYSTORE_KDF_KEYFILE or RG_KEYSTORE_KDF_PASSPHRASE; its length. */
 int rg_keystore_secret_kind(const rg_keystore_secret *s);
+size_t rg_keystore_secret_len(const rg_keystore_secret *s);
 void rg_keystore_secret_free(rg_keystore_secret *s);
 
 /*

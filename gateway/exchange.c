@@ -216,28 +216,60 @@ rg_is_loopback(const char *peer)
 
 /* ---- requests without a signature -------------------------------------- */
 
+/* One published signing key. */
+static json_t *
+rg_keys_entry(const char *origin, const struct rg_keystore_info *in)
+{
+	static const char *const status[] = {"", "active", "retiring", "retired",
+	                                     "destroyed"};
+	uint8_t vk[1 + 32];
+	char *pub64 = rg_b64(in->pub, 32), *vk64;
+	json_t *k = NULL;
+	char vkey[512];
+
+	vk[0] = 0x01; /* C2SP signed-note: Ed25519 */
+	memcpy(vk + 1, in->pub, 32);
+	vk64 = rg_b64(vk, sizeof(vk));
+	if (pub64 != NULL && vk64 != NULL) {
+		snprintf(vkey, sizeof(vkey), "%s+%s+%s", origin, in->id, vk64);
+		k = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "keyid", in->id,
+		              "alg", "ed25519", "public_key", pub64, "vkey", vkey,
+		              "status", status[in->status], "version",
+		              (json_int_t)in->version);
+	}
+	free(pub64);
+	free(vk64);
+	return k;
+}
+
+/*
+ * The active signing key first (a client that reads one key reads that
+ * one), then the older keys the keystore still holds, so that receipts and
+ * checkpoints they signed still verify.
+ */
 static json_t *
 rg_keys_document(rg_keeper *kp)
 {
 	const char *origin = rg_keystore_origin(kp->ks);
-	uint8_t vk[1 + 32];
-	char *pub64 = rg_b64(kp->gw_pub, 32), *vk64;
-	json_t *doc = NULL;
-	char vkey[512];
+	struct rg_keystore_info in;
+	json_t *keys = json_array(), *k;
 
-	vk[0] = 0x01; /* C2SP signed-note: Ed25519 */
-	memcpy(vk + 1, kp->gw_pub, 32);
-	vk64 = rg_b64(vk, sizeof(vk));
-	if (pub64 != NULL && vk64 != NULL) {
-		snprintf(vkey, sizeof(vkey), "%s+%s+%s", origin, kp->gw_keyid, vk64);
-		doc = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s, s:s}]}",
-		                "origin", origin, "keys", "keyid", kp->gw_keyid,
-		                "alg", "ed25519", "public_key", pub64, "vkey", vkey,
-		                "status", "active");
+	if (keys == NULL)
+		return NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; rg_keystore_info(kp->ks, i, &in) == 0; i++) {
+			if (in.purpose != RG_KEYSTORE_SIGNING ||
+			    in.status == RG_KEYSTORE_DESTROYED ||
+			    (in.status == RG_KEYSTORE_ACTIVE) != (pass == 0))
+				continue;
+			if ((k = rg_keys_entry(origin, &in)) == NULL ||
+			    json_array_append_new(keys, k) != 0) {
+				json_decref(keys);
+				return NULL;
+			}
+		}
 	}
-	free(pub64);
-	free(vk64);
-	return doc;
+	return json_pack("{s:s, s:o}", "origin", origin, "keys", keys);
 }
 
 static int

@@ -15,6 +15,7 @@
 #include "gateway/client.h"
 #include "gateway/ctl_audit.h"
 #include "gateway/ctl_catalogue.h"
+#include "gateway/ctl_keys.h"
 #include "gateway/demo.h"
 
 static void
@@ -27,6 +28,8 @@ usage(void)
 	    "(officers; `audit` alone for help)\n"
 	    "       recgatectl catalogue check FILE\n"
 	    "       recgatectl catalogue load FILE --url URL --key OFFICE_KEYFILE\n"
+	    "       recgatectl keys (list|rewrite|passphrase|master-file) ... "
+	    "--config FILE  (offline; `keys` alone for help)\n"
 	    "commands:\n"
 	    "  submit RESOURCE FILE.json          publish records (owner)\n"
 	    "  get RESOURCE RECORD_ID [--purpose TEXT]\n"
@@ -234,6 +237,8 @@ main(int argc, char **argv)
 		return cmd_client(argc - 2, argv + 2);
 	if (strcmp(argv[1], "catalogue") == 0)
 		return rg_ctl_catalogue(argc - 2, argv + 2);
+	if (strcmp(argv[1], "keys") == 0)
+		return rg_ctl_keys(argc - 2, argv + 2);
 	/* `grants suspend ID ...` is `client grant-suspend ID ...` with the
 	 * administrator's key: the one grant step an administrator has. */
 	if (strcmp(argv[1], "grants") == 0 && argc >= 4 &&
