@@ -6,7 +6,7 @@
 #   make test       build and run the whole suite (unit + integration)
 #   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
 #   make bench      how fast the offline audit verifier runs (entries/second),
-#                   then the gateway under load (tests/bench/run.sh, ~5 min)
+#                   then the gateway under load (tests/bench/run.sh, ~2 min)
 #   make test VALGRIND=1  the same under valgrind memcheck
 
 CC      ?= cc
