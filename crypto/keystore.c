@@ -1796,3 +1796,286 @@ rg_keystore_info(const rg_keystore *ks, size_t i, struct rg_keystore_info *out)
 	}
 	return 0;
 }
+
+/* ---- online signing-key rotation ---- */
+
+int
+rg_keystore_secret_protect(rg_keystore_secret *s, int access)
+{
+	if (s == NULL)
+		return -1;
+	return access ? sodium_mprotect_readonly(s->bytes)
+	              : sodium_mprotect_noaccess(s->bytes);
+}
+
+#define RG_KS_SIGNING_ROTATE 1
+#define RG_KS_KEK_ROTATE 2
+
+/*
+ * The blob with a fresh KEK, version highest + 1 (*version), active; the
+ * active one retired (kept, wrapping nothing); every data key unwrapped
+ * with its KEK and wrapped again with the new one (*count). New guarded
+ * memory, *outlen; NULL when a data key does not unwrap.
+ */
+static uint8_t *
+rg_ks_kek_blob(const uint8_t *blob, size_t len, uint32_t *version,
+               size_t *count, size_t *outlen)
+{
+	struct rg_ks_item it, fresh = {0};
+	size_t pos = 0, size, o = 0;
+	uint32_t maxv = 0;
+	uint8_t *out, *kek, *slot, *dk;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1)
+		if (it.type == RG_KS_ITEM_KEK && it.version > maxv)
+			maxv = it.version;
+	if (maxv == UINT32_MAX)
+		return NULL;
+	size = len + rg_ks_item2_size(0, RG_KEYSTORE_KEYLEN);
+	if ((out = sodium_malloc(size)) == NULL)
+		return NULL;
+	if ((dk = sodium_malloc(RG_KEYSTORE_KEYLEN)) == NULL) {
+		sodium_free(out);
+		return NULL;
+	}
+	fresh.type = RG_KS_ITEM_KEK;
+	fresh.version = maxv + 1;
+	fresh.status = RG_KEYSTORE_ACTIVE;
+	fresh.created = (uint64_t)time(NULL);
+	fresh.keylen = RG_KEYSTORE_KEYLEN;
+	kek = rg_ks_put_item(out, &o, &fresh);
+	randombytes_buf(kek, RG_KEYSTORE_KEYLEN);
+	*count = 0;
+	pos = 0;
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		const uint8_t *key = it.key, *old;
+
+		if (it.type == RG_KS_ITEM_KEK && it.status == RG_KEYSTORE_ACTIVE) {
+			it.status = RG_KEYSTORE_RETIRED;
+			it.not_after = fresh.created;
+		}
+		if (it.type == RG_KS_ITEM_DATAKEY && it.keylen > 0) {
+			old = rg_ks_find_kek(RG_KS_FORMAT2, blob, len,
+			                     it.kek_version);
+			if (old == NULL || rg_ks_unwrap(old, &it, dk) != 0)
+				goto fail;
+			it.kek_version = fresh.version;
+			it.last_used = fresh.created;
+			slot = rg_ks_put_item(out, &o, &it);
+			if (rg_ks_wrap(kek, &it, dk, slot) != 0)
+				goto fail;
+			(*count)++;
+			continue;
+		}
+		slot = rg_ks_put_item(out, &o, &it);
+		if (it.keylen > 0)
+			memcpy(slot, key, it.keylen);
+	}
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	sodium_free(dk);
+	*version = fresh.version;
+	*outlen = size;
+	return out;
+fail:
+	sodium_free(dk);
+	sodium_free(out);
+	return NULL;
+}
+
+/*
+ * The blob with a fresh signing key (new guarded memory, *outlen): the
+ * active key becomes retiring (not_after = now) and a fresh key, version
+ * highest + 1 (*version), becomes active.
+ */
+static uint8_t *
+rg_ks_signing_blob(const uint8_t *blob, size_t len, uint32_t *version,
+                   size_t *outlen)
+{
+	struct rg_ks_item it, fresh = {0};
+	size_t pos = 0, size = 0, o = 0;
+	uint32_t maxv = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	uint8_t *out, *slot;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		if (it.type == RG_KS_ITEM_SEED) {
+			if (fresh.name == NULL)
+				fresh = it;
+			if (it.version > maxv)
+				maxv = it.version;
+		}
+		size += rg_ks_item2_size(it.namelen, it.keylen);
+	}
+	if (fresh.name == NULL || maxv == UINT32_MAX)
+		return NULL;
+	size += rg_ks_item2_size(fresh.namelen, RG_SIG_SEEDLEN);
+	if ((out = sodium_malloc(size)) == NULL)
+		return NULL;
+	pos = 0;
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		const uint8_t *key = it.key;
+
+		if (it.type == RG_KS_ITEM_SEED && it.status == RG_KEYSTORE_ACTIVE) {
+			it.status = RG_KEYSTORE_RETIRING;
+			it.not_after = now;
+		}
+		slot = rg_ks_put_item(out, &o, &it);
+		if (it.keylen > 0)
+			memcpy(slot, key, it.keylen);
+	}
+	fresh.version = maxv + 1;
+	fresh.status = RG_KEYSTORE_ACTIVE;
+	fresh.created = now;
+	fresh.not_after = 0;
+	fresh.last_used = 0;
+	fresh.kek_version = 0;
+	fresh.keylen = RG_SIG_SEEDLEN;
+	slot = rg_ks_put_item(out, &o, &fresh);
+	randombytes_buf(slot, RG_SIG_SEEDLEN);
+	*version = fresh.version;
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	*outlen = size;
+	return out;
+}
+
+/* Lock, unseal, change the signing keys or the KEKs, check, reseal,
+ * publish. The changed keystore, loaded, or NULL with the file as it was. */
+static rg_keystore *
+rg_ks_change(const char *path, const rg_keystore_secret *secret,
+                     int mode, uint32_t *version, size_t *count, char *err,
+                     size_t errlen)
+{
+	rg_keystore *ks = NULL;
+	uint8_t *blob, *changed = NULL;
+	size_t len = 0, clen = 0;
+	int format = 0, kdf = 0, lockfd;
+	const char *what = NULL;
+
+	if (secret == NULL || version == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
+		return NULL;
+	if ((blob = rg_ks_unseal(path, secret, &format, &kdf, &len, err,
+	                         errlen)) == NULL) {
+		close(lockfd);
+		return NULL;
+	}
+	if (format != RG_KS_FORMAT2) {
+		rg_ks_err(err, errlen, "keystore %s: format 1: rewrite it first "
+		          "(recgatectl keys rewrite)", path);
+		goto out;
+	}
+	changed = mode == RG_KS_KEK_ROTATE
+	    ? rg_ks_kek_blob(blob, len, version, count, &clen)
+	    : rg_ks_signing_blob(blob, len, version, &clen);
+	if (changed == NULL) {
+		rg_ks_err(err, errlen, "keystore %s: cannot change the %s", path,
+		          mode == RG_KS_KEK_ROTATE ? "KEKs" : "signing keys");
+		goto out;
+	}
+	/* Never write out what would not open again. */
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto out;
+	}
+	ks->kdf = kdf;
+	if (rg_ks_load(ks, format, changed, clen, &what) != 0) {
+		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
+		goto fail;
+	}
+	if (rg_ks_seal_write(path, secret, changed, clen, 1, err, errlen) != 0)
+		goto fail;
+	goto out;
+fail:
+	rg_keystore_free(ks);
+	ks = NULL;
+out:
+	if (changed != NULL)
+		sodium_free(changed);
+	sodium_free(blob);
+	close(lockfd);
+	return ks;
+}
+
+rg_keystore *
+rg_keystore_rotate_signing(const char *path, const rg_keystore_secret *secret,
+                           uint32_t *version, char *err, size_t errlen)
+{
+	*version = 0;
+	return rg_ks_change(path, secret, RG_KS_SIGNING_ROTATE, version,
+	                            NULL, err, errlen);
+}
+
+const rg_sigkey *
+rg_keystore_signing_previous(const rg_keystore *ks, uint32_t *version)
+{
+	const struct rg_ks_meta *best = NULL;
+
+	for (size_t i = 0; i < ks->nitems; i++) {
+		const struct rg_ks_meta *m = &ks->items[i];
+
+		if (m->purpose == RG_KEYSTORE_SIGNING &&
+		    m->status == RG_KEYSTORE_RETIRING && m->sig != NULL &&
+		    (best == NULL || m->version > best->version))
+			best = m;
+	}
+	if (best != NULL && version != NULL)
+		*version = best->version;
+	return best != NULL ? best->sig : NULL;
+}
+
+uint32_t
+rg_keystore_signing_version(const rg_keystore *ks)
+{
+	for (size_t i = 0; i < ks->nitems; i++)
+		if (ks->items[i].purpose == RG_KEYSTORE_SIGNING &&
+		    ks->items[i].sig == ks->active)
+			return ks->items[i].version;
+	return 0;
+}
+
+rg_keystore *
+rg_keystore_rotate_kek(const char *path, const rg_keystore_secret *secret,
+                       uint32_t *version, size_t *rewrapped, char *err,
+                       size_t errlen)
+{
+	*version = 0;
+	*rewrapped = 0;
+	return rg_ks_change(path, secret, RG_KS_KEK_ROTATE, version,
+	                            rewrapped, err, errlen);
+}
+
+uint8_t *
+rg_keystore_snapshot(const char *path, size_t *len, char *err, size_t errlen)
+{
+	return rg_ks_read_file(path, len, err, errlen);
+}
+
+int
+rg_keystore_restore(const char *path, const uint8_t *file, size_t len,
+                    char *err, size_t errlen)
+{
+	int lockfd, rc;
+
+	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
+		return -1;
+	rc = rg_ks_write_file(path, file, len, 1, err, errlen);
+	close(lockfd);
+	return rc;
+}
+
+uint32_t
+rg_keystore_kek_version(const rg_keystore *ks)
+{
+	uint32_t v = 0;
+
+	for (size_t i = 0; i < ks->nitems; i++)
+		if (ks->items[i].purpose == RG_KEYSTORE_KEK &&
+		    ks->items[i].status == RG_KEYSTORE_ACTIVE)
+			v = ks->items[i].version;
+	return v;
+}

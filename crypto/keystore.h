@@ -199,4 +199,45 @@ int rg_keystore_info(const rg_keystore *ks, size_t i,
 const rg_sigkey *rg_keystore_signing_key_at(const rg_keystore *ks,
                                             uint32_t version);
 
+/*
+ * Online signing-key rotation (the keeper, which keeps the master secret
+ * for it: see rg_keystore_secret_protect). In the file at path: the
+ * active signing key becomes retiring and a fresh one, version highest + 1
+ * (*version), becomes active; written atomically under the directory lock
+ * (format 2 only). Returns the changed keystore, loaded (caller frees;
+ * the one in use is untouched), or NULL with err and the file unchanged.
+ */
+rg_keystore *rg_keystore_rotate_signing(const char *path,
+                                        const rg_keystore_secret *secret,
+                                        uint32_t *version, char *err,
+                                        size_t errlen);
+/* The newest retiring signing key (it co-signs checkpoints during the
+ * overlap) and its version, or NULL. Owned by ks. */
+const rg_sigkey *rg_keystore_signing_previous(const rg_keystore *ks,
+                                              uint32_t *version);
+/* The active signing key's version. */
+uint32_t rg_keystore_signing_version(const rg_keystore *ks);
+/*
+ * Online KEK rotation: a fresh KEK, version highest + 1 (*version), wraps
+ * every data key from now on; each data key is unwrapped and wrapped
+ * again with it (*rewrapped), the old KEK is kept retired. The data keys
+ * themselves, and so every record, are unchanged. Atomic, as above;
+ * returns the changed keystore, loaded (caller frees), or NULL.
+ */
+rg_keystore *rg_keystore_rotate_kek(const char *path,
+                                    const rg_keystore_secret *secret,
+                                    uint32_t *version, size_t *rewrapped,
+                                    char *err, size_t errlen);
+/* The active KEK's version (0 when none: format 1). */
+uint32_t rg_keystore_kek_version(const rg_keystore *ks);
+/* The file's bytes (ciphertext; malloc'd, caller frees) before a change,
+ * and putting them back atomically when the change must be undone. */
+uint8_t *rg_keystore_snapshot(const char *path, size_t *len, char *err,
+                              size_t errlen);
+int rg_keystore_restore(const char *path, const uint8_t *file, size_t len,
+                        char *err, size_t errlen);
+/* Guard a secret kept for later rewrites: access 0 makes its memory
+ * inaccessible (sodium_mprotect_noaccess), 1 readable. 0 or -1. */
+int rg_keystore_secret_protect(rg_keystore_secret *s, int access);
+
 #endif

@@ -25,7 +25,7 @@
 #include "crypto/tlog.h"
 #include "crypto/verify.h"
 
-#define RG_VERIFY_MAXKEYS 16
+#define RG_VERIFY_MAXKEYS 256      /* published signing keys: rotations */
 #define RG_VERIFY_MAXCP 1000000   /* checkpoints one verification takes */
 #define RG_VERIFY_MAXREC 100000   /* receipts one verification takes */
 #define RG_VERIFY_MAXENTRY (1 << 20)
@@ -34,22 +34,29 @@ struct rg_verify_key {
 	char name[RG_NOTE_MAXNAME + 1];
 	uint8_t pub[RG_SIG_PUBLEN];
 	uint32_t id;
+	/* A key counts only from the entry announcing it (a rotation); a key
+	 * no entry announces counts from the start. first_use: the smallest
+	 * entry index it signed for before any announcement was seen. */
+	int announced;
+	uint64_t first_use;
 };
 
 struct rg_verify_cp {
 	uint64_t size;
 	uint8_t root[RG_HASHLEN];
+	size_t key;          /* the key whose signature line verified */
 	char what[128];
 };
 
 struct rg_verify_rec {
 	uint64_t index;
 	uint8_t leaf[RG_HASHLEN];
+	size_t key;          /* the key that signed it */
 	char what[128];
 };
 
 struct rg_verify {
-	struct rg_verify_key keys[RG_VERIFY_MAXKEYS];
+	struct rg_verify_key *keys;  /* RG_VERIFY_MAXKEYS */
 	size_t nkeys;
 	struct rg_verify_cp *cps;
 	size_t ncps, capcps, nextcp;
@@ -84,7 +91,9 @@ rg_verify_new(void)
 
 	if (sodium_init() < 0 || (v = calloc(1, sizeof(*v))) == NULL)
 		return NULL;
-	if ((v->buf = malloc(RG_VERIFY_MAXENTRY + 1)) == NULL) {
+	if ((v->buf = malloc(RG_VERIFY_MAXENTRY + 1)) == NULL ||
+	    (v->keys = calloc(RG_VERIFY_MAXKEYS, sizeof(*v->keys))) == NULL) {
+		free(v->buf);
 		free(v);
 		return NULL;
 	}
@@ -99,6 +108,7 @@ rg_verify_free(rg_verify *v)
 	free(v->cps);
 	free(v->recs);
 	free(v->buf);
+	free(v->keys);
 	free(v);
 }
 
@@ -126,6 +136,8 @@ rg_verify_add_key(rg_verify *v, const char *name,
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	memcpy(k->pub, pub, RG_SIG_PUBLEN);
 	k->id = rg_sig_note_keyid(name, pub);
+	k->announced = 0;
+	k->first_use = UINT64_MAX;
 	return 0;
 }
 
@@ -178,6 +190,7 @@ rg_verify_add_checkpoint(rg_verify *v, const char *note, size_t len,
 			return rg_verify_fail(v, "%s: signed, but not a checkpoint "
 			                      "of %s", what, v->keys[i].name);
 		snprintf(cp.what, sizeof(cp.what), "%s", what);
+		cp.key = i;
 		if (v->ncps == v->capcps) {
 			size_t cap = v->capcps ? v->capcps * 2 : 64;
 			struct rg_verify_cp *p;
@@ -255,6 +268,47 @@ rg_verify_unb64(const char *in, size_t inlen, uint8_t *out, size_t outmax,
 	return 0;
 }
 
+/* The receipt's cosignatures (absent: none) over v->buf[0, elen). */
+static int
+rg_verify_cosignatures(rg_verify *v, const json_t *list, size_t elen,
+                       const char *what, uint64_t index)
+{
+	const json_t *c;
+	size_t i;
+
+	if (list == NULL)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > RG_VERIFY_MAXKEYS)
+		return rg_verify_fail(v, "%s (entry %llu): bad cosignatures", what,
+		                      (unsigned long long)index);
+	json_array_foreach(list, i, c) {
+		const char *kid = json_string_value(json_object_get(c, "keyid"));
+		const char *s64 = json_string_value(json_object_get(c, "signature"));
+		uint8_t sig[RG_SIG_LEN + 8];
+		size_t slen;
+		int found = 0;
+
+		if (kid == NULL || s64 == NULL ||
+		    rg_verify_unb64(s64, strlen(s64), sig, sizeof(sig), &slen) != 0 ||
+		    slen != RG_SIG_LEN)
+			return rg_verify_fail(v, "%s (entry %llu): bad cosignature",
+			                      what, (unsigned long long)index);
+		for (size_t k = 0; k < v->nkeys && !found; k++) {
+			char hex[9];
+
+			snprintf(hex, sizeof(hex), "%08x", v->keys[k].id);
+			found = strcmp(hex, kid) == 0 &&
+			        rg_sig_verify(v->keys[k].pub, v->buf, elen, sig) == 0;
+		}
+		if (!found)
+			return rg_verify_fail(v, "%s (entry %llu): the cosignature "
+			                      "does not verify under the published "
+			                      "key %s", what,
+			                      (unsigned long long)index, kid);
+	}
+	return 0;
+}
+
 int
 rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
                       const char *what)
@@ -292,8 +346,10 @@ rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
 
 		snprintf(hex, sizeof(hex), "%08x", v->keys[i].id);
 		if (strcmp(hex, kid) == 0 &&
-		    rg_sig_verify(v->keys[i].pub, v->buf, elen, sig) == 0)
+		    rg_sig_verify(v->keys[i].pub, v->buf, elen, sig) == 0) {
 			found = 1;
+			rec.key = i;
+		}
 	}
 	if (!found) {
 		rg_verify_fail(v, "%s (entry %llu): the signature does not verify "
@@ -301,6 +357,11 @@ rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
 		               (unsigned long long)rec.index, kid);
 		goto out;
 	}
+	/* A signing key's announcement carries the new key's signature over
+	 * the same bytes: each must verify under a published key. */
+	if (rg_verify_cosignatures(v, json_object_get(r, "cosignatures"), elen,
+	                           what, rec.index) != 0)
+		goto out;
 	rg_merkle_leaf(v->buf, elen, rec.leaf);
 	if (sodium_memcmp(rec.leaf, leaf, RG_HASHLEN) != 0) {
 		rg_verify_fail(v, "%s (entry %llu): leaf_hash is not the hash of "
@@ -344,6 +405,62 @@ rg_verify_rec_cmp(const void *a, const void *b)
 }
 
 /* Compare every checkpoint of the current size with the frontier. */
+/* Key k signed for entry index pos (a receipt's entry, or the last entry
+ * of a checkpoint's tree), all entries up to pos having been read. */
+static void
+rg_verify_key_used(rg_verify *v, size_t k, uint64_t pos)
+{
+	struct rg_verify_key *key = &v->keys[k];
+
+	if (!key->announced && pos < key->first_use)
+		key->first_use = pos;
+}
+
+/*
+ * An entry announcing a signing key (action admin.signing.rotate): from
+ * here on that key counts; a signature by it for an earlier entry does
+ * not. Cheap test first: only a top-level member can hold the unescaped
+ * quotes of this pattern, and these entries are rare.
+ */
+static int
+rg_verify_announcement(rg_verify *v, uint64_t pos, const uint8_t *entry,
+                       size_t len)
+{
+	static const char pat[] = "\"action\":\"admin.signing.rotate\"";
+	const char *kid, *act, *dec;
+	json_t *e;
+	int rc = 0;
+
+	if (memmem(entry, len, pat, sizeof(pat) - 1) == NULL)
+		return 0;
+	if ((e = json_loadb((const char *)entry, len, 0, NULL)) == NULL)
+		return 0;
+	act = json_string_value(json_object_get(e, "action"));
+	kid = json_string_value(json_object_get(json_object_get(json_object_get(
+	    e, "admin"), "signing_key"), "keyid"));
+	dec = json_string_value(json_object_get(e, "decision"));
+	if (act != NULL && strcmp(act, "admin.signing.rotate") == 0 &&
+	    dec != NULL && strcmp(dec, "allow") == 0 && kid != NULL) {
+		for (size_t k = 0; k < v->nkeys; k++) {
+			char hex[9];
+
+			snprintf(hex, sizeof(hex), "%08x", v->keys[k].id);
+			if (strcmp(hex, kid) != 0 || v->keys[k].announced)
+				continue;
+			if (v->keys[k].first_use < pos) {
+				rc = rg_verify_fail(v, "entry %llu: announces key %s, "
+				    "which signed for entry %llu before it",
+				    (unsigned long long)pos, kid,
+				    (unsigned long long)v->keys[k].first_use);
+				break;
+			}
+			v->keys[k].announced = 1;
+		}
+	}
+	json_decref(e);
+	return rc;
+}
+
 static int
 rg_verify_checkpoints_here(rg_verify *v)
 {
@@ -364,6 +481,8 @@ rg_verify_checkpoints_here(rg_verify *v)
 			    (unsigned long long)cp->size,
 			    (unsigned long long)v->last_good_cp,
 			    (unsigned long long)(cp->size ? cp->size - 1 : 0));
+		if (cp->size > 0)
+			rg_verify_key_used(v, cp->key, cp->size - 1);
 		v->last_good_cp = cp->size;
 	}
 	return 0;
@@ -468,7 +587,10 @@ rg_verify_entry(rg_verify *v, uint64_t claimed, const uint8_t *entry,
 		if (sodium_memcmp(r->leaf, h, RG_HASHLEN) != 0)
 			return rg_verify_fail(v, "entry %llu: not the entry of %s "
 			    "(altered or replaced)", (unsigned long long)pos, r->what);
+		rg_verify_key_used(v, r->key, pos);
 	}
+	if (rg_verify_announcement(v, pos, entry, len) != 0)
+		return -1;
 	rg_tlog_frontier_add(&v->f, h);
 	return rg_verify_checkpoints_here(v);
 }

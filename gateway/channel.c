@@ -14,6 +14,7 @@ struct rg_channel {
 	uv_pipe_t pipe;
 	rg_channel_frame_fn fn;
 	void *ctx;
+	void (*drained)(void *ctx, rg_channel *ch);
 	size_t max_frame;
 	uint8_t *buf;
 	size_t len, cap;
@@ -111,11 +112,20 @@ rg_channel_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		off += (size_t)flen;
 	}
+	/* Every complete frame of this read was handed over. */
+	if (ch->drained != NULL && off > 0)
+		ch->drained(ch->ctx, ch);
 	if (ch->alive && off > 0) {
 		memmove(ch->buf, ch->buf + off, ch->len - off);
 		ch->len -= off;
 	}
 	rg_channel_unref(ch);
+}
+
+void
+rg_channel_on_drained(rg_channel *ch, void (*fn)(void *ctx, rg_channel *ch))
+{
+	ch->drained = fn;
 }
 
 rg_channel *

@@ -29,6 +29,9 @@ typedef int (*rg_channel_frame_fn)(void *ctx, rg_channel *ch,
  * caller that keeps the pointer takes its own with rg_channel_ref(). */
 rg_channel *rg_channel_open(uv_loop_t *loop, int fd, size_t max_frame,
                             rg_channel_frame_fn fn, void *ctx);
+/* Also call fn(ctx, ch) after the frames of one read were all handed to
+ * the frame function (so that it may collect them and act on the run). */
+void rg_channel_on_drained(rg_channel *ch, void (*fn)(void *ctx, rg_channel *ch));
 /* Queue frame (taken over, freed after the write). 0, or -1 when the
  * channel is closed (frame freed). */
 int rg_channel_send(rg_channel *ch, uint8_t *frame, size_t len);

@@ -42,6 +42,9 @@ static const struct rg_err_info rg_err_table[RG_ERR__COUNT] = {
 	[RG_ERR_STORAGE] = {"storage_failed", 500, "the exchange could not be stored; nothing was committed"},
 	[RG_ERR_INTERNAL] = {"internal", 500, "internal error"},
 	[RG_ERR_UNAVAILABLE] = {"unavailable", 503, "the gateway is not accepting requests now"},
+	[RG_ERR_KEY_REVOKED] = {"key_revoked", 401, "the key was revoked"},
+	[RG_ERR_ADMIN_TARGET] = {"admin_target_not_found", 404, "no such key or department"},
+	[RG_ERR_ADMIN_CONFLICT] = {"admin_conflict", 409, "the key's or department's state does not allow this step"},
 };
 
 static const struct rg_err_info *

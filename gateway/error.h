@@ -45,6 +45,11 @@ typedef enum rg_err {
 	RG_ERR_STORAGE,            /* 500: database or audit append failed */
 	RG_ERR_INTERNAL,           /* 500: broken invariant or out of memory */
 	RG_ERR_UNAVAILABLE,        /* 503: gateway shutting down or overloaded */
+	/* Key administration (keeper, ex_admin.c); appended so that the
+	 * numbers above never move. */
+	RG_ERR_KEY_REVOKED,        /* 401: the key was revoked */
+	RG_ERR_ADMIN_TARGET,       /* 404: no such key or department */
+	RG_ERR_ADMIN_CONFLICT,     /* 409: the key's or department's state does not allow it */
 	RG_ERR__COUNT
 } rg_err;
 

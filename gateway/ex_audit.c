@@ -80,7 +80,8 @@ rg_audit_checkpoint(rg_keeper *kp, uint64_t size, int64_t now_ms)
 	text = rg_note_checkpoint_text(origin, size, root);
 	if (text == NULL ||
 	    (note = rg_note_sign(text, origin, rg_keystore_signing_key(kp->ks)))
-	    == NULL)
+	    == NULL ||
+	    (note = rg_admin_cosign_note(kp, text, note)) == NULL)
 		goto out;
 	src = rg_store_checkpoint_put(kp->st, size, root, note, now_ms);
 	if (src != RG_STORE_OK && src != RG_STORE_EXISTS) {

@@ -75,6 +75,24 @@ static const struct rg_route {
 	/* The administrator's one grant step: stop it, never make or widen. */
 	{"POST", "/v1/grants/{id}/suspend", "admin", "grant.suspend",
 	 rg_ex_grant_suspend, NULL},
+	/* Key and department administration (ex_admin.c): every change is
+	 * an entry; none touches a grant. */
+	{"POST", "/v1/admin/keys", "admin", "admin.key.add", rg_ex_admin_key_add,
+	 NULL},
+	{"GET", "/v1/admin/departments/{id}/keys", "admin", "admin.key.list",
+	 rg_ex_admin_key_list, NULL},
+	{"POST", "/v1/admin/keys/{id}/retire", "admin", "admin.key.retire",
+	 rg_ex_admin_key_retire, NULL},
+	{"POST", "/v1/admin/keys/{id}/revoke", "admin", "admin.key.revoke",
+	 rg_ex_admin_key_revoke, NULL},
+	{"POST", "/v1/admin/departments/{id}/suspend", "admin",
+	 "admin.department.suspend", rg_ex_admin_dept_suspend, NULL},
+	{"POST", "/v1/admin/departments/{id}/reactivate", "admin",
+	 "admin.department.reactivate", rg_ex_admin_dept_reactivate, NULL},
+	{"POST", "/v1/admin/signing-key/rotate", "admin", "admin.signing.rotate",
+	 rg_ex_admin_signing_rotate, NULL},
+	{"POST", "/v1/admin/kek/rotate", "admin", "admin.kek.rotate",
+	 rg_ex_admin_kek_rotate, NULL},
 	/* The audit trail, for security officers (ex_audit.c). */
 	{"GET", "/v1/audit/checkpoint", "officer", "audit.checkpoint",
 	 rg_ex_audit_checkpoint, NULL},
@@ -236,6 +254,14 @@ rg_keys_entry(const char *origin, const struct rg_keystore_info *in)
 		              "alg", "ed25519", "public_key", pub64, "vkey", vkey,
 		              "status", status[in->status], "version",
 		              (json_int_t)in->version);
+		/* Validity, in Unix seconds: since when it signs, and for a
+		 * key rotated out since when it no longer signs receipts. */
+		if (k != NULL && in->created != 0)
+			json_object_set_new(k, "created",
+			                    json_integer((json_int_t)in->created));
+		if (k != NULL && in->not_after != 0)
+			json_object_set_new(k, "not_after",
+			                    json_integer((json_int_t)in->not_after));
 	}
 	free(pub64);
 	free(vk64);
@@ -429,10 +455,12 @@ static int
 rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 {
 	rg_keeper *kp = ex->kp;
-	json_t *entry, *outcome, *receipt = NULL, *body = NULL;
+	json_t *entry, *outcome, *receipt = NULL;
 	uint8_t digest[32], leaf[RG_HASHLEN], sig[RG_SIG_LEN];
-	char hex[65], *enc = NULL, *outtext;
-	size_t enclen;
+	static const char rg_receipt_key[] = ",\"receipt\":";
+	char hex[65], *enc = NULL, *outtext, *rtext = NULL, *text;
+	const char *head;
+	size_t enclen, outlen, rlen, tlen, hlen;
 	int allow = strcmp(ex->decision, "allow") == 0, rc = -1;
 
 	if (allow)
@@ -445,12 +473,13 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	}
 	if (outcome == NULL)
 		return -1;
-	/* The response digest covers the outcome as canonically encoded. */
+	/* The response digest covers the outcome as canonically encoded; the
+	 * body carries these same bytes, so the outcome is encoded once. */
 	outtext = json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS);
 	if (outtext == NULL)
 		goto out;
-	crypto_hash_sha256(digest, (uint8_t *)outtext, strlen(outtext));
-	free(outtext);
+	outlen = strlen(outtext);
+	crypto_hash_sha256(digest, (uint8_t *)outtext, outlen);
 
 	entry = json_object();
 	rg_hex(ex->auth.request_digest, 32, hex);
@@ -473,6 +502,8 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 		json_object_set_new(entry, "grant", json_string(ex->grant));
 	if (json_array_size(ex->records) > 0)
 		json_object_set(entry, "records", ex->records);
+	if (ex->admin != NULL)
+		json_object_set(entry, "admin", ex->admin);
 	enc = rg_entry_encode(entry, &enclen);
 	json_decref(entry);
 	if (enc == NULL)
@@ -493,13 +524,29 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	                    "leaf_hash", rg_json_b64(leaf, sizeof(leaf)),
 	                    "keyid", kp->gw_keyid,
 	                    "signature", rg_json_b64(sig, sizeof(sig)));
-	if (receipt == NULL)
+	/* A signing key's announcement is signed by the new key too. */
+	if (receipt != NULL && ex->cosign != NULL &&
+	    rg_admin_cosign_receipt(ex, receipt, (uint8_t *)enc, enclen) != 0)
 		goto out;
-	body = json_pack(allow ? "{s:O, s:O}" : "{s:O, s:O}",
-	                 allow ? "result" : "error", outcome, "receipt", receipt);
-	if (body == NULL ||
-	    rg_respond_json(resp, allow ? 200 : rg_err_status(ex->err), body) != 0)
+	if (receipt == NULL || (rtext = json_dumps(receipt, JSON_COMPACT)) == NULL)
 		goto out;
+	/* {"result"|"error":OUTCOME,"receipt":RECEIPT} */
+	head = allow ? "{\"result\":" : "{\"error\":";
+	hlen = strlen(head);
+	rlen = strlen(rtext);
+	tlen = hlen + outlen + sizeof(rg_receipt_key) - 1 + rlen + 1;
+	if ((text = malloc(tlen + 1)) == NULL)
+		goto out;
+	memcpy(text, head, hlen);
+	memcpy(text + hlen, outtext, outlen);
+	memcpy(text + hlen + outlen, rg_receipt_key, sizeof(rg_receipt_key) - 1);
+	memcpy(text + tlen - 1 - rlen, rtext, rlen);
+	text[tlen - 1] = '}';
+	text[tlen] = '\0';
+	free(resp->body);
+	resp->status = allow ? 200 : rg_err_status(ex->err);
+	resp->body = text;
+	resp->body_len = tlen;
 	kp->audit_size++;
 	if (allow)
 		kp->stats.allowed++;
@@ -508,8 +555,9 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	rc = 0;
 out:
 	free(enc);
+	free(outtext);
+	free(rtext);
 	json_decref(receipt);
-	json_decref(body);
 	json_decref(outcome);
 	return rc;
 }
@@ -566,7 +614,10 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 		rc = rg_ex_finish(&ex, resp);
 	json_decref(ex.records);
 	json_decref(ex.result);
+	json_decref(ex.admin);
 	if (rc != 0) {
+		if (ex.rotated) /* its entry is undone: so is the rotation */
+			rg_admin_rotation_end(kp, 0);
 		rg_response_error(resp, RG_ERR_STORAGE, NULL, NULL);
 		return -1;
 	}

@@ -34,6 +34,11 @@ struct rg_exchange {
 	json_t *records;       /* [{"id","version"}] touched, for the entry */
 	char grant[RG_GRANT_IDLEN]; /* the grant acted on or relied on */
 	json_t *result;        /* on allow */
+	json_t *admin;         /* an administrator's change, entered as
+	                          "admin" (ex_admin.c); NULL otherwise */
+	const rg_sigkey *cosign; /* a new signing key that also signs the
+	                          receipt (its announcement); not owned */
+	int rotated;           /* the keystore was rewritten (ex_admin.c) */
 	rg_err err;            /* on deny/reject */
 	char errfield[128];
 	char errmsg[320];
@@ -78,6 +83,20 @@ int rg_ex_grant_countersign(struct rg_exchange *ex);
 int rg_ex_grant_revoke(struct rg_exchange *ex);
 int rg_ex_grant_dispute(struct rg_exchange *ex);
 int rg_ex_grant_suspend(struct rg_exchange *ex);
+
+/* ex_admin.c: the administrator's key and department changes. */
+int rg_ex_admin_key_add(struct rg_exchange *ex);
+int rg_ex_admin_key_retire(struct rg_exchange *ex);
+int rg_ex_admin_key_revoke(struct rg_exchange *ex);
+int rg_ex_admin_key_list(struct rg_exchange *ex);
+int rg_ex_admin_dept_suspend(struct rg_exchange *ex);
+int rg_ex_admin_dept_reactivate(struct rg_exchange *ex);
+int rg_ex_admin_signing_rotate(struct rg_exchange *ex);
+int rg_ex_admin_kek_rotate(struct rg_exchange *ex);
+/* Add the new key's signature over the entry bytes to the receipt
+ * ("cosignatures"). 0 or -1. */
+int rg_admin_cosign_receipt(struct rg_exchange *ex, json_t *receipt,
+                            const uint8_t *entry, size_t len);
 
 /* ex_audit.c: the audit trail for officers. */
 int rg_ex_audit_checkpoint(struct rg_exchange *ex);

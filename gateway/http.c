@@ -20,6 +20,13 @@
 
 #include "gateway/http.h"
 
+/*
+ * The read buffer of a connection exists only while bytes are pending: it
+ * is taken when the socket becomes readable and given back once every byte
+ * in it went through the parser (the parser copies what it keeps into the
+ * request). An idle keep-alive connection then costs its struct and
+ * libuv's handles, not 16 KiB: 10,000 of them fit in the front's budget.
+ */
 #define RG_HTTP_INBUF       16384 /* read buffer per connection */
 #define RG_HTTP_MAX_HEADERS 100   /* header lines per request */
 #define RG_HTTP_BACKLOG     511
@@ -91,7 +98,7 @@ struct rg_http_conn {
 	size_t head_bytes;
 	char peer[64];
 	size_t inoff, inlen;
-	char inbuf[RG_HTTP_INBUF];
+	char *inbuf;          /* RG_HTTP_INBUF bytes, or NULL when empty */
 };
 
 struct rg_http {
@@ -496,9 +503,24 @@ rg_http_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct rg_http_conn *conn = h->data;
 
 	(void)suggested;
+	/* Out of memory: a zero-length buffer makes libuv report UV_ENOBUFS
+	 * to rg_http_on_read, which closes the connection. */
+	if (conn->inbuf == NULL && (conn->inbuf = malloc(RG_HTTP_INBUF)) == NULL) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
 	/* Reading runs only once the buffer was fully consumed. */
 	*buf = uv_buf_init(conn->inbuf + conn->inlen,
-	                   (unsigned)(sizeof(conn->inbuf) - conn->inlen));
+	                   (unsigned)(RG_HTTP_INBUF - conn->inlen));
+}
+
+/* Everything read was parsed: the buffer goes back until the next read. */
+static void
+rg_http_inbuf_release(struct rg_http_conn *conn)
+{
+	conn->inoff = conn->inlen = 0;
+	free(conn->inbuf);
+	conn->inbuf = NULL;
 }
 
 static void
@@ -550,6 +572,7 @@ rg_http_on_conn_closed(uv_handle_t *h)
 	free(conn->field);
 	free(conn->value);
 	free(conn->wbuf);
+	free(conn->inbuf);
 	free(conn);
 	rg_http_handle_gone(http);
 }
@@ -594,7 +617,7 @@ static void
 rg_http_conn_linger(struct rg_http_conn *conn)
 {
 	conn->phase = RG_HTTP_LINGER;
-	conn->inoff = conn->inlen = 0;
+	rg_http_inbuf_release(conn);
 	conn->sreq.data = conn;
 	if (uv_shutdown(&conn->sreq, (uv_stream_t *)&conn->tcp,
 	                rg_http_on_shutdown) != 0) {
@@ -765,7 +788,7 @@ rg_http_conn_process(struct rg_http_conn *conn)
 	}
 	if (conn->busy || conn->closing)
 		return;
-	conn->inoff = conn->inlen = 0;
+	rg_http_inbuf_release(conn);
 	rg_http_read_start(conn);
 }
 
@@ -775,15 +798,19 @@ rg_http_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct rg_http_conn *conn = s->data;
 
 	(void)buf;
-	if (conn->closing || nread == 0)
+	if (conn->closing)
 		return;
 	if (nread < 0) {
 		/* EOF or error: there is nobody left to answer. */
 		rg_http_conn_close(conn);
 		return;
 	}
-	if (conn->phase == RG_HTTP_LINGER)
-		return; /* drained and dropped */
+	if (nread == 0 || conn->phase == RG_HTTP_LINGER) {
+		/* Nothing after all (EAGAIN), or drained and dropped. */
+		if (conn->inlen == 0 || conn->phase == RG_HTTP_LINGER)
+			rg_http_inbuf_release(conn);
+		return;
+	}
 	conn->inlen += (size_t)nread;
 	rg_http_conn_process(conn);
 }

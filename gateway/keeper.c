@@ -173,7 +173,13 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 	}
 	kp->ks = rg_keystore_open_secret(cfg->keystore, secret, kerr,
 	                                 sizeof(kerr));
-	rg_keystore_secret_free(secret);
+	/* Kept for online signing-key rotation (ex_admin.c), in guarded
+	 * memory made inaccessible until a rotation needs it. */
+	kp->secret = secret;
+	if (rg_keystore_secret_protect(secret, 0) != 0) {
+		snprintf(err, errlen, "cannot protect the master secret");
+		goto fail;
+	}
 	if (kp->ks == NULL) {
 		snprintf(err, errlen, "%s", kerr);
 		goto fail;
@@ -223,6 +229,7 @@ fail:
 	rg_policy_free(kp->pol);
 	rg_store_close(kp->st);
 	rg_keystore_free(kp->ks);
+	rg_keystore_secret_free(kp->secret);
 	free(kp);
 	return NULL;
 }
@@ -285,6 +292,9 @@ rg_keeper_flush(rg_keeper *kp)
 	}
 	/* A failed batch changed nothing: the old snapshot stands. */
 	kp->pol_dirty = 0;
+	/* A rotated signing key signs from the next batch on, and the
+	 * checkpoint below; a failed batch undoes the rotation. */
+	rg_admin_rotation_end(kp, !failed);
 	kp->stats.audit_size = kp->audit_size;
 	kp->npending = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -301,6 +311,8 @@ rg_keeper_flush(rg_keeper *kp)
 	                                      kp->cfg.checkpoint_every_entries)
 		(void)rg_audit_checkpoint(kp, kp->committed_size,
 		                          rg_keeper_now_ms());
+	/* The replies are out: the WAL checkpoint delays none of them. */
+	rg_store_wal_tidy(kp->st);
 }
 
 static void
@@ -433,6 +445,9 @@ rg_keeper_closed(uv_handle_t *h)
 	rg_policy_free(kp->pol);
 	rg_store_close(kp->st);
 	rg_keystore_free(kp->ks);
+	rg_keystore_free(kp->ks_next);
+	free(kp->ks_undo);
+	rg_keystore_secret_free(kp->secret);
 	free(kp);
 }
 

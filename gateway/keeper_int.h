@@ -48,6 +48,14 @@ struct rg_keeper {
 
 	struct rg_keeper_stats stats;
 
+	/* Signing-key rotation (ex_admin.c): the master secret, kept to
+	 * reseal the keystore and inaccessible while idle; the rotated
+	 * keystore, in use once the batch announcing it commits. */
+	rg_keystore_secret *secret;
+	rg_keystore *ks_next;
+	uint8_t *ks_undo;          /* the keystore file before it (ciphertext) */
+	size_t ks_undo_len;
+
 	/* Audit checkpoints (ex_audit.c): signed only over committed trees. */
 	uint64_t committed_size;   /* audit entries durable on disk */
 	uint64_t checkpoint_size;  /* size of the latest signed checkpoint */
@@ -82,6 +90,15 @@ int rg_keeper_load_grants(rg_store *st, rg_policy *pol);
  * grants), inside the current transaction if one is open. Caller owns it;
  * NULL with err on failure. */
 rg_policy *rg_keeper_load_policy(rg_store *st, char *err, size_t errlen);
+
+/* ex_admin.c: at the end of a batch, put a rotated keystore (signing key
+ * or KEK) in use (committed) or put the file back (not committed). Also
+ * for one exchange that failed after rotating (committed 0). */
+void rg_admin_rotation_end(rg_keeper *kp, int committed);
+/* ex_admin.c: note (signed by the active key; freed here) with the
+ * previous key's signature line added during the overlap. malloc'd, or
+ * NULL on failure. */
+char *rg_admin_cosign_note(rg_keeper *kp, const char *text, char *note);
 
 /* Wall clock in milliseconds. */
 int64_t rg_keeper_now_ms(void);

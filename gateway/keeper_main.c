@@ -18,6 +18,8 @@
 
 #include "gateway/channel.h"
 #include "gateway/keeper.h"
+#include "gateway/keeper_int.h"
+#include "gateway/preverify.h"
 #include "gateway/procs.h"
 #include "gateway/wire.h"
 
@@ -30,6 +32,11 @@ struct rg_kmain {
 	size_t max_frame;
 	int control_fd;
 	int stopping;
+	/* The requests of one read from the front, their signatures verified
+	 * together (preverify.c) before they are handled in order. */
+	rg_preverify *pv;
+	struct rg_kreq *run[RG_PREVERIFY_MAX];
+	size_t nrun;
 };
 
 /* One request in the keeper's hands; it owns its decoded copy. */
@@ -54,6 +61,37 @@ rg_kmain_done(void *ctx, const struct rg_response *resp)
 	rg_channel_unref(kr->ch);
 	rg_wire_request_free(&kr->req);
 	free(kr);
+}
+
+/* Handle the collected requests in arrival order, while the helper
+ * thread verifies their signatures ahead of them. */
+static void
+rg_kmain_drained(void *ctx, rg_channel *ch)
+{
+	struct rg_kmain *km = ctx;
+	struct rg_request *reqs[RG_PREVERIFY_MAX];
+	size_t n = km->nrun;
+
+	(void)ch;
+	km->nrun = 0;
+	if (km->kp == NULL) {
+		/* Stopping: nobody answers these any more. */
+		for (size_t i = 0; i < n; i++) {
+			rg_channel_unref(km->run[i]->ch);
+			rg_wire_request_free(&km->run[i]->req);
+			free(km->run[i]);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = &km->run[i]->req;
+	rg_preverify_start(km->pv, km->kp->st, reqs, n);
+	for (size_t i = 0; i < n; i++) {
+		rg_preverify_wait(km->pv, i);
+		rg_keeper_handle(km->kp, &km->run[i]->req, rg_kmain_done,
+		                 km->run[i]);
+	}
+	rg_preverify_end(km->pv);
 }
 
 static int
@@ -81,7 +119,9 @@ rg_kmain_frame(void *ctx, rg_channel *ch, const uint8_t *frame, size_t len)
 	}
 	kr->ch = ch;
 	rg_channel_ref(ch);
-	rg_keeper_handle(km->kp, &kr->req, rg_kmain_done, kr);
+	if (km->nrun == RG_PREVERIFY_MAX)
+		rg_kmain_drained(km, ch);
+	km->run[km->nrun++] = kr;
 	return 0;
 }
 
@@ -127,8 +167,10 @@ rg_kmain_control(uv_poll_t *p, int status, int events)
 	km->front = rg_channel_open(km->loop, fd, km->max_frame, rg_kmain_frame, km);
 	if (km->front == NULL)
 		close(fd);
-	else
+	else {
 		rg_channel_ref(km->front); /* km->front's own reference */
+		rg_channel_on_drained(km->front, rg_kmain_drained);
+	}
 }
 
 static void
@@ -180,6 +222,8 @@ rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
 		fprintf(stderr, "recgated[keeper]: %s\n", err);
 		return 1;
 	}
+	/* Without it (out of memory) every signature is checked inline. */
+	km.pv = rg_preverify_new();
 	if (uv_poll_init(km.loop, &km.control, control_fd) != 0 ||
 	    uv_signal_init(km.loop, &km.sigterm) != 0) {
 		fprintf(stderr, "recgated[keeper]: cannot set up the event loop\n");
@@ -201,5 +245,6 @@ rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
 	}
 	uv_run(km.loop, UV_RUN_DEFAULT);
 	uv_loop_close(km.loop);
+	rg_preverify_free(km.pv);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "gateway/client.h"
+#include "gateway/ctl_admin.h"
 #include "gateway/ctl_audit.h"
 #include "gateway/ctl_catalogue.h"
 #include "gateway/ctl_keys.h"
@@ -43,6 +44,8 @@ usage(void)
 	    "administrator (an admin-role key; suspends, never grants):\n"
 	    "       recgatectl grants suspend ID --url URL --key KEYFILE "
 	    "[--reason TEXT]\n"
+	    "       recgatectl admin --url URL --key KEYFILE (key|keys|department) "
+	    "...  (keys and departments; `admin` alone for help)\n"
 	    "  keys                               the gateway's public keys\n");
 	exit(2);
 }
@@ -239,6 +242,8 @@ main(int argc, char **argv)
 		return rg_ctl_catalogue(argc - 2, argv + 2);
 	if (strcmp(argv[1], "keys") == 0)
 		return rg_ctl_keys(argc - 2, argv + 2);
+	if (strcmp(argv[1], "admin") == 0)
+		return rg_ctl_admin(argc - 2, argv + 2);
 	/* `grants suspend ID ...` is `client grant-suspend ID ...` with the
 	 * administrator's key: the one grant step an administrator has. */
 	if (strcmp(argv[1], "grants") == 0 && argc >= 4 &&

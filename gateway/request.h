@@ -31,6 +31,12 @@ struct rg_request {
 	size_t body_len;
 	char peer[64];              /* "127.0.0.1:54321" */
 	int64_t received_ms;        /* wall clock when the head was complete */
+	/* Only ever set inside the keeper (preverify.c), never carried on the
+	 * wire: the signature verified under sig_pub over a base; sig_hash is
+	 * rg_preverify_hash of the signature and that base. */
+	int sig_ok;
+	uint8_t sig_pub[32];
+	uint8_t sig_hash[32];
 };
 
 /* Header value by lower-case name, or NULL. */

@@ -49,6 +49,9 @@ int rg_store_rollback(rg_store *st);
 int rg_store_savepoint(rg_store *st);
 int rg_store_release(rg_store *st);  /* keep the savepoint's work */
 int rg_store_undo(rg_store *st);     /* roll back to and release the savepoint */
+/* Outside a transaction: checkpoint the WAL if it grew past its mark (call
+ * once replies are out; skipping it loses nothing, commits then do it). */
+void rg_store_wal_tidy(rg_store *st);
 
 /* Meta values (small blobs). get: *val malloc'd, caller frees. */
 int rg_store_meta_put(rg_store *st, const char *name, const void *val, size_t len);
@@ -171,6 +174,24 @@ int rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
                              void *ctx);
 void rg_store_checkpoint_clear(struct rg_store_checkpoint *cp);
 /* ---- end audit trail ------------------------------------------------------ */
+
+/* ---- key administration (store_keys.c) -----------------------------------
+ * Status changes of one key or one department: NOTFOUND when there is no
+ * such row. A key's status is "active", "suspended", "retired" or
+ * "revoked"; only "active" authenticates. */
+int rg_store_key_status_set(rg_store *st, const char *keyid, const char *status);
+int rg_store_dept_status_set(rg_store *st, const char *id, const char *status);
+/* A department's status into status (len bytes); NOTFOUND when none. */
+int rg_store_dept_status_get(rg_store *st, const char *id, char *status,
+                             size_t len);
+/* OK when dept holds (or held) a key in role, NOTFOUND when never. */
+int rg_store_dept_has_role(rg_store *st, const char *dept, const char *role);
+/* The keys of one department, oldest first (keyid, role, status,
+ * created_ms filled; pub is not); fn may return non-zero to stop. */
+int rg_store_key_each_dept(rg_store *st, const char *dept,
+                           int (*fn)(void *ctx, const struct rg_store_key *key),
+                           void *ctx);
+/* ---- end key administration ----------------------------------------------- */
 
 /* Test seam: make the nth write statement from now (1 = next) fail, and
  * every one after it until reset with 0. Counted: begin, commit and every

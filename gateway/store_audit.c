@@ -26,10 +26,10 @@ rg_store_audit_node(rg_store *st, unsigned level, uint64_t idx,
 		return RG_STORE_NOTFOUND;
 	/* Level 0 is the leaf column of the log itself. */
 	if (level == 0)
-		s = rg_store_prepare(st, "SELECT leaf FROM audit WHERE idx = ?2"
+		s = rg_store_stmt_get(st, "SELECT leaf FROM audit WHERE idx = ?2"
 		                           " AND ?1 = 0", "reading a leaf hash");
 	else
-		s = rg_store_prepare(st, "SELECT hash FROM audit_nodes"
+		s = rg_store_stmt_get(st, "SELECT hash FROM audit_nodes"
 		                           " WHERE level = ?1 AND idx = ?2",
 		                           "reading a subtree hash");
 	if (s == NULL)
@@ -51,7 +51,7 @@ rg_store_audit_node(rg_store *st, unsigned level, uint64_t idx,
 		ret = RG_STORE_OK;
 	}
 out:
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return ret;
 }
 
@@ -64,7 +64,7 @@ rg_store_audit_node_put(rg_store *st, unsigned level, uint64_t idx,
 
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
-	s = rg_store_prepare(st, "INSERT INTO audit_nodes(level, idx, hash)"
+	s = rg_store_stmt_get(st, "INSERT INTO audit_nodes(level, idx, hash)"
 	                           " VALUES(?1, ?2, ?3)", "storing a subtree hash");
 	if (s == NULL)
 		return RG_STORE_ERROR;
@@ -76,7 +76,7 @@ rg_store_audit_node_put(rg_store *st, unsigned level, uint64_t idx,
 		rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		rg_store_set_error(st, "storing a subtree hash");
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return rc == SQLITE_DONE ? RG_STORE_OK : RG_STORE_ERROR;
 }
 
@@ -113,7 +113,7 @@ rg_store_audit_each(rg_store *st, uint64_t from, uint64_t to,
 
 	if (from > INT64_MAX || to > INT64_MAX)
 		return RG_STORE_ERROR;
-	s = rg_store_prepare(st, "SELECT idx, entry, leaf FROM audit"
+	s = rg_store_stmt_get(st, "SELECT idx, entry, leaf FROM audit"
 	                           " WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
 	                           "reading the audit log");
 	if (s == NULL)
@@ -121,7 +121,7 @@ rg_store_audit_each(rg_store *st, uint64_t from, uint64_t to,
 	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)from) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 2, (sqlite3_int64)to) != SQLITE_OK) {
 		rg_store_set_error(st, "reading the audit log");
-		sqlite3_finalize(s);
+		rg_store_stmt_put(st, s);
 		return RG_STORE_ERROR;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -142,7 +142,7 @@ rg_store_audit_each(rg_store *st, uint64_t from, uint64_t to,
 		rg_store_set_error(st, "reading the audit log");
 		ret = RG_STORE_ERROR;
 	}
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return ret;
 }
 
@@ -157,7 +157,7 @@ rg_store_checkpoint_put(rg_store *st, uint64_t size, const uint8_t root[32],
 		return RG_STORE_ERROR;
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
-	s = rg_store_prepare(st, "INSERT INTO audit_checkpoints(size, root,"
+	s = rg_store_stmt_get(st, "INSERT INTO audit_checkpoints(size, root,"
 	                           " note, time_ms) VALUES(?1, ?2, ?3, ?4)",
 	                           "storing a checkpoint");
 	if (s == NULL)
@@ -169,7 +169,7 @@ rg_store_checkpoint_put(rg_store *st, uint64_t size, const uint8_t root[32],
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return RG_STORE_EXISTS;
 	if (rc != SQLITE_DONE) {
@@ -211,7 +211,7 @@ rg_store_checkpoint_latest(rg_store *st, struct rg_store_checkpoint *out)
 	int rc, ret = RG_STORE_ERROR;
 
 	memset(out, 0, sizeof(*out));
-	s = rg_store_prepare(st, "SELECT size, root, note, time_ms FROM"
+	s = rg_store_stmt_get(st, "SELECT size, root, note, time_ms FROM"
 	                           " audit_checkpoints ORDER BY size DESC LIMIT 1",
 	                           "reading the latest checkpoint");
 	if (s == NULL)
@@ -226,7 +226,7 @@ rg_store_checkpoint_latest(rg_store *st, struct rg_store_checkpoint *out)
 		rg_store_set_error(st, "reading the latest checkpoint: damaged row");
 	} else
 		ret = RG_STORE_OK;
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return ret;
 }
 
@@ -242,7 +242,7 @@ rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
 
 	if (after > INT64_MAX || limit < 0)
 		return RG_STORE_ERROR;
-	s = rg_store_prepare(st, "SELECT size, root, note, time_ms FROM"
+	s = rg_store_stmt_get(st, "SELECT size, root, note, time_ms FROM"
 	                           " audit_checkpoints WHERE size > ?1"
 	                           " ORDER BY size LIMIT ?2",
 	                           "reading checkpoints");
@@ -251,7 +251,7 @@ rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
 	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)after) != SQLITE_OK ||
 	    sqlite3_bind_int(s, 2, limit) != SQLITE_OK) {
 		rg_store_set_error(st, "reading checkpoints");
-		sqlite3_finalize(s);
+		rg_store_stmt_put(st, s);
 		return RG_STORE_ERROR;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -273,6 +273,6 @@ rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
 		rg_store_set_error(st, "reading checkpoints");
 		ret = RG_STORE_ERROR;
 	}
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return ret;
 }

@@ -23,7 +23,7 @@ rg_store_grant_put(rg_store *st, const char *id, const char *doc, size_t len)
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
 	/* grants has no children, so REPLACE cascades nowhere. */
-	s = rg_store_prepare(st, "INSERT OR REPLACE INTO grants(id, doc)"
+	s = rg_store_stmt_get(st, "INSERT OR REPLACE INTO grants(id, doc)"
 	                           " VALUES(?1, ?2)", "storing a grant");
 	if (s == NULL)
 		return RG_STORE_ERROR;
@@ -34,7 +34,7 @@ rg_store_grant_put(rg_store *st, const char *id, const char *doc, size_t len)
 		rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		rg_store_set_error(st, "storing a grant");
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return rc == SQLITE_DONE ? RG_STORE_OK : RG_STORE_ERROR;
 }
 
@@ -59,7 +59,7 @@ rg_store_grant_doc(sqlite3_stmt *s, int col, char **doc, size_t *len)
 int
 rg_store_grant_get(rg_store *st, const char *id, char **doc, size_t *len)
 {
-	sqlite3_stmt *s = rg_store_prepare(st,
+	sqlite3_stmt *s = rg_store_stmt_get(st,
 	    "SELECT doc FROM grants WHERE id = ?1", "reading a grant");
 	int rc, ret = RG_STORE_ERROR;
 
@@ -67,7 +67,7 @@ rg_store_grant_get(rg_store *st, const char *id, char **doc, size_t *len)
 		return RG_STORE_ERROR;
 	if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rg_store_set_error(st, "reading a grant");
-		sqlite3_finalize(s);
+		rg_store_stmt_put(st, s);
 		return RG_STORE_ERROR;
 	}
 	rc = sqlite3_step(s);
@@ -78,7 +78,7 @@ rg_store_grant_get(rg_store *st, const char *id, char **doc, size_t *len)
 		ret = RG_STORE_NOTFOUND;
 	else
 		rg_store_set_error(st, "reading a grant");
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return ret;
 }
 
@@ -88,7 +88,7 @@ rg_store_grant_each(rg_store *st,
                               size_t len),
                     void *ctx)
 {
-	sqlite3_stmt *s = rg_store_prepare(st,
+	sqlite3_stmt *s = rg_store_stmt_get(st,
 	    "SELECT id, doc FROM grants ORDER BY id", "listing grants");
 	int rc;
 
@@ -102,7 +102,7 @@ rg_store_grant_each(rg_store *st,
 
 		if (id == NULL || rg_store_grant_doc(s, 1, &doc, &len) != 0) {
 			rg_store_set_error(st, "listing grants");
-			sqlite3_finalize(s);
+			rg_store_stmt_put(st, s);
 			return RG_STORE_ERROR;
 		}
 		stop = fn(ctx, (const char *)id, doc, len);
@@ -112,9 +112,9 @@ rg_store_grant_each(rg_store *st,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		rg_store_set_error(st, "listing grants");
-		sqlite3_finalize(s);
+		rg_store_stmt_put(st, s);
 		return RG_STORE_ERROR;
 	}
-	sqlite3_finalize(s);
+	rg_store_stmt_put(st, s);
 	return RG_STORE_OK;
 }

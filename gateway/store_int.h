@@ -20,6 +20,13 @@ void rg_store_set_error(rg_store *st, const char *what);
 /* Prepare a statement for one call (the caller finalizes it): for the
  * rarer statements of the part files. NULL with the error recorded. */
 sqlite3_stmt *rg_store_prepare(rg_store *st, const char *sql, const char *what);
+/* The same for the hot statements of the part files: sql must be a string
+ * constant (it is cached by address); the statement stays prepared for the
+ * connection's life. Give it back with rg_store_stmt_put, never finalize
+ * it. NULL with the error recorded. */
+sqlite3_stmt *rg_store_stmt_get(rg_store *st, const char *sql, const char *what);
+/* Reset a statement from rg_store_stmt_get and clear its bindings. */
+void rg_store_stmt_put(rg_store *st, sqlite3_stmt *s);
 /* store_audit.c: store the subtree hashes that leaf index completes (its
  * entry is already in the audit table). Called by rg_store_audit_append. */
 int rg_store_audit_nodes_add(rg_store *st, uint64_t index,

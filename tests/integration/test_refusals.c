@@ -416,7 +416,7 @@ TEST(suspended_key_is_refused)
 	set_status(&gw, keyid, "revoked", NULL, NULL);
 	rg_gw_restart(&gw);
 	refuse_built(&gw, "health", "GET", "/v1/catalogue", NULL, NULL, NULL, 401,
-	             "key_suspended", 1);
+	             "key_revoked", 1);
 	rg_gw_stop(&gw);
 }
 

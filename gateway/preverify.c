@@ -1,0 +1,269 @@
+/*
+ * preverify.c -- Ed25519 checks of a run of requests on a helper thread,
+ * ahead of the keeper's thread handling the same requests in order.
+ *
+ * It owns the helper thread and nothing else. It never decides: it only
+ * notes on a request that its signature verified under a given key over a
+ * given base, and rg_auth_check (auth.c) uses that note only when the key
+ * and base it computes itself are the same. The helper thread touches no
+ * shared state but the job slots handed to it, and never the store.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/httpsig.h"
+#include "gateway/preverify.h"
+
+struct rg_pv_job {
+	struct rg_request *req;
+	rg_httpsig *hs;
+	const uint8_t *sig;     /* owned by hs */
+	size_t siglen;
+	char *base;
+	size_t baselen;
+	uint8_t pub[32];
+	int ok;
+};
+
+struct rg_preverify {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started;
+	int quit;
+	/* The run handed to the helper (NULL once it took it), and how many
+	 * of its jobs are done, in order. */
+	struct rg_pv_job *work;
+	size_t nwork;
+	size_t ndone;
+	/* The current run, owned by the keeper's thread. */
+	struct rg_pv_job jobs[RG_PREVERIFY_MAX];
+	int job_of[RG_PREVERIFY_MAX];   /* request -> job, or -1 */
+	struct rg_request **reqs;
+	size_t nreqs, njobs;
+};
+
+/* The helper: verifies the jobs of each run in order, counting them. */
+static void *
+rg_pv_main(void *arg)
+{
+	struct rg_preverify *pv = arg;
+
+	for (;;) {
+		struct rg_pv_job *work;
+		size_t n;
+
+		pthread_mutex_lock(&pv->mu);
+		while (pv->work == NULL && !pv->quit)
+			pthread_cond_wait(&pv->cv, &pv->mu);
+		if (pv->quit) {
+			pthread_mutex_unlock(&pv->mu);
+			return NULL;
+		}
+		work = pv->work;
+		n = pv->nwork;
+		pv->work = NULL;
+		pthread_mutex_unlock(&pv->mu);
+		for (size_t i = 0; i < n; i++) {
+			int ok = crypto_sign_verify_detached(work[i].sig,
+			    (const uint8_t *)work[i].base, work[i].baselen,
+			    work[i].pub) == 0;
+
+			pthread_mutex_lock(&pv->mu);
+			work[i].ok = ok;
+			pv->ndone++;
+			pthread_cond_broadcast(&pv->cv);
+			pthread_mutex_unlock(&pv->mu);
+		}
+	}
+}
+
+rg_preverify *
+rg_preverify_new(void)
+{
+	struct rg_preverify *pv = calloc(1, sizeof(*pv));
+
+	if (pv == NULL)
+		return NULL;
+	if (pthread_mutex_init(&pv->mu, NULL) != 0) {
+		free(pv);
+		return NULL;
+	}
+	if (pthread_cond_init(&pv->cv, NULL) != 0) {
+		pthread_mutex_destroy(&pv->mu);
+		free(pv);
+		return NULL;
+	}
+	return pv;
+}
+
+void
+rg_preverify_free(rg_preverify *pv)
+{
+	if (pv == NULL)
+		return;
+	if (pv->started) {
+		pthread_mutex_lock(&pv->mu);
+		pv->quit = 1;
+		pthread_cond_broadcast(&pv->cv);
+		pthread_mutex_unlock(&pv->mu);
+		pthread_join(pv->thread, NULL);
+	}
+	pthread_cond_destroy(&pv->cv);
+	pthread_mutex_destroy(&pv->mu);
+	free(pv);
+}
+
+void
+rg_preverify_hash(const uint8_t *sig, size_t siglen, const char *base,
+                  size_t baselen, uint8_t out[32])
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, sig, siglen);
+	crypto_generichash_update(&h, (const uint8_t *)base, baselen);
+	crypto_generichash_final(&h, out, 32);
+}
+
+static const char *
+rg_pv_header(void *ctx, const char *lname)
+{
+	return rg_request_header(ctx, lname);
+}
+
+/* Everything the verification needs, or 0 to leave req to rg_auth_check. */
+static int
+rg_pv_prepare(rg_store *st, struct rg_request *req, struct rg_pv_job *job)
+{
+	const char *si = rg_request_header(req, "signature-input");
+	const char *sv = rg_request_header(req, "signature");
+	struct rg_httpsig_msg msg = {0};
+	struct rg_store_key key;
+	const char *keyid, *alg;
+
+	memset(job, 0, sizeof(*job));
+	if (si == NULL || sv == NULL ||
+	    rg_httpsig_parse(si, sv, &job->hs) != RG_HTTPSIG_OK)
+		return 0;
+	keyid = rg_httpsig_keyid(job->hs);
+	alg = rg_httpsig_alg(job->hs);
+	if (keyid == NULL || alg == NULL || strcmp(alg, "ed25519") != 0 ||
+	    rg_store_key_get(st, keyid, &key) != RG_STORE_OK)
+		return 0;
+	memcpy(job->pub, key.pub, sizeof(job->pub));
+	msg.method = req->method;
+	msg.path = req->path;
+	msg.query = req->query;
+	msg.authority = rg_request_header(req, "host");
+	msg.header = rg_pv_header;
+	msg.ctx = req;
+	if (rg_httpsig_base(job->hs, &msg, &job->base, &job->baselen) !=
+	    RG_HTTPSIG_OK)
+		return 0;
+	job->sig = rg_httpsig_signature(job->hs, &job->siglen);
+	if (job->sig == NULL || job->siglen != crypto_sign_BYTES)
+		return 0;
+	job->req = req;
+	return 1;
+}
+
+static void
+rg_pv_clear(struct rg_pv_job *job)
+{
+	free(job->base);
+	rg_httpsig_free(job->hs);
+	memset(job, 0, sizeof(*job));
+}
+
+void
+rg_preverify_start(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
+                   size_t n)
+{
+	if (pv == NULL)
+		return;
+	pv->reqs = reqs;
+	pv->nreqs = n <= RG_PREVERIFY_MAX ? n : 0;
+	pv->njobs = 0;
+	for (size_t i = 0; i < pv->nreqs; i++) {
+		pv->job_of[i] = -1;
+		if (rg_pv_prepare(st, reqs[i], &pv->jobs[pv->njobs]))
+			pv->job_of[i] = (int)pv->njobs++;
+		else
+			rg_pv_clear(&pv->jobs[pv->njobs]);
+	}
+	/* One signature is not worth a hand-over: rg_auth_check does it. */
+	if (pv->njobs < 2)
+		goto none;
+	if (!pv->started) {
+		/* Inside the sandbox: clone(CLONE_THREAD) and futex are allowed
+		 * for this (sandbox.c). Without the thread, no notes. */
+		if (pthread_create(&pv->thread, NULL, rg_pv_main, pv) != 0)
+			goto none;
+		pv->started = 1;
+	}
+	pthread_mutex_lock(&pv->mu);
+	pv->ndone = 0;
+	pv->work = pv->jobs;
+	pv->nwork = pv->njobs;
+	pthread_cond_broadcast(&pv->cv);
+	pthread_mutex_unlock(&pv->mu);
+	return;
+none:
+	for (size_t i = 0; i < pv->njobs; i++)
+		rg_pv_clear(&pv->jobs[i]);
+	for (size_t i = 0; i < pv->nreqs; i++)
+		pv->job_of[i] = -1;
+	pv->njobs = 0;
+}
+
+void
+rg_preverify_wait(rg_preverify *pv, size_t i)
+{
+	struct rg_pv_job *job;
+	int j;
+
+	if (pv == NULL || i >= pv->nreqs || (j = pv->job_of[i]) < 0)
+		return;
+	pthread_mutex_lock(&pv->mu);
+	while (pv->ndone <= (size_t)j)
+		pthread_cond_wait(&pv->cv, &pv->mu);
+	pthread_mutex_unlock(&pv->mu);
+	job = &pv->jobs[j];
+	if (!job->ok)
+		return;
+	job->req->sig_ok = 1;
+	memcpy(job->req->sig_pub, job->pub, sizeof(job->req->sig_pub));
+	rg_preverify_hash(job->sig, job->siglen, job->base, job->baselen,
+	                  job->req->sig_hash);
+}
+
+void
+rg_preverify_end(rg_preverify *pv)
+{
+	if (pv == NULL)
+		return;
+	if (pv->njobs > 0) {
+		pthread_mutex_lock(&pv->mu);
+		while (pv->ndone < pv->njobs)
+			pthread_cond_wait(&pv->cv, &pv->mu);
+		pthread_mutex_unlock(&pv->mu);
+	}
+	for (size_t i = 0; i < pv->njobs; i++)
+		rg_pv_clear(&pv->jobs[i]);
+	pv->njobs = pv->nreqs = 0;
+	pv->reqs = NULL;
+}
+
+void
+rg_preverify_run(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
+                 size_t n)
+{
+	rg_preverify_start(pv, st, reqs, n);
+	for (size_t i = 0; i < n; i++)
+		rg_preverify_wait(pv, i);
+	rg_preverify_end(pv);
+}

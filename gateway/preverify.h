@@ -1,0 +1,48 @@
+/*
+ * preverify.h -- the Ed25519 verification of a run of requests' signatures
+ * on one helper thread, running ahead of the keeper's thread, which handles
+ * the requests one by one in arrival order.
+ */
+#ifndef RG_PREVERIFY_H
+#define RG_PREVERIFY_H
+
+#include <stddef.h>
+
+#include "gateway/request.h"
+#include "gateway/store.h"
+
+/* Most requests one run verifies at once; a longer run is split. */
+#define RG_PREVERIFY_MAX 64
+
+typedef struct rg_preverify rg_preverify;
+
+/* NULL when out of memory. The helper thread starts on the first run. */
+rg_preverify *rg_preverify_new(void);
+/* Stops and joins the helper thread. NULL is fine. */
+void rg_preverify_free(rg_preverify *pv);
+
+/*
+ * Verify the signatures of reqs[0..n) (n <= RG_PREVERIFY_MAX; reqs stays
+ * valid until rg_preverify_end), reading each signer's public key from st:
+ * start hands them to the helper thread, which verifies them in order while
+ * the caller handles request after request; wait(i) before handling
+ * reqs[i] gives it its note if its signature verified (sig_ok / sig_pub /
+ * sig_hash, request.h); end waits for the helper and lets go of the run.
+ * A request whose signature does not verify, or that was not prepared, is
+ * left as it was, for rg_auth_check to check inline and refuse with the
+ * right error. rg_auth_check still does every check in its order, and
+ * relies on a note only when the key it reads then is the very same key.
+ */
+void rg_preverify_start(rg_preverify *pv, rg_store *st,
+                        struct rg_request **reqs, size_t n);
+void rg_preverify_wait(rg_preverify *pv, size_t i);
+void rg_preverify_end(rg_preverify *pv);
+/* start, wait for each, end: all notes at once. */
+void rg_preverify_run(rg_preverify *pv, rg_store *st,
+                      struct rg_request **reqs, size_t n);
+
+/* The hash a note carries: BLAKE2b-256 over the signature and the base. */
+void rg_preverify_hash(const uint8_t *sig, size_t siglen, const char *base,
+                       size_t baselen, uint8_t out[32]);
+
+#endif
