@@ -37,9 +37,9 @@ rg_auth_preverified(const struct rg_request *req, const uint8_t *sig,
 {
 	uint8_t h[32];
 
-	if (!req->sig_ok || sodium_memcmp(req->sig_pub, pub, 32) != 0)
+	if (!req->sig_ok || sodium_memcmp(req->sig_pub, pub, 32) != 0 ||
+	    rg_preverify_hash(sig, siglen, base, baselen, h) != 0)
 		return 0;
-	rg_preverify_hash(sig, siglen, base, baselen, h);
 	return sodium_memcmp(h, req->sig_hash, 32) == 0;
 }
 

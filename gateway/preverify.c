@@ -117,16 +117,30 @@ rg_preverify_free(rg_preverify *pv)
 	free(pv);
 }
 
-void
+/*
+ * Notes are keyed with a secret of this process, drawn on first use: even
+ * a request that reached the keeper by some other road than the wire
+ * (which never carries a note) could not bring a note that matches.
+ */
+static uint8_t *rg_pv_key;
+
+int
 rg_preverify_hash(const uint8_t *sig, size_t siglen, const char *base,
                   size_t baselen, uint8_t out[32])
 {
 	crypto_generichash_state h;
 
-	crypto_generichash_init(&h, NULL, 0, 32);
+	if (rg_pv_key == NULL) {
+		if (sodium_init() < 0 ||
+		    (rg_pv_key = sodium_malloc(crypto_generichash_KEYBYTES)) == NULL)
+			return -1;
+		randombytes_buf(rg_pv_key, crypto_generichash_KEYBYTES);
+	}
+	crypto_generichash_init(&h, rg_pv_key, crypto_generichash_KEYBYTES, 32);
 	crypto_generichash_update(&h, sig, siglen);
 	crypto_generichash_update(&h, (const uint8_t *)base, baselen);
 	crypto_generichash_final(&h, out, 32);
+	return 0;
 }
 
 static const char *
@@ -188,15 +202,19 @@ rg_preverify_start(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
 	pv->reqs = reqs;
 	pv->nreqs = n <= RG_PREVERIFY_MAX ? n : 0;
 	pv->njobs = 0;
-	for (size_t i = 0; i < pv->nreqs; i++) {
+	/* The first request is the caller's to verify (inline, in
+	 * rg_auth_check) while the helper takes on the rest: nobody waits
+	 * for the first verification of a run. */
+	if (pv->nreqs > 0)
+		pv->job_of[0] = -1;
+	for (size_t i = 1; i < pv->nreqs; i++) {
 		pv->job_of[i] = -1;
 		if (rg_pv_prepare(st, reqs[i], &pv->jobs[pv->njobs]))
 			pv->job_of[i] = (int)pv->njobs++;
 		else
 			rg_pv_clear(&pv->jobs[pv->njobs]);
 	}
-	/* One signature is not worth a hand-over: rg_auth_check does it. */
-	if (pv->njobs < 2)
+	if (pv->njobs == 0)
 		goto none;
 	if (!pv->started) {
 		/* Inside the sandbox: clone(CLONE_THREAD) and futex are allowed
@@ -233,12 +251,11 @@ rg_preverify_wait(rg_preverify *pv, size_t i)
 		pthread_cond_wait(&pv->cv, &pv->mu);
 	pthread_mutex_unlock(&pv->mu);
 	job = &pv->jobs[j];
-	if (!job->ok)
+	if (!job->ok || rg_preverify_hash(job->sig, job->siglen, job->base,
+	                                  job->baselen, job->req->sig_hash) != 0)
 		return;
 	job->req->sig_ok = 1;
 	memcpy(job->req->sig_pub, job->pub, sizeof(job->req->sig_pub));
-	rg_preverify_hash(job->sig, job->siglen, job->base, job->baselen,
-	                  job->req->sig_hash);
 }
 
 void

@@ -41,8 +41,9 @@ void rg_preverify_end(rg_preverify *pv);
 void rg_preverify_run(rg_preverify *pv, rg_store *st,
                       struct rg_request **reqs, size_t n);
 
-/* The hash a note carries: BLAKE2b-256 over the signature and the base. */
-void rg_preverify_hash(const uint8_t *sig, size_t siglen, const char *base,
+/* The hash a note carries: BLAKE2b-256 over the signature and the base,
+ * keyed with a secret of this process. 0, or -1 (no note possible). */
+int rg_preverify_hash(const uint8_t *sig, size_t siglen, const char *base,
                        size_t baselen, uint8_t out[32]);
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * test_keeper_rotation.c -- keystore rotations in the keeper with storage
- * faults injected: a rotation whose entry does not commit leaves the
- * keystore file byte for byte as it was and the keys in use unchanged; one
- * that commits is in use for the next exchange.
+ * test_keeper_rotation.c -- the administrator's changes inside the keeper:
+ * keystore rotations with storage faults injected (a rotation whose entry
+ * does not commit leaves the keystore file byte for byte as it was and the
+ * keys in use unchanged; one that commits is in use for the next
+ * exchange), and a revocation or suspension that holds for the next
+ * request of the same commit batch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,4 +217,32 @@ TEST(signing_rotation_not_committed_leaves_the_keystore_file_unchanged)
 TEST(kek_rotation_not_committed_leaves_the_keystore_file_unchanged)
 {
 	rotation_under_faults("/v1/admin/kek/rotate", 1);
+}
+
+/* The revocation and then a request by the revoked key, both in one
+ * batch (handled before the loop runs the commit): auth reads the key's
+ * status inside the batch's transaction. */
+TEST(revocation_holds_for_the_next_request_in_the_same_batch)
+{
+	struct fixture f;
+	struct treq t1, t2;
+	struct answer a1 = {0}, a2 = {0};
+	char path[300];
+
+	fixture_open(&f);
+	snprintf(path, sizeof(path), "/v1/admin/keys/%s/revoke", f.health.keyid);
+	treq_make(&t1, &f.admin, "POST", path, "");
+	treq_make(&t2, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	rg_keeper_handle(f.kp, &t1.req, answer_cb, &a1);
+	rg_keeper_handle(f.kp, &t2.req, answer_cb, &a2);
+	CHECK_EQ_INT(a1.count + a2.count, 0); /* both held for one commit */
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(a1.count, 1);
+	CHECK_EQ_INT(a2.count, 1);
+	CHECK_EQ_INT(a1.status, 200);
+	CHECK_EQ_INT(a2.status, 401);
+	CHECK_EQ_STR(a2.code, "key_revoked");
+	treq_free(&t1);
+	treq_free(&t2);
+	fixture_close(&f);
 }

@@ -133,14 +133,14 @@ fixture_close(struct fixture *f)
 TEST(preverify_notes_good_signatures_and_nothing_else)
 {
 	struct fixture f;
-	struct treq t[5];
-	struct rg_request *reqs[5];
+	struct treq t[6];
+	struct rg_request *reqs[6];
 	struct rg_store_key key;
 	rg_preverify *pv = rg_preverify_new();
 
 	CHECK(pv != NULL);
 	fixture_open(&f);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 		reqs[i] = &t[i].req;
 	}
@@ -148,17 +148,20 @@ TEST(preverify_notes_good_signatures_and_nothing_else)
 	t[1].req.path = t[1].req.target = (char *)"/v1/resources/other/records";
 	/* No signature at all. */
 	t[3].req.nheaders = 2;
-	rg_preverify_run(pv, f.kp->st, reqs, 5);
+	rg_preverify_run(pv, f.kp->st, reqs, 6);
 	CHECK(rg_store_key_get(f.kp->st, f.health.keyid, &key) == RG_STORE_OK);
-	CHECK_EQ_INT(t[0].req.sig_ok, 1);
+	/* The first of a run is the keeper's to verify while the helper
+	 * starts on the others: no note. */
+	CHECK_EQ_INT(t[0].req.sig_ok, 0);
 	CHECK_EQ_INT(t[1].req.sig_ok, 0);
 	CHECK_EQ_INT(t[2].req.sig_ok, 1);
 	CHECK_EQ_INT(t[3].req.sig_ok, 0);
 	CHECK_EQ_INT(t[4].req.sig_ok, 1);
-	CHECK(memcmp(t[0].req.sig_pub, key.pub, 32) == 0);
+	CHECK_EQ_INT(t[5].req.sig_ok, 1);
+	CHECK(memcmp(t[2].req.sig_pub, key.pub, 32) == 0);
 	/* Each note is for its own request's base. */
-	CHECK(memcmp(t[0].req.sig_hash, t[2].req.sig_hash, 32) != 0);
-	for (int i = 0; i < 5; i++)
+	CHECK(memcmp(t[2].req.sig_hash, t[4].req.sig_hash, 32) != 0);
+	for (int i = 0; i < 6; i++)
 		treq_free(&t[i]);
 	fixture_close(&f);
 	rg_preverify_free(pv);
@@ -176,7 +179,7 @@ TEST(keeper_ignores_a_note_that_does_not_match_the_signature_it_checks)
 	treq_make(&other, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 	/* A genuine note, for good's own signature and base. */
 	{
-		struct rg_request *one[2] = {&good.req, &other.req};
+		struct rg_request *one[2] = {&other.req, &good.req};
 		rg_preverify *pv = rg_preverify_new();
 
 		CHECK(pv != NULL);
@@ -192,6 +195,9 @@ TEST(keeper_ignores_a_note_that_does_not_match_the_signature_it_checks)
 	memcpy(bad.req.sig_hash, good.req.sig_hash, 32);
 	rg_keeper_handle(f.kp, &bad.req, answer_cb, &b);
 	/* A good request with a wrong note is verified inline and passes. */
+	CHECK_EQ_INT(other.req.sig_ok, 0);
+	other.req.sig_ok = 1;
+	memcpy(other.req.sig_pub, good.req.sig_pub, 32);
 	memset(other.req.sig_hash, 0, 32);
 	rg_keeper_handle(f.kp, &other.req, answer_cb, &c);
 	rg_keeper_handle(f.kp, &good.req, answer_cb, &a);
