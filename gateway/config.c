@@ -215,6 +215,12 @@ rg_config_set(struct rg_config *cfg, const char *dir, const char *name,
 		cfg->clock_offset_ms = neg ? -(long long)n : (long long)n;
 		return NULL;
 	}
+	if (strcmp(name, "crash_at") == 0) {
+		int len = snprintf(cfg->crash_at, sizeof(cfg->crash_at), "%s",
+		                   value);
+		return len <= 0 || (size_t)len >= sizeof(cfg->crash_at)
+		    ? "expected a crash point name" : NULL;
+	}
 	if (strcmp(name, "sandbox") == 0) {
 		if (strcmp(value, "on") == 0)
 			cfg->sandbox = 1;

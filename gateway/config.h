@@ -31,6 +31,9 @@ struct rg_config {
 	long long clock_offset_ms;      /* keeper's clock - wall clock; tests
 	                                   and drills only; default 0 */
 	char user[64];                  /* user = NAME: drop to it when root */
+	char crash_at[80];              /* crash_at = NAME[:N]: the keeper
+	                                   kills itself there (crash drills;
+	                                   gateway/crashpoint.h); default none */
 	unsigned auth_audit_per_minute; /* failed-auth audit entries; 600 */
 	unsigned checkpoint_every_entries; /* sign a checkpoint after; 1000 */
 	unsigned checkpoint_every_ms;   /* and at least this often; 10000 */

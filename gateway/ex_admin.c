@@ -17,6 +17,7 @@
 
 #include "crypto/note.h"
 #include "crypto/sig.h"
+#include "gateway/crashpoint.h"
 #include "gateway/exchange_int.h"
 
 /* Roles a registered key may take. */
@@ -426,6 +427,7 @@ rg_admin_keystore_change(struct rg_exchange *ex, int kind, uint32_t *version,
 		return -1;
 	}
 	kp->ks_next = next;
+	rg_crashpoint("rotation.keystore_written");
 	return 0;
 }
 

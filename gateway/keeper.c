@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "crypto/keystore.h"
+#include "gateway/crashpoint.h"
 #include "gateway/keeper_int.h"
 
 /* A batch never holds more than this many exchanges; beyond it the keeper
@@ -155,6 +156,15 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 		        "off the wall clock (clock_offset_ms, for tests and drills)\n",
 		        (long long)cfg->clock_offset_ms);
 	kp->loop = loop;
+	if (rg_crashpoint_arm(cfg->crash_at) != 0) {
+		snprintf(err, errlen, "crash_at: expected NAME or NAME:N");
+		free(kp);
+		return NULL;
+	}
+	if (cfg->crash_at[0] != '\0')
+		fprintf(stderr, "recgated: WARNING: the keeper kills itself at "
+		        "crash point %s (crash_at, for tests and drills)\n",
+		        cfg->crash_at);
 	/* The key file when one is configured, else the passphrase from the
 	 * descriptor the service manager passed (read once, then closed). */
 	if (cfg->master_key_file[0] != '\0') {
@@ -289,6 +299,8 @@ rg_keeper_flush(rg_keeper *kp)
 		if (kp->pol_dirty)
 			(void)rg_keeper_reload_policy(kp); /* sets pol_stale */
 		kp->committed_size = kp->audit_size;
+		if (kp->ks_next != NULL)
+			rg_crashpoint("rotation.committed");
 	}
 	/* A failed batch changed nothing: the old snapshot stands. */
 	kp->pol_dirty = 0;
