@@ -71,6 +71,11 @@ struct rg_keystore_secret {
 	size_t len;
 	unsigned long long ops; /* Argon2id cost when sealing */
 	size_t mem;
+	/* A passphrase already through Argon2id (the online change): bytes
+	 * hold the 32-byte master for this salt and cost, the passphrase
+	 * itself is not here. */
+	int derived;
+	uint8_t salt[RG_KS_SALTLEN];
 };
 
 /* What the file says about one key; the key itself is elsewhere. */
@@ -373,7 +378,8 @@ rg_keystore_secret_set_cost(rg_keystore_secret *s, unsigned long long ops,
                             size_t mem)
 {
 	if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > RG_KS_PW_MAXOPS ||
-	    mem < crypto_pwhash_MEMLIMIT_MIN || mem > RG_KS_PW_MAXMEM)
+	    mem < crypto_pwhash_MEMLIMIT_MIN || mem > RG_KS_PW_MAXMEM ||
+	    s->derived)
 		return -1;
 	s->ops = ops;
 	s->mem = mem;
@@ -607,6 +613,19 @@ rg_ks_derive_master(const rg_keystore_secret *s, int kdf,
 		memcpy(master, s->bytes, RG_KEYSTORE_MASTERLEN);
 		return master;
 	}
+	if (s->derived) {
+		/* Derived for one salt and cost: any other file was sealed
+		 * by someone else since (another passphrase change). */
+		if (s->ops != ops || s->mem != mem ||
+		    sodium_memcmp(s->salt, salt, RG_KS_SALTLEN) != 0) {
+			rg_ks_err(err, errlen, "wrong passphrase or damaged file "
+			          "(the kept key was derived for another salt)");
+			sodium_free(master);
+			return NULL;
+		}
+		memcpy(master, s->bytes, RG_KEYSTORE_MASTERLEN);
+		return master;
+	}
 	if (crypto_pwhash(master, RG_KEYSTORE_MASTERLEN, (const char *)s->bytes,
 	                  s->len, salt, ops, mem,
 	                  crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -752,7 +771,9 @@ rg_ks_next_item(int format, const uint8_t *blob, size_t len, size_t *pos,
 	case RG_KS_ITEM_SEED:
 		return rg_ks_origin_ok(it->name, it->namelen) ? 1 : -1;
 	case RG_KS_ITEM_DBKEY:
-		return it->namelen == 0 && it->keylen != 0 ? 1 : -1;
+		/* A database key rotated out (rg_keystore_rotate_db) is kept
+		 * destroyed: its description stays, its bytes go. */
+		return it->namelen == 0 ? 1 : -1;
 	case RG_KS_ITEM_DATAKEY:
 		return rg_ks_name_ok(it->name, it->namelen) ? 1 : -1;
 	case RG_KS_ITEM_KEK:
@@ -862,6 +883,7 @@ rg_ks_check(int format, const uint8_t *blob, size_t len, size_t *nitems,
 {
 	struct rg_ks_item it, other;
 	size_t pos = 0, n = 0, nseed = 0, nactive = 0, ndb = 0, nkek = 0;
+	size_t ndbold = 0;
 	const struct rg_ks_item *origin = NULL;
 	struct rg_ks_item first = {0};
 	int rc;
@@ -896,7 +918,15 @@ rg_ks_check(int format, const uint8_t *blob, size_t len, size_t *nitems,
 			nactive += it.status == RG_KEYSTORE_ACTIVE;
 			break;
 		case RG_KS_ITEM_DBKEY:
-			ndb++;
+			/* One active database key. While an online rekey is
+			 * unfinished the previous one is kept too (retiring),
+			 * in a key slot of its own. */
+			if (it.status == RG_KEYSTORE_ACTIVE) {
+				ndb++;
+			} else if (it.keylen != 0) {
+				ndbold++;
+				(*ndata)++;
+			}
 			break;
 		case RG_KS_ITEM_KEK:
 			nkek += it.status == RG_KEYSTORE_ACTIVE;
@@ -918,7 +948,7 @@ rg_ks_check(int format, const uint8_t *blob, size_t len, size_t *nitems,
 		*what = "malformed item";
 		return -1;
 	}
-	if (nseed == 0 || nactive != 1 || ndb != 1) {
+	if (nseed == 0 || nactive != 1 || ndb != 1 || ndbold > 1) {
 		*what = "needs exactly one active signing key and one database key";
 		return -1;
 	}
@@ -976,7 +1006,17 @@ rg_ks_load(rg_keystore *ks, int format, const uint8_t *blob, size_t len,
 				ks->active = m->sig;
 			break;
 		case RG_KS_ITEM_DBKEY:
-			memcpy(ks->keys, it.key, RG_KEYSTORE_KEYLEN);
+			/* Slot 0 is the active database key; a previous one
+			 * kept during a rekey gets a slot after it. */
+			if (it.keylen == 0)
+				break;
+			if (it.status == RG_KEYSTORE_ACTIVE) {
+				memcpy(ks->keys, it.key, RG_KEYSTORE_KEYLEN);
+				break;
+			}
+			m->slot = 1 + d++;
+			memcpy(ks->keys + m->slot * RG_KEYSTORE_KEYLEN, it.key,
+			       RG_KEYSTORE_KEYLEN);
 			break;
 		case RG_KS_ITEM_KEK:
 			/* Used below to unwrap, then wiped with the blob. */
@@ -1144,7 +1184,10 @@ rg_ks_seal_write(const char *path, const rg_keystore_secret *s,
 	if (s->kind == RG_KEYSTORE_KDF_PASSPHRASE) {
 		rg_ks_put64(out + 6, s->ops);
 		rg_ks_put64(out + 14, s->mem);
-		randombytes_buf(out + 22, RG_KS_SALTLEN);
+		if (s->derived)
+			memcpy(out + 22, s->salt, RG_KS_SALTLEN);
+		else
+			randombytes_buf(out + 22, RG_KS_SALTLEN);
 	}
 	if ((master = rg_ks_derive_master(s, s->kind, s->ops, s->mem, out + 22,
 	                                  err, errlen)) == NULL)
@@ -2078,4 +2121,727 @@ rg_keystore_kek_version(const rg_keystore *ks)
 		    ks->items[i].status == RG_KEYSTORE_ACTIVE)
 			v = ks->items[i].version;
 	return v;
+}
+
+/* ---- online database rekey ---- */
+
+/*
+ * The database key of an online rekey (gateway/dbrekey.c) goes through
+ * two rewrites: rg_keystore_rotate_db adds version highest + 1 as active
+ * and keeps the one the database is under as retiring (both open a
+ * database after a crash between the two), and rg_keystore_db_settle,
+ * once the database is under one of them, keeps that one active and
+ * destroys the other (its bytes leave the file; its description stays).
+ */
+#define RG_KS_DB_ROTATE 1
+#define RG_KS_DB_SETTLE 2
+
+/* The changed blob (new guarded memory, *outlen) or NULL with *what. */
+static uint8_t *
+rg_ks_db_blob(const uint8_t *blob, size_t len, int mode, uint32_t *version,
+              size_t *outlen, const char **what)
+{
+	struct rg_ks_item it, fresh = {0};
+	size_t pos = 0, size = 0, o = 0;
+	uint32_t maxv = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	int found = 0, old = 0;
+	uint8_t *out, *slot;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		size_t keylen = it.keylen;
+
+		if (it.type == RG_KS_ITEM_DBKEY) {
+			if (it.version > maxv)
+				maxv = it.version;
+			old += it.status != RG_KEYSTORE_ACTIVE && it.keylen != 0;
+			if (mode == RG_KS_DB_SETTLE && it.keylen != 0 &&
+			    it.version == *version)
+				found = 1;
+			else if (mode == RG_KS_DB_SETTLE)
+				keylen = 0;
+		}
+		size += rg_ks_item2_size(it.namelen, keylen);
+	}
+	if (mode == RG_KS_DB_ROTATE) {
+		if (old != 0) {
+			*what = "a database rekey is unfinished";
+			return NULL;
+		}
+		if (maxv == 0 || maxv == UINT32_MAX) {
+			*what = "no database key to rotate";
+			return NULL;
+		}
+		size += rg_ks_item2_size(0, RG_KEYSTORE_KEYLEN);
+	} else if (!found) {
+		*what = "no such database key version";
+		return NULL;
+	}
+	if ((out = sodium_malloc(size)) == NULL) {
+		*what = "out of memory";
+		return NULL;
+	}
+	pos = 0;
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		const uint8_t *key = it.key;
+
+		if (it.type == RG_KS_ITEM_DBKEY && mode == RG_KS_DB_ROTATE &&
+		    it.status == RG_KEYSTORE_ACTIVE) {
+			it.status = RG_KEYSTORE_RETIRING;
+			it.not_after = now;
+		} else if (it.type == RG_KS_ITEM_DBKEY && mode == RG_KS_DB_SETTLE) {
+			if (it.version == *version && it.keylen != 0) {
+				it.status = RG_KEYSTORE_ACTIVE;
+				it.not_after = 0;
+			} else if (it.keylen != 0) {
+				it.status = RG_KEYSTORE_DESTROYED;
+				it.keylen = 0;
+				if (it.not_after == 0)
+					it.not_after = now;
+			}
+		}
+		slot = rg_ks_put_item(out, &o, &it);
+		if (it.keylen > 0)
+			memcpy(slot, key, it.keylen);
+	}
+	if (mode == RG_KS_DB_ROTATE) {
+		fresh.type = RG_KS_ITEM_DBKEY;
+		fresh.version = maxv + 1;
+		fresh.status = RG_KEYSTORE_ACTIVE;
+		fresh.created = now;
+		fresh.keylen = RG_KEYSTORE_KEYLEN;
+		slot = rg_ks_put_item(out, &o, &fresh);
+		randombytes_buf(slot, RG_KEYSTORE_KEYLEN);
+		*version = fresh.version;
+	}
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	*outlen = size;
+	return out;
+}
+
+/* Lock, unseal, change the database keys, check, reseal, publish: the
+ * same steps as rg_ks_change. */
+static rg_keystore *
+rg_ks_db_change(const char *path, const rg_keystore_secret *secret, int mode,
+                uint32_t *version, char *err, size_t errlen)
+{
+	rg_keystore *ks = NULL;
+	uint8_t *blob, *changed = NULL;
+	size_t len = 0, clen = 0;
+	int format = 0, kdf = 0, lockfd;
+	const char *what = NULL;
+
+	if (path == NULL || secret == NULL || version == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
+		return NULL;
+	if ((blob = rg_ks_unseal(path, secret, &format, &kdf, &len, err,
+	                         errlen)) == NULL) {
+		close(lockfd);
+		return NULL;
+	}
+	if (format != RG_KS_FORMAT2) {
+		rg_ks_err(err, errlen, "keystore %s: format 1: rewrite it first "
+		          "(recgatectl keys rewrite)", path);
+		goto out;
+	}
+	if ((changed = rg_ks_db_blob(blob, len, mode, version, &clen,
+	                             &what)) == NULL) {
+		rg_ks_err(err, errlen, "keystore %s: %s", path, what);
+		goto out;
+	}
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto out;
+	}
+	ks->kdf = kdf;
+	/* Never write out what would not open again. */
+	if (rg_ks_load(ks, format, changed, clen, &what) != 0) {
+		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
+		goto fail;
+	}
+	if (rg_ks_seal_write(path, secret, changed, clen, 1, err, errlen) != 0)
+		goto fail;
+	goto out;
+fail:
+	rg_keystore_free(ks);
+	ks = NULL;
+out:
+	if (changed != NULL)
+		sodium_free(changed);
+	sodium_free(blob);
+	close(lockfd);
+	return ks;
+}
+
+rg_keystore *
+rg_keystore_rotate_db(const char *path, const rg_keystore_secret *secret,
+                      uint32_t *version, char *err, size_t errlen)
+{
+	if (version != NULL)
+		*version = 0;
+	return rg_ks_db_change(path, secret, RG_KS_DB_ROTATE, version, err,
+	                       errlen);
+}
+
+rg_keystore *
+rg_keystore_db_settle(const char *path, const rg_keystore_secret *secret,
+                      uint32_t in_use, char *err, size_t errlen)
+{
+	return rg_ks_db_change(path, secret, RG_KS_DB_SETTLE, &in_use, err,
+	                       errlen);
+}
+
+uint32_t
+rg_keystore_db_version(const rg_keystore *ks)
+{
+	for (size_t i = 0; i < ks->nitems; i++)
+		if (ks->items[i].purpose == RG_KEYSTORE_DATABASE &&
+		    ks->items[i].status == RG_KEYSTORE_ACTIVE)
+			return ks->items[i].version;
+	return 0;
+}
+
+const uint8_t *
+rg_keystore_db_previous(const rg_keystore *ks, uint32_t *version)
+{
+	for (size_t i = 0; i < ks->nitems; i++) {
+		const struct rg_ks_meta *m = &ks->items[i];
+
+		if (m->purpose == RG_KEYSTORE_DATABASE && m->slot != 0) {
+			if (version != NULL)
+				*version = m->version;
+			return ks->keys + m->slot * RG_KEYSTORE_KEYLEN;
+		}
+	}
+	return NULL;
+}
+
+/* ---- derived secrets (the online master-secret change) ---- */
+
+/* The file's own salt and cost are what a derived secret must carry:
+ * the sizes must agree with the header layout above. */
+_Static_assert(RG_KEYSTORE_SALTLEN == RG_KS_SALTLEN, "salt length");
+
+int
+rg_keystore_file_kdf_params(const char *path, struct rg_keystore_kdf *p,
+                            char *err, size_t errlen)
+{
+	uint8_t *file;
+	size_t len = 0;
+	int format = 0, kdf = 0, ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	if ((file = rg_ks_read_file(path, &len, err, errlen)) == NULL)
+		return -1;
+	if (rg_ks_header(path, file, len, &format, &kdf, err, errlen) != 0) {
+		p->kind = kdf;
+		if (kdf == RG_KEYSTORE_KDF_PASSPHRASE) {
+			p->ops = rg_ks_get64(file + 6);
+			p->mem = rg_ks_get64(file + 14);
+			memcpy(p->salt, file + 22, RG_KS_SALTLEN);
+		}
+		ret = 0;
+	}
+	free(file);
+	return ret;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_derived(const uint8_t master[RG_KEYSTORE_MASTERLEN],
+                           const struct rg_keystore_kdf *p, char *err,
+                           size_t errlen)
+{
+	rg_keystore_secret *s;
+
+	if (sodium_init() < 0) {
+		rg_ks_err(err, errlen, "libsodium failed to initialise");
+		return NULL;
+	}
+	if (p->kind != RG_KEYSTORE_KDF_KEYFILE &&
+	    p->kind != RG_KEYSTORE_KDF_PASSPHRASE) {
+		rg_ks_err(err, errlen, "unknown kind of master secret");
+		return NULL;
+	}
+	/* The same bounds the header of a file is held to. */
+	if (p->kind == RG_KEYSTORE_KDF_PASSPHRASE &&
+	    (p->ops < crypto_pwhash_OPSLIMIT_MIN || p->ops > RG_KS_PW_MAXOPS ||
+	     p->mem < crypto_pwhash_MEMLIMIT_MIN || p->mem > RG_KS_PW_MAXMEM)) {
+		rg_ks_err(err, errlen, "passphrase cost out of range");
+		return NULL;
+	}
+	if ((s = rg_ks_secret_new(p->kind, RG_KEYSTORE_MASTERLEN)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	memcpy(s->bytes, master, RG_KEYSTORE_MASTERLEN);
+	if (p->kind == RG_KEYSTORE_KDF_PASSPHRASE) {
+		s->derived = 1;
+		s->ops = p->ops;
+		s->mem = (size_t)p->mem;
+		memcpy(s->salt, p->salt, RG_KS_SALTLEN);
+	}
+	return s;
+}
+
+/* s through its kdf with these parameters; a new secret or NULL. */
+static rg_keystore_secret *
+rg_ks_derive_with(const rg_keystore_secret *s, struct rg_keystore_kdf *p,
+                  char *err, size_t errlen)
+{
+	rg_keystore_secret *out;
+	uint8_t *master;
+
+	if ((master = rg_ks_derive_master(s, p->kind, p->ops, (size_t)p->mem,
+	                                  p->salt, err, errlen)) == NULL)
+		return NULL;
+	out = rg_keystore_secret_derived(master, p, err, errlen);
+	sodium_free(master);
+	return out;
+}
+
+rg_keystore_secret *
+rg_keystore_secret_derive(const rg_keystore_secret *s, char *err,
+                          size_t errlen)
+{
+	struct rg_keystore_kdf p;
+
+	if (sodium_init() < 0 || s == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	memset(&p, 0, sizeof(p));
+	p.kind = s->kind;
+	if (s->kind == RG_KEYSTORE_KDF_PASSPHRASE) {
+		p.ops = s->ops;
+		p.mem = s->mem;
+		if (s->derived)
+			memcpy(p.salt, s->salt, RG_KS_SALTLEN);
+		else
+			randombytes_buf(p.salt, RG_KS_SALTLEN);
+	}
+	return rg_ks_derive_with(s, &p, err, errlen);
+}
+
+rg_keystore_secret *
+rg_keystore_secret_derive_for(const char *path, const rg_keystore_secret *s,
+                              char *err, size_t errlen)
+{
+	struct rg_keystore_kdf p;
+	char why[256];
+
+	if (sodium_init() < 0 || s == NULL || path == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	if (rg_keystore_file_kdf_params(path, &p, err, errlen) != 0)
+		return NULL;
+	if (p.kind != s->kind) {
+		/* rg_ks_derive_master words the mismatch. */
+		(void)rg_ks_derive_master(s, p.kind, 0, 0, NULL, why, sizeof(why));
+		rg_ks_err(err, errlen, "keystore %s: %s", path, why);
+		return NULL;
+	}
+	return rg_ks_derive_with(s, &p, err, errlen);
+}
+
+int
+rg_keystore_secret_export(const rg_keystore_secret *s,
+                          uint8_t master[RG_KEYSTORE_MASTERLEN],
+                          struct rg_keystore_kdf *p)
+{
+	if (s == NULL || (s->kind == RG_KEYSTORE_KDF_PASSPHRASE && !s->derived))
+		return -1;
+	memset(p, 0, sizeof(*p));
+	p->kind = s->kind;
+	if (s->derived) {
+		p->ops = s->ops;
+		p->mem = s->mem;
+		memcpy(p->salt, s->salt, RG_KS_SALTLEN);
+	}
+	memcpy(master, s->bytes, RG_KEYSTORE_MASTERLEN);
+	return 0;
+}
+
+/* ---- data keys: rotation, retirement, destruction ---- */
+
+/* Build the changed inner blob (new guarded memory, *outlen) from the
+ * current one, or NULL with err set. */
+typedef uint8_t *(*rg_ks_blob_fn)(void *ctx, const uint8_t *blob, size_t len,
+                                  size_t *outlen, char *err, size_t errlen);
+
+/* Lock, unseal, change with fn, check that the result opens, reseal,
+ * publish: the changed keystore, loaded, or NULL with the file as it was. */
+static rg_keystore *
+rg_ks_apply(const char *path, const rg_keystore_secret *secret,
+            rg_ks_blob_fn fn, void *ctx, char *err, size_t errlen)
+{
+	rg_keystore *ks = NULL;
+	uint8_t *blob, *changed = NULL;
+	size_t len = 0, clen = 0;
+	int format = 0, kdf = 0, lockfd;
+	const char *what = NULL;
+
+	if (path == NULL || secret == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
+		return NULL;
+	if ((blob = rg_ks_unseal(path, secret, &format, &kdf, &len, err,
+	                         errlen)) == NULL) {
+		close(lockfd);
+		return NULL;
+	}
+	if (format != RG_KS_FORMAT2) {
+		rg_ks_err(err, errlen, "keystore %s: format 1: rewrite it first "
+		          "(recgatectl keys rewrite)", path);
+		goto out;
+	}
+	if ((changed = fn(ctx, blob, len, &clen, err, errlen)) == NULL)
+		goto out;
+	/* Never write out what would not open again. */
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto out;
+	}
+	ks->kdf = kdf;
+	if (rg_ks_load(ks, format, changed, clen, &what) != 0) {
+		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
+		goto fail;
+	}
+	if (rg_ks_seal_write(path, secret, changed, clen, 1, err, errlen) != 0)
+		goto fail;
+	goto out;
+fail:
+	rg_keystore_free(ks);
+	ks = NULL;
+out:
+	if (changed != NULL)
+		sodium_free(changed);
+	sodium_free(blob);
+	close(lockfd);
+	return ks;
+}
+
+static int
+rg_ks_name_is(const struct rg_ks_item *it, const char *name)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	return it->namelen == n && (n == 0 || memcmp(it->name, name, n) == 0);
+}
+
+/* The highest version of any item of it's type and name (destroyed ones
+ * included: a version number is never given twice). */
+static uint32_t
+rg_ks_max_version(const uint8_t *blob, size_t len, const struct rg_ks_item *it)
+{
+	struct rg_ks_item o;
+	size_t pos = 0;
+	uint32_t v = 0;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &o) == 1)
+		if (o.type == it->type && rg_ks_same_name(&o, it) && o.version > v)
+			v = o.version;
+	return v;
+}
+
+/* The resource's highest active data key? (Only it gets a successor.) */
+static int
+rg_ks_top_active(const uint8_t *blob, size_t len, const struct rg_ks_item *it)
+{
+	struct rg_ks_item o;
+	size_t pos = 0;
+
+	if (it->type != RG_KS_ITEM_DATAKEY || it->status != RG_KEYSTORE_ACTIVE ||
+	    it->keylen == 0)
+		return 0;
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &o) == 1)
+		if (o.type == RG_KS_ITEM_DATAKEY && o.status == RG_KEYSTORE_ACTIVE &&
+		    o.keylen != 0 && rg_ks_same_name(&o, it) &&
+		    o.version > it->version)
+			return 0;
+	return 1;
+}
+
+struct rg_ks_data_rotation {
+	const char *resource;   /* NULL: every resource */
+	size_t count;
+};
+
+static int
+rg_ks_data_match(const struct rg_ks_data_rotation *rd,
+                 const struct rg_ks_item *it)
+{
+	return it->type == RG_KS_ITEM_DATAKEY &&
+	       (rd->resource == NULL || rg_ks_name_is(it, rd->resource));
+}
+
+/*
+ * The blob with a fresh data key after each matching resource's highest
+ * active one, wrapped under the active KEK; the matching active keys
+ * become retiring (not_after = now).
+ */
+static uint8_t *
+rg_ks_data_blob(void *ctx, const uint8_t *blob, size_t len, size_t *outlen,
+                char *err, size_t errlen)
+{
+	struct rg_ks_data_rotation *rd = ctx;
+	struct rg_ks_item it, fresh;
+	const uint8_t *kek = NULL;
+	uint32_t kekv = 0, maxv;
+	size_t pos = 0, size = len, o = 0, n = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	uint8_t *out = NULL, *slot, *dk = NULL;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		if (it.type == RG_KS_ITEM_KEK && it.status == RG_KEYSTORE_ACTIVE &&
+		    it.keylen != 0) {
+			kek = it.key;
+			kekv = it.version;
+		}
+		if (rg_ks_data_match(rd, &it) && rg_ks_top_active(blob, len, &it)) {
+			size += rg_ks_item2_size(it.namelen, RG_KS_WRAPLEN);
+			n++;
+		}
+	}
+	if (kek == NULL) {
+		rg_ks_err(err, errlen, "keystore: no active KEK to wrap a new "
+		          "data key");
+		return NULL;
+	}
+	if (n == 0) {
+		rg_ks_err(err, errlen, "keystore: no active data key for %s",
+		          rd->resource != NULL ? rd->resource : "any resource");
+		return NULL;
+	}
+	if ((out = sodium_malloc(size)) == NULL ||
+	    (dk = sodium_malloc(RG_KEYSTORE_KEYLEN)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	pos = 0;
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		const uint8_t *key = it.key;
+		int top = rg_ks_data_match(rd, &it) &&
+		          rg_ks_top_active(blob, len, &it);
+
+		if (rg_ks_data_match(rd, &it) && it.status == RG_KEYSTORE_ACTIVE) {
+			it.status = RG_KEYSTORE_RETIRING;
+			it.not_after = now;
+		}
+		slot = rg_ks_put_item(out, &o, &it);
+		if (it.keylen > 0)
+			memcpy(slot, key, it.keylen);
+		if (!top)
+			continue;
+		if ((maxv = rg_ks_max_version(blob, len, &it)) == UINT32_MAX) {
+			rg_ks_err(err, errlen, "keystore: data key versions "
+			          "exhausted");
+			goto fail;
+		}
+		memset(&fresh, 0, sizeof(fresh));
+		fresh.type = RG_KS_ITEM_DATAKEY;
+		fresh.name = it.name;
+		fresh.namelen = it.namelen;
+		fresh.version = maxv + 1;
+		fresh.status = RG_KEYSTORE_ACTIVE;
+		fresh.created = now;
+		fresh.kek_version = kekv;
+		fresh.keylen = RG_KS_WRAPLEN;
+		slot = rg_ks_put_item(out, &o, &fresh);
+		randombytes_buf(dk, RG_KEYSTORE_KEYLEN);
+		if (rg_ks_wrap(kek, &fresh, dk, slot) != 0) {
+			rg_ks_err(err, errlen, "keystore: wrapping failed");
+			goto fail;
+		}
+	}
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	sodium_free(dk);
+	rd->count = n;
+	*outlen = size;
+	return out;
+fail:
+	if (dk != NULL)
+		sodium_free(dk);
+	if (out != NULL)
+		sodium_free(out);
+	return NULL;
+}
+
+rg_keystore *
+rg_keystore_rotate_data(const char *path, const rg_keystore_secret *secret,
+                        const char *resource, size_t *count, char *err,
+                        size_t errlen)
+{
+	struct rg_ks_data_rotation rd = {resource, 0};
+	rg_keystore *ks;
+
+	*count = 0;
+	ks = rg_ks_apply(path, secret, rg_ks_data_blob, &rd, err, errlen);
+	if (ks != NULL)
+		*count = rd.count;
+	return ks;
+}
+
+/* The one rule for retiring and destroying, whatever holds the keys. */
+static int
+rg_ks_move_why(int purpose, int from, int to, int in_use)
+{
+	if (to != RG_KEYSTORE_RETIRED && to != RG_KEYSTORE_DESTROYED)
+		return RG_KEYSTORE_WHY_STATE;
+	if (from == RG_KEYSTORE_ACTIVE)
+		return RG_KEYSTORE_WHY_ACTIVE;
+	if (from != (to == RG_KEYSTORE_RETIRED ? RG_KEYSTORE_RETIRING
+	                                       : RG_KEYSTORE_RETIRED))
+		return RG_KEYSTORE_WHY_STATE;
+	/* A KEK that still wraps a data key is that key's only way in. */
+	if (purpose == RG_KEYSTORE_KEK && in_use)
+		return RG_KEYSTORE_WHY_IN_USE;
+	return RG_KEYSTORE_WHY_NONE;
+}
+
+struct rg_ks_status_op {
+	int purpose;
+	const char *resource;
+	uint32_t version;
+	int status;
+	int why;
+};
+
+static int
+rg_ks_op_target(const struct rg_ks_status_op *op, const struct rg_ks_item *it)
+{
+	return it->type == op->purpose && it->version == op->version &&
+	       (op->purpose == RG_KS_ITEM_DATAKEY
+	        ? op->resource != NULL && rg_ks_name_is(it, op->resource)
+	        : op->purpose == RG_KS_ITEM_KEK && it->namelen == 0);
+}
+
+static uint8_t *
+rg_ks_status_blob(void *ctx, const uint8_t *blob, size_t len, size_t *outlen,
+                  char *err, size_t errlen)
+{
+	struct rg_ks_status_op *op = ctx;
+	struct rg_ks_item it, target = {0};
+	size_t pos = 0, size, o = 0;
+	int found = 0, in_use = 0;
+	uint8_t *out, *slot;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		if (rg_ks_op_target(op, &it)) {
+			target = it;
+			found = 1;
+		}
+		if (it.type == RG_KS_ITEM_DATAKEY && it.keylen != 0 &&
+		    it.kek_version == op->version)
+			in_use = 1;
+	}
+	op->why = found ? rg_ks_move_why(op->purpose, target.status,
+	                                 op->status, in_use)
+	                : RG_KEYSTORE_WHY_NOTFOUND;
+	if (op->why != RG_KEYSTORE_WHY_NONE) {
+		rg_ks_err(err, errlen, "keystore: that key version cannot be "
+		          "%s now", op->status == RG_KEYSTORE_RETIRED ? "retired"
+		                                                     : "destroyed");
+		return NULL;
+	}
+	size = len - (op->status == RG_KEYSTORE_DESTROYED ? target.keylen : 0);
+	if ((out = sodium_malloc(size)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	pos = 0;
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1) {
+		const uint8_t *key = it.key;
+
+		if (rg_ks_op_target(op, &it)) {
+			it.status = (uint8_t)op->status;
+			if (it.not_after == 0)
+				it.not_after = (uint64_t)time(NULL);
+			/* Crypto-shredding: the bytes go, the description
+			 * stays so that the key is still listed. */
+			if (op->status == RG_KEYSTORE_DESTROYED) {
+				it.keylen = 0;
+				it.kek_version = 0;
+			}
+		}
+		slot = rg_ks_put_item(out, &o, &it);
+		if (it.keylen > 0)
+			memcpy(slot, key, it.keylen);
+	}
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	*outlen = size;
+	return out;
+}
+
+rg_keystore *
+rg_keystore_set_status(const char *path, const rg_keystore_secret *secret,
+                       int purpose, const char *resource, uint32_t version,
+                       int status, int *why, char *err, size_t errlen)
+{
+	struct rg_ks_status_op op = {purpose, resource, version, status,
+	                             RG_KEYSTORE_WHY_NONE};
+	rg_keystore *ks;
+
+	ks = rg_ks_apply(path, secret, rg_ks_status_blob, &op, err, errlen);
+	if (why != NULL)
+		*why = op.why;
+	return ks;
+}
+
+int
+rg_keystore_status_check(const rg_keystore *ks, int purpose,
+                         const char *resource, uint32_t version, int status,
+                         int *from)
+{
+	const struct rg_ks_meta *target = NULL;
+	int in_use = 0;
+
+	for (size_t i = 0; i < ks->nitems; i++) {
+		const struct rg_ks_meta *m = &ks->items[i];
+
+		if (m->purpose == purpose && m->version == version &&
+		    (purpose == RG_KEYSTORE_DATA
+		     ? resource != NULL && strcmp(m->resource, resource) == 0
+		     : purpose == RG_KEYSTORE_KEK))
+			target = m;
+		if (m->purpose == RG_KEYSTORE_DATA && m->slot != 0 &&
+		    m->kek_version == version)
+			in_use = 1;
+	}
+	if (target == NULL)
+		return RG_KEYSTORE_WHY_NOTFOUND;
+	if (from != NULL)
+		*from = target->status;
+	return rg_ks_move_why(purpose, target->status, status, in_use);
+}
+
+const uint8_t *
+rg_keystore_pseudonym_key(const rg_keystore *ks, const char *resource,
+                          uint32_t *version)
+{
+	const struct rg_ks_meta *best = NULL;
+
+	if (resource == NULL)
+		return NULL;
+	for (size_t i = 0; i < ks->nitems; i++) {
+		const struct rg_ks_meta *m = &ks->items[i];
+
+		if (m->purpose == RG_KEYSTORE_DATA && m->slot != 0 &&
+		    strcmp(m->resource, resource) == 0 &&
+		    (best == NULL || m->version < best->version))
+			best = m;
+	}
+	if (best == NULL)
+		return NULL;
+	if (version != NULL)
+		*version = best->version;
+	return ks->keys + best->slot * RG_KEYSTORE_KEYLEN;
 }

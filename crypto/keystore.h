@@ -240,4 +240,117 @@ int rg_keystore_restore(const char *path, const uint8_t *file, size_t len,
  * inaccessible (sodium_mprotect_noaccess), 1 readable. 0 or -1. */
 int rg_keystore_secret_protect(rg_keystore_secret *s, int access);
 
+/*
+ * Online data-key rotation: each resource named (resource, or every
+ * resource holding an active data key when NULL) gets a fresh data key,
+ * version highest + 1, wrapped under the active KEK, active; the version
+ * active before becomes retiring (still read until retired). *count: how
+ * many resources. Atomic, as above; returns the changed keystore, loaded
+ * (caller frees), or NULL with err and the file unchanged.
+ */
+rg_keystore *rg_keystore_rotate_data(const char *path,
+                                     const rg_keystore_secret *secret,
+                                     const char *resource, size_t *count,
+                                     char *err, size_t errlen);
+/*
+ * Retire or destroy one key version: purpose RG_KEYSTORE_DATA (resource
+ * named) or RG_KEYSTORE_KEK (resource NULL); status RG_KEYSTORE_RETIRED
+ * (from retiring, or a KEK's from retiring) or RG_KEYSTORE_DESTROYED (from
+ * retired only; the key's bytes leave the file, its description stays).
+ * The keystore refuses an active key, a KEK that still wraps a data key,
+ * and any other move (*why one of RG_KEYSTORE_WHY_*); whether records
+ * still use a data key is the caller's to check first. Atomic, as above;
+ * the changed keystore, loaded, or NULL.
+ */
+#define RG_KEYSTORE_WHY_NONE 0
+#define RG_KEYSTORE_WHY_NOTFOUND 1 /* no such key version */
+#define RG_KEYSTORE_WHY_ACTIVE 2   /* it is the active version */
+#define RG_KEYSTORE_WHY_STATE 3    /* its status does not allow the move */
+#define RG_KEYSTORE_WHY_IN_USE 4   /* a KEK that still wraps data keys */
+rg_keystore *rg_keystore_set_status(const char *path,
+                                    const rg_keystore_secret *secret,
+                                    int purpose, const char *resource,
+                                    uint32_t version, int status, int *why,
+                                    char *err, size_t errlen);
+/* Would rg_keystore_set_status refuse this move on ks (as loaded)? One of
+ * RG_KEYSTORE_WHY_*; *from: the key's current status when found. */
+int rg_keystore_status_check(const rg_keystore *ks, int purpose,
+                             const char *resource, uint32_t version,
+                             int status, int *from);
+/* The key that pseudonyms of a resource derive from: its oldest data key
+ * still held (retired keys included, destroyed ones not), so that
+ * pseudonyms stay the same across rotations and change only when that
+ * key is destroyed. *version set; NULL when none. Owned by ks. */
+const uint8_t *rg_keystore_pseudonym_key(const rg_keystore *ks,
+                                         const char *resource,
+                                         uint32_t *version);
+
+/*
+ * Master secrets as the 32-byte master they stand for, for the online
+ * change of the master secret (gateway/ctl_master.c derives, the keeper's
+ * gateway/ex_master.c reseals): a key file's bytes, or a passphrase's
+ * Argon2id output together with the salt and cost it was made with. A
+ * derived passphrase secret seals with that very salt and cost (no
+ * Argon2id, so the keeper never sees a passphrase and never pays for one)
+ * and opens only a file whose header names them.
+ */
+#define RG_KEYSTORE_SALTLEN 16
+struct rg_keystore_kdf {
+	int kind;                 /* RG_KEYSTORE_KDF_* */
+	uint64_t ops, mem;        /* passphrase: Argon2id cost; else 0 */
+	uint8_t salt[RG_KEYSTORE_SALTLEN]; /* passphrase; else zero */
+};
+/* s made ready to seal a file: a passphrase through Argon2id with a fresh
+ * salt and s's cost; a key file copied. New secret (caller frees), or
+ * NULL with err set. */
+rg_keystore_secret *rg_keystore_secret_derive(const rg_keystore_secret *s,
+                                              char *err, size_t errlen);
+/* s as it opens the file at path (the header's salt and cost), without
+ * trying it. NULL with err set when the file wants the other kind. */
+rg_keystore_secret *rg_keystore_secret_derive_for(const char *path,
+                                                  const rg_keystore_secret *s,
+                                                  char *err, size_t errlen);
+/* A secret from its parts (master copied; p checked: kind, cost within
+ * the limits the file header takes). NULL with err set. */
+rg_keystore_secret *rg_keystore_secret_derived(
+    const uint8_t master[RG_KEYSTORE_MASTERLEN], const struct rg_keystore_kdf *p,
+    char *err, size_t errlen);
+/* The parts of a key-file or derived secret: master into the caller's
+ * guarded memory, p filled. -1 for a passphrase not yet derived. The
+ * secret must be readable (see rg_keystore_secret_protect). */
+int rg_keystore_secret_export(const rg_keystore_secret *s,
+                              uint8_t master[RG_KEYSTORE_MASTERLEN],
+                              struct rg_keystore_kdf *p);
+/* The kdf parameters in the header of the file at path. 0 or -1. */
+int rg_keystore_file_kdf_params(const char *path, struct rg_keystore_kdf *p,
+                                char *err, size_t errlen);
+
+/*
+ * Online database rekey (gateway/dbrekey.c). rg_keystore_db_key is the
+ * active database key; while a rekey is unfinished the file also holds
+ * the previous one (retiring), so that a database under either opens
+ * after a crash.
+ *
+ * rotate_db: a fresh database key, version highest + 1 (*version),
+ * becomes active and the active one retiring; refused while a previous
+ * one is still held. db_settle: version in_use (the one the database is
+ * under now) is made active and every other database key destroyed (its
+ * bytes removed from the file). Both atomic, under the directory lock;
+ * each returns the changed keystore, loaded (caller frees), or NULL with
+ * err and the file unchanged.
+ */
+rg_keystore *rg_keystore_rotate_db(const char *path,
+                                   const rg_keystore_secret *secret,
+                                   uint32_t *version, char *err,
+                                   size_t errlen);
+rg_keystore *rg_keystore_db_settle(const char *path,
+                                   const rg_keystore_secret *secret,
+                                   uint32_t in_use, char *err, size_t errlen);
+/* The active database key's version. */
+uint32_t rg_keystore_db_version(const rg_keystore *ks);
+/* The previous database key kept during a rekey and its version, or NULL
+ * when none is held. Guarded memory owned by ks, read-only. */
+const uint8_t *rg_keystore_db_previous(const rg_keystore *ks,
+                                       uint32_t *version);
+
 #endif

@@ -13,6 +13,7 @@
 
 static char rg_crash_name[64];
 static unsigned long rg_crash_left;
+static int rg_crash_at_commit;   /* a "committed:" point is in the batch */
 
 int
 rg_crashpoint_arm(const char *spec)
@@ -26,7 +27,12 @@ rg_crashpoint_arm(const char *spec)
 	rg_crash_left = 0;
 	if (spec == NULL || spec[0] == '\0')
 		return 0;
-	colon = strchr(spec, ':');
+	/* A count follows the last colon; names may hold colons themselves
+	 * ("committed:admin.key.add"). */
+	colon = strrchr(spec, ':');
+	if (colon != NULL && (colon[1] == '\0' ||
+	                      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		colon = NULL;
 	len = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
 	if (len == 0 || len >= sizeof(rg_crash_name))
 		return -1;
@@ -58,4 +64,28 @@ rg_crashpoint(const char *name)
 	}
 	raise(SIGKILL);
 	_exit(137);
+}
+
+void
+rg_crashpoint_exchange(const char *action)
+{
+	char name[sizeof(rg_crash_name) + 16];
+
+	if (rg_crash_left == 0)
+		return;
+	snprintf(name, sizeof(name), "entered:%s", action);
+	rg_crashpoint(name);
+	snprintf(name, sizeof(name), "committed:%s", action);
+	if (strcmp(name, rg_crash_name) == 0)
+		rg_crash_at_commit = 1;
+}
+
+void
+rg_crashpoint_commit(int committed)
+{
+	if (!rg_crash_at_commit)
+		return;
+	rg_crash_at_commit = 0;
+	if (committed)
+		rg_crashpoint(rg_crash_name);
 }

@@ -16,5 +16,15 @@
 int rg_crashpoint_arm(const char *spec);
 /* Die here if this is the armed point's N-th pass. */
 void rg_crashpoint(const char *name);
+/*
+ * Points at any exchange, named by its audit action: "entered:ACTION" is
+ * passed when the exchange's entry is appended (its batch not yet
+ * committed), "committed:ACTION" right after the batch holding it commits
+ * (before its reply is released). rg_crashpoint_exchange is called per
+ * exchange, rg_crashpoint_commit after each commit (committed 1) or
+ * rollback (0).
+ */
+void rg_crashpoint_exchange(const char *action);
+void rg_crashpoint_commit(int committed);
 
 #endif

@@ -18,6 +18,7 @@
 #include "crypto/sig.h"
 #include "gateway/client.h"
 #include "gateway/ctl_admin.h"
+#include "gateway/ctl_dbkey.h"
 
 static void
 rg_admin_usage(void)
@@ -34,7 +35,17 @@ rg_admin_usage(void)
 	    "  department (suspend|reactivate) DEPT\n"
 	    "  rotate signing          a new gateway signing key (announced in "
 	    "the log)\n"
-	    "  rotate kek              a new KEK; every data key rewrapped\n");
+	    "  rotate kek              a new KEK; every data key rewrapped\n"
+	    "  rotate database         a new database key (SQLCipher copy and\n"
+	    "                          swap, a short pause); waits for the outcome\n"
+	    "  rotate data [RESOURCE]  a new data key (every resource's when none\n"
+	    "                          is named); records are re-encrypted under\n"
+	    "                          it in the background\n"
+	    "  reencrypt-status        the re-encryption's progress per resource\n"
+	    "  (retire|destroy) data RESOURCE VERSION\n"
+	    "  (retire|destroy) kek VERSION\n"
+	    "                          retire a key nothing uses any more; destroy\n"
+	    "                          a retired one (its bytes leave the keystore)\n");
 	exit(2);
 }
 
@@ -177,6 +188,25 @@ out:
 	return rc;
 }
 
+/* POST /v1/admin/data-keys/rotate, for one resource or all. */
+static int
+rg_admin_rotate_data(const char *url, const char *keyfile,
+                     const char *resource)
+{
+	json_t *j = resource != NULL ? json_pack("{s:s}", "resource", resource)
+	                             : json_object();
+	char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(j);
+	if (body == NULL)
+		return 1;
+	rc = rg_admin_send(url, keyfile, "POST", "/v1/admin/data-keys/rotate",
+	                   body);
+	free(body);
+	return rc == 0 ? 0 : 1;
+}
+
 int
 rg_ctl_admin(int argc, char **argv)
 {
@@ -230,6 +260,27 @@ rg_ctl_admin(int argc, char **argv)
 	else if (npos == 2 && strcmp(pos[0], "rotate") == 0 &&
 	         strcmp(pos[1], "kek") == 0)
 		snprintf(path, sizeof(path), "/v1/admin/kek/rotate");
+	else if (npos == 2 && strcmp(pos[0], "rotate") == 0 &&
+	         strcmp(pos[1], "database") == 0)
+		return rg_ctl_admin_dbkey(url, keyfile); /* ctl_dbkey.c */
+	else if ((npos == 2 || npos == 3) && strcmp(pos[0], "rotate") == 0 &&
+	         strcmp(pos[1], "data") == 0)
+		return rg_admin_rotate_data(url, keyfile,
+		                            npos == 3 ? pos[2] : NULL);
+	else if (npos == 1 && strcmp(pos[0], "reencrypt-status") == 0) {
+		rc = rg_admin_send(url, keyfile, "GET",
+		                   "/v1/admin/data-keys/reencrypt", NULL);
+		return rc == 0 ? 0 : 1;
+	} else if (npos == 4 && (strcmp(pos[0], "retire") == 0 ||
+	                         strcmp(pos[0], "destroy") == 0) &&
+	           strcmp(pos[1], "data") == 0)
+		snprintf(path, sizeof(path), "/v1/admin/data-keys/%s/%s/%s",
+		         pos[2], pos[3], pos[0]);
+	else if (npos == 3 && (strcmp(pos[0], "retire") == 0 ||
+	                       strcmp(pos[0], "destroy") == 0) &&
+	         strcmp(pos[1], "kek") == 0)
+		snprintf(path, sizeof(path), "/v1/admin/kek/%s/%s", pos[2],
+		         pos[0]);
 	else if (npos == 2 && strcmp(pos[0], "keys") == 0) {
 		snprintf(path, sizeof(path), "/v1/admin/departments/%s/keys",
 		         pos[1]);

@@ -21,6 +21,7 @@
 #include "crypto/keystore.h"
 #include "gateway/config.h"
 #include "gateway/ctl_keys.h"
+#include "gateway/ctl_master.h"
 
 /* A new passphrase shorter than this is refused. */
 #define RG_CTL_KEYS_MINPASS 8
@@ -30,13 +31,15 @@ struct rg_ctl_keys_opts {
 	const char *newfile;    /* master-file NEWFILE */
 	int pass_fd;            /* --passphrase-fd: the current passphrase */
 	int new_pass_fd;        /* --new-passphrase-fd: the new one */
+	int no_use;             /* list --no-use: the keystore file alone */
 };
 
 static void
 rg_ctl_keys_usage(void)
 {
 	fprintf(stderr,
-	    "usage: recgatectl keys list --config FILE [--passphrase-fd N]\n"
+	    "usage: recgatectl keys list --config FILE [--passphrase-fd N] "
+	    "[--no-use]\n"
 	    "       recgatectl keys rewrite --config FILE [--passphrase-fd N]\n"
 	    "       recgatectl keys passphrase --config FILE [--passphrase-fd N]"
 	    " [--new-passphrase-fd N]\n"
@@ -44,7 +47,9 @@ rg_ctl_keys_usage(void)
 	    "[--passphrase-fd N]\n"
 	    "The keystore is unlocked with the configured master key file or, "
 	    "when it is\nprotected by a passphrase, one read from --passphrase-fd "
-	    "or the terminal.\nRun them with the gateway stopped.\n");
+	    "or the terminal.\nRun them with the gateway stopped; to change the "
+	    "master secret of a running\ngateway add --online --url URL --key "
+	    "ADMIN_KEYFILE to passphrase or master-file.\n");
 	exit(2);
 }
 
@@ -135,7 +140,8 @@ static int
 rg_ctl_keys_list(const struct rg_config *cfg, const struct rg_ctl_keys_opts *o)
 {
 	char err[1024] = "", purpose[300], created[32], notafter[32], used[32];
-	char wrapped[32];
+	char wrapped[32], records[24];
+	struct rg_ctl_key_use *use;
 	struct rg_keystore_info in;
 	rg_keystore_secret *s;
 	rg_keystore *ks;
@@ -154,24 +160,45 @@ rg_ctl_keys_list(const struct rg_config *cfg, const struct rg_ctl_keys_opts *o)
 	       cfg->keystore, rg_keystore_format(ks),
 	       rg_keystore_kdf(ks) == RG_KEYSTORE_KDF_PASSPHRASE ?
 	       "passphrase" : "master key file", rg_keystore_origin(ks));
-	printf("%-36s %-38s %-7s %-9s %-20s %-20s %-20s %s\n", "ID", "PURPOSE",
-	       "VERSION", "STATUS", "CREATED", "NOT_AFTER", "LAST_USED",
-	       "WRAPPED_BY");
+	/* Use comes from the database; without it the list still shows
+	 * every key, with the use the file recorded. */
+	use = o->no_use ? NULL : calloc(rg_keystore_count(ks) + 1, sizeof(*use));
+	if (use != NULL && rg_ctl_keys_use(cfg->database, ks, use, err,
+	                                     sizeof(err)) != 0) {
+		fprintf(stderr, "recgatectl: keys: use not shown: %s\n", err);
+		free(use);
+		use = NULL;
+	}
+	printf("%-36s %-38s %-7s %-9s %-20s %-20s %-20s %-8s %s\n", "ID",
+	       "PURPOSE", "VERSION", "STATUS", "CREATED", "NOT_AFTER",
+	       "LAST_USED", "RECORDS", "WRAPPED_BY");
 	for (size_t i = 0; i < rg_keystore_count(ks); i++) {
+		uint64_t last;
+
 		if (rg_keystore_info(ks, i, &in) != 0)
 			break;
 		if (in.kek_version != 0)
 			snprintf(wrapped, sizeof(wrapped), "kek-%u", in.kek_version);
 		else
 			snprintf(wrapped, sizeof(wrapped), "-");
-		printf("%-36s %-38s %-7u %-9s %-20s %-20s %-20s %s\n", in.id,
+		last = in.last_used;
+		if (use != NULL && use[i].last_ms / 1000 > (int64_t)last)
+			last = (uint64_t)(use[i].last_ms / 1000);
+		if (in.purpose == RG_KEYSTORE_DATA && use != NULL)
+			snprintf(records, sizeof(records), "%lld",
+			         (long long)use[i].records);
+		else
+			snprintf(records, sizeof(records), "-");
+		printf("%-36s %-38s %-7u %-9s %-20s %-20s %-20s %-8s %s\n", in.id,
 		       rg_ctl_keys_purpose(&in, purpose, sizeof(purpose)),
 		       in.version, rg_ctl_keys_status(in.status),
 		       rg_ctl_keys_time(in.created, created, sizeof(created)),
 		       rg_ctl_keys_time(in.not_after, notafter, sizeof(notafter)),
-		       rg_ctl_keys_time(in.last_used, used, sizeof(used)),
-		       wrapped);
+		       use != NULL && use[i].in_use ? "in use"
+		       : rg_ctl_keys_time(last, used, sizeof(used)),
+		       records, wrapped);
 	}
+	free(use);
 	rg_keystore_free(ks);
 	return 0;
 }
@@ -280,7 +307,7 @@ rg_ctl_keys_master_file(const struct rg_config *cfg,
 int
 rg_ctl_keys(int argc, char **argv)
 {
-	struct rg_ctl_keys_opts o = {NULL, NULL, -1, -1};
+	struct rg_ctl_keys_opts o = {NULL, NULL, -1, -1, 0};
 	const struct rlimit nocore = {0, 0};
 	struct rg_config cfg;
 	const char *cmd;
@@ -289,6 +316,13 @@ rg_ctl_keys(int argc, char **argv)
 
 	if (argc < 1)
 		rg_ctl_keys_usage();
+	/* The same secrets changed against the running gateway instead. */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--online") == 0 &&
+		    (strcmp(argv[0], "passphrase") == 0 ||
+		     strcmp(argv[0], "master-file") == 0))
+			return rg_ctl_master_online(argc, argv);
+	i = 1;
 	/* This process is about to hold every key: no core file, no ptrace
 	 * by other processes of the same user. */
 	if (setrlimit(RLIMIT_CORE, &nocore) != 0 ||
@@ -307,6 +341,9 @@ rg_ctl_keys(int argc, char **argv)
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			o.config = argv[++i];
+		else if (strcmp(argv[i], "--no-use") == 0 &&
+		         strcmp(cmd, "list") == 0)
+			o.no_use = 1;
 		else if (strcmp(argv[i], "--passphrase-fd") == 0 && i + 1 < argc &&
 		         rg_ctl_keys_fd(argv[i + 1], &o.pass_fd) == 0)
 			i++;

@@ -45,6 +45,9 @@ static const struct rg_err_info rg_err_table[RG_ERR__COUNT] = {
 	[RG_ERR_KEY_REVOKED] = {"key_revoked", 401, "the key was revoked"},
 	[RG_ERR_ADMIN_TARGET] = {"admin_target_not_found", 404, "no such key or department"},
 	[RG_ERR_ADMIN_CONFLICT] = {"admin_conflict", 409, "the key's or department's state does not allow this step"},
+	[RG_ERR_SEALED_INVALID] = {"sealed_invalid", 400, "the sealed master secret does not open with the gateway's key or is malformed"},
+	[RG_ERR_MASTER_STALE] = {"master_stale", 409, "the sealed master secret was made for another keystore file or signing key: seal it again"},
+	[RG_ERR_MASTER_WRONG] = {"master_wrong", 403, "the current master secret given does not open the keystore"},
 };
 
 static const struct rg_err_info *

@@ -50,6 +50,10 @@ typedef enum rg_err {
 	RG_ERR_KEY_REVOKED,        /* 401: the key was revoked */
 	RG_ERR_ADMIN_TARGET,       /* 404: no such key or department */
 	RG_ERR_ADMIN_CONFLICT,     /* 409: the key's or department's state does not allow it */
+	/* Online master-secret change (ex_master.c). */
+	RG_ERR_SEALED_INVALID,     /* 400: the sealed secret does not open or parse */
+	RG_ERR_MASTER_STALE,       /* 409: sealed for another keystore file or key */
+	RG_ERR_MASTER_WRONG,       /* 403: the current master secret given is wrong */
 	RG_ERR__COUNT
 } rg_err;
 

@@ -18,6 +18,7 @@
 #include "crypto/note.h"
 #include "crypto/sig.h"
 #include "gateway/crashpoint.h"
+#include "gateway/ks_journal.h"
 #include "gateway/exchange_int.h"
 
 /* Roles a registered key may take. */
@@ -374,26 +375,53 @@ rg_admin_vkey(const char *origin, const uint8_t pub[RG_SIG_PUBLEN],
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
+/* A rotation of kind 's' (signing key) or 'k' (KEK) and its results. */
+struct rg_admin_rotation {
+	int kind;
+	uint32_t *version;
+	size_t *rewrapped;
+};
+
+static rg_keystore *
+rg_admin_rotate_file(void *ctx, const char *path,
+                     const rg_keystore_secret *secret, char *err,
+                     size_t errlen)
+{
+	struct rg_admin_rotation *r = ctx;
+
+	return r->kind == 's'
+	    ? rg_keystore_rotate_signing(path, secret, r->version, err, errlen)
+	    : rg_keystore_rotate_kek(path, secret, r->version, r->rewrapped,
+	                             err, errlen);
+}
+
 /*
  * Rewrite the keystore with a rotation (kind 's': signing key, 'k': KEK)
- * under the kept master secret, first saving the file as it was so that
- * the change can be put back if its entry does not commit. The rotated
- * keystore waits in kp->ks_next. -1 on failure (nothing changed), 1 when
- * refused (recorded in ex), 0 done.
+ * under the kept master secret (rg_admin_keystore_apply). -1 on failure
+ * (nothing changed), 1 when refused (recorded in ex), 0 done.
  */
 static int
 rg_admin_keystore_change(struct rg_exchange *ex, int kind, uint32_t *version,
                          size_t *rewrapped)
 {
-	rg_keeper *kp = ex->kp;
-	char err[512];
-	rg_keystore *next;
+	struct rg_admin_rotation r = {kind, version, rewrapped};
 
 	if (ex->req->body_len > 0) {
 		rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, NULL,
 		             "this step takes no body");
 		return 1;
 	}
+	return rg_admin_keystore_apply(ex, rg_admin_rotate_file, &r);
+}
+
+int
+rg_admin_keystore_apply(struct rg_exchange *ex, rg_admin_ks_change change,
+                        void *ctx)
+{
+	rg_keeper *kp = ex->kp;
+	char err[512];
+	rg_keystore *next;
+
 	if (kp->ks_next != NULL) {
 		rg_ex_refuse(ex, "reject", RG_ERR_ADMIN_CONFLICT,
 		             "rotation_pending", NULL,
@@ -411,22 +439,36 @@ rg_admin_keystore_change(struct rg_exchange *ex, int kind, uint32_t *version,
 		fprintf(stderr, "recgated: keystore rotation: %s\n", err);
 		return -1;
 	}
+	/* The old file is kept on disk first: after a crash, start-up puts
+	 * it back unless this exchange's entry (and the changed file's hash,
+	 * rg_ksj_mark below) committed. */
+	if (rg_ksj_begin(kp->cfg.keystore, kp->ks_undo, kp->ks_undo_len, err,
+	                 sizeof(err)) != 0) {
+		fprintf(stderr, "recgated: keystore rotation: %s\n", err);
+		free(kp->ks_undo);
+		kp->ks_undo = NULL;
+		return -1;
+	}
 	if (rg_keystore_secret_protect(kp->secret, 1) != 0)
 		abort(); /* guarded memory that cannot be reprotected */
-	next = kind == 's'
-	    ? rg_keystore_rotate_signing(kp->cfg.keystore, kp->secret, version,
-	                                 err, sizeof(err))
-	    : rg_keystore_rotate_kek(kp->cfg.keystore, kp->secret, version,
-	                             rewrapped, err, sizeof(err));
+	next = change(ctx, kp->cfg.keystore, kp->secret, err, sizeof(err));
 	if (rg_keystore_secret_protect(kp->secret, 0) != 0)
 		abort(); /* the secret must not stay readable */
 	if (next == NULL) {
 		fprintf(stderr, "recgated: keystore rotation failed: %s\n", err);
+		/* The file is unchanged: nothing to put back at start-up. */
+		if (rg_ksj_end(kp->cfg.keystore, err, sizeof(err)) != 0)
+			fprintf(stderr, "recgated: %s\n", err);
 		free(kp->ks_undo);
 		kp->ks_undo = NULL;
 		return -1;
 	}
 	kp->ks_next = next;
+	if (rg_ksj_mark(kp->st, kp->cfg.keystore, err, sizeof(err)) != 0) {
+		fprintf(stderr, "recgated: keystore rotation: %s\n", err);
+		rg_admin_rotation_end(kp, 0);
+		return -1;
+	}
 	rg_crashpoint("rotation.keystore_written");
 	return 0;
 }
@@ -519,6 +561,7 @@ rg_admin_rotation_end(rg_keeper *kp, int committed)
 {
 	char err[512];
 
+	rg_master_end(kp, committed); /* a new master secret goes with it */
 	if (kp->ks_next == NULL)
 		return;
 	if (committed) {
@@ -530,14 +573,21 @@ rg_admin_rotation_end(rg_keeper *kp, int committed)
 		fprintf(stderr, "recgated: rotated keystore in use (signing key "
 		        "%s, KEK %u)\n", kp->gw_keyid,
 		        (unsigned)rg_keystore_kek_version(kp->ks));
+		/* A failure here leaves the undo file, which start-up settles
+		 * as committed (the database names this file). */
+		if (rg_ksj_end(kp->cfg.keystore, err, sizeof(err)) != 0)
+			fprintf(stderr, "recgated: %s\n", err);
 	} else {
 		/* Not entered: the file goes back to what is in use. Should
-		 * that fail, the file holds keys no entry announced (a signing
-		 * key is then published and signs after a restart). */
+		 * that fail, the undo file stays and start-up puts it back
+		 * before any key in the changed file is used. */
 		if (rg_keystore_restore(kp->cfg.keystore, kp->ks_undo,
 		                        kp->ks_undo_len, err, sizeof(err)) != 0)
 			fprintf(stderr, "recgated: WARNING: keystore rotation not "
-			        "entered and not undone: %s\n", err);
+			        "entered and not undone yet (start-up will put "
+			        "the old file back): %s\n", err);
+		else if (rg_ksj_end(kp->cfg.keystore, err, sizeof(err)) != 0)
+			fprintf(stderr, "recgated: %s\n", err);
 		rg_keystore_free(kp->ks_next);
 	}
 	kp->ks_next = NULL;

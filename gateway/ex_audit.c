@@ -494,8 +494,9 @@ out:
 /* ---- refused authentications -------------------------------------------- */
 
 /* Append one entry built here (never from request bytes but the safe
- * subset below). 0 or -1. */
-static int
+ * subset below). 0 or -1. Also the keeper's other system entries
+ * (dbrekey.c), hence not static (keeper_int.h). */
+int
 rg_audit_append_obj(rg_keeper *kp, json_t *entry)
 {
 	uint8_t leaf[RG_HASHLEN];

@@ -265,9 +265,9 @@ rg_ex_submit(struct rg_exchange *ex)
 /*
  * Replace each field of d->pseudo_mask present in all by the caller's
  * pseudonym of its value (strings as their UTF-8 bytes, other values as
- * compact JSON). The key is the resource's first data key, so that
- * pseudonyms stay stable across data-key rotations; a resource without one
- * uses its current key.
+ * compact JSON). The key is the resource's oldest data key still held
+ * (retired or not), so that pseudonyms stay stable across data-key
+ * rotations and re-encryption, and change only when that key is destroyed.
  */
 static int
 rg_ex_pseudonymise(struct rg_exchange *ex, const rg_resource *res,
@@ -275,12 +275,10 @@ rg_ex_pseudonymise(struct rg_exchange *ex, const rg_resource *res,
 {
 	const char *rid = rg_resource_id(res);
 	uint32_t kv;
-	const uint8_t *key = rg_keystore_data_key_at(ex->kp->ks, rid, 1);
+	const uint8_t *key = rg_keystore_pseudonym_key(ex->kp->ks, rid, &kv);
 
 	if (pseudo == 0)
 		return 0;
-	if (key == NULL)
-		key = rg_keystore_data_key(ex->kp->ks, rid, &kv);
 	if (key == NULL)
 		return -1;
 	for (size_t i = 0; i < rg_resource_field_count(res); i++) {

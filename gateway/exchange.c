@@ -17,6 +17,7 @@
 
 #include "crypto/entry.h"
 #include "crypto/merkle.h"
+#include "gateway/crashpoint.h"
 #include "gateway/exchange_int.h"
 
 /* ---- routing ---------------------------------------------------------- */
@@ -93,6 +94,27 @@ static const struct rg_route {
 	 rg_ex_admin_signing_rotate, NULL},
 	{"POST", "/v1/admin/kek/rotate", "admin", "admin.kek.rotate",
 	 rg_ex_admin_kek_rotate, NULL},
+	/* Record data keys and their re-encryption (ex_datakeys.c). */
+	{"POST", "/v1/admin/data-keys/rotate", "admin", "admin.datakey.rotate",
+	 rg_ex_datakey_rotate, NULL},
+	{"GET", "/v1/admin/data-keys/reencrypt", "admin",
+	 "admin.datakey.reencrypt", rg_ex_reencrypt_status, NULL},
+	{"POST", "/v1/admin/data-keys/{rid}/{id}/retire", "admin",
+	 "admin.datakey.retire", rg_ex_datakey_retire, NULL},
+	{"POST", "/v1/admin/data-keys/{rid}/{id}/destroy", "admin",
+	 "admin.datakey.destroy", rg_ex_datakey_destroy, NULL},
+	{"POST", "/v1/admin/kek/{id}/retire", "admin", "admin.kek.retire",
+	 rg_ex_kek_retire, NULL},
+	{"POST", "/v1/admin/kek/{id}/destroy", "admin", "admin.kek.destroy",
+	 rg_ex_kek_destroy, NULL},
+	{"POST", "/v1/admin/master-secret", "admin", "admin.master.change",
+	 rg_ex_admin_master, NULL},
+	/* The database key: a rekey scheduled after commit (ex_dbkey.c,
+	 * dbrekey.c), and its state. */
+	{"POST", "/v1/admin/db-key/rotate", "admin", "admin.dbkey.rotate",
+	 rg_ex_dbkey_rotate, NULL},
+	{"GET", "/v1/admin/db-key", "admin", "admin.dbkey.status",
+	 rg_ex_dbkey_status, NULL},
 	/* The audit trail, for security officers (ex_audit.c). */
 	{"GET", "/v1/audit/checkpoint", "officer", "audit.checkpoint",
 	 rg_ex_audit_checkpoint, NULL},
@@ -612,6 +634,8 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 	}
 	if (rc == 0)
 		rc = rg_ex_finish(&ex, resp);
+	if (rc == 0)
+		rg_crashpoint_exchange(route->action);
 	json_decref(ex.records);
 	json_decref(ex.result);
 	json_decref(ex.admin);

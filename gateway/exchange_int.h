@@ -93,10 +93,38 @@ int rg_ex_admin_dept_suspend(struct rg_exchange *ex);
 int rg_ex_admin_dept_reactivate(struct rg_exchange *ex);
 int rg_ex_admin_signing_rotate(struct rg_exchange *ex);
 int rg_ex_admin_kek_rotate(struct rg_exchange *ex);
+/* ex_master.c: the master secret that seals the keystore, changed online. */
+int rg_ex_admin_master(struct rg_exchange *ex);
+/* ex_dbkey.c: schedule an online database rekey (dbrekey.c); its state. */
+int rg_ex_dbkey_rotate(struct rg_exchange *ex);
+int rg_ex_dbkey_status(struct rg_exchange *ex);
 /* Add the new key's signature over the entry bytes to the receipt
  * ("cosignatures"). 0 or -1. */
 int rg_admin_cosign_receipt(struct rg_exchange *ex, json_t *receipt,
                             const uint8_t *entry, size_t len);
+/*
+ * Change the keystore file online: change() rewrites it under the kept
+ * master secret (made readable only for the call) and returns the changed
+ * keystore, loaded, or NULL with err. The file is saved first so that it
+ * is put back if the exchange's entry does not commit; the changed
+ * keystore waits in kp->ks_next and is put in use when the batch commits
+ * (rg_admin_rotation_end). -1 on failure (nothing changed), 1 when refused
+ * (recorded in ex), 0 done: the caller then sets ex->rotated.
+ */
+typedef rg_keystore *(*rg_admin_ks_change)(void *ctx, const char *path,
+                                           const rg_keystore_secret *secret,
+                                           char *err, size_t errlen);
+int rg_admin_keystore_apply(struct rg_exchange *ex, rg_admin_ks_change change,
+                            void *ctx);
+
+/* ex_datakeys.c: record data keys: rotation, retirement, destruction,
+ * and the re-encryption's progress. */
+int rg_ex_datakey_rotate(struct rg_exchange *ex);
+int rg_ex_datakey_retire(struct rg_exchange *ex);
+int rg_ex_datakey_destroy(struct rg_exchange *ex);
+int rg_ex_kek_retire(struct rg_exchange *ex);
+int rg_ex_kek_destroy(struct rg_exchange *ex);
+int rg_ex_reencrypt_status(struct rg_exchange *ex);
 
 /* ex_audit.c: the audit trail for officers. */
 int rg_ex_audit_checkpoint(struct rg_exchange *ex);

@@ -181,25 +181,11 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 		snprintf(err, errlen, "%s", kerr);
 		goto fail;
 	}
-	kp->ks = rg_keystore_open_secret(cfg->keystore, secret, kerr,
-	                                 sizeof(kerr));
-	/* Kept for online signing-key rotation (ex_admin.c), in guarded
-	 * memory made inaccessible until a rotation needs it. */
+	/* Kept for online rotations (ex_admin.c), in guarded memory made
+	 * inaccessible until a rotation needs it. */
 	kp->secret = secret;
-	if (rg_keystore_secret_protect(secret, 0) != 0) {
-		snprintf(err, errlen, "cannot protect the master secret");
+	if (rg_keeper_open_keys(kp, err, errlen) != 0)
 		goto fail;
-	}
-	if (kp->ks == NULL) {
-		snprintf(err, errlen, "%s", kerr);
-		goto fail;
-	}
-	kp->st = rg_store_open(cfg->database, rg_keystore_db_key(kp->ks), 0,
-	                       kerr, sizeof(kerr));
-	if (kp->st == NULL) {
-		snprintf(err, errlen, "%s", kerr);
-		goto fail;
-	}
 	kp->pol = rg_keeper_load_policy(kp->st, err, errlen);
 	if (kp->pol == NULL)
 		goto fail;
@@ -215,6 +201,9 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 	rg_sigkey_public(rg_keystore_signing_key(kp->ks), kp->gw_pub);
 	id = rg_sig_note_keyid(rg_keystore_origin(kp->ks), kp->gw_pub);
 	snprintf(kp->gw_keyid, sizeof(kp->gw_keyid), "%08x", id);
+	/* A database rekey a stop interrupted is finished before serving. */
+	if (rg_dbrekey_recover(kp, err, errlen) != 0)
+		goto fail;
 	if (uv_check_init(loop, &kp->commit_check) != 0) {
 		snprintf(err, errlen, "cannot set up the commit handle");
 		goto fail;
@@ -234,6 +223,9 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 	uv_timer_start(&kp->checkpoint_timer, rg_keeper_checkpoint_cb,
 	               cfg->checkpoint_every_ms, cfg->checkpoint_every_ms);
 	uv_unref((uv_handle_t *)&kp->checkpoint_timer);
+	/* A re-encryption cut short by a stop or a crash resumes. */
+	rg_reencrypt_init(kp);
+	kp->open_handles = 3;
 	return kp;
 fail:
 	rg_policy_free(kp->pol);
@@ -302,11 +294,13 @@ rg_keeper_flush(rg_keeper *kp)
 		if (kp->ks_next != NULL)
 			rg_crashpoint("rotation.committed");
 	}
+	rg_crashpoint_commit(!failed);
 	/* A failed batch changed nothing: the old snapshot stands. */
 	kp->pol_dirty = 0;
 	/* A rotated signing key signs from the next batch on, and the
 	 * checkpoint below; a failed batch undoes the rotation. */
 	rg_admin_rotation_end(kp, !failed);
+	rg_reencrypt_batch_end(kp, !failed);
 	kp->stats.audit_size = kp->audit_size;
 	kp->npending = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -327,10 +321,19 @@ rg_keeper_flush(rg_keeper *kp)
 	rg_store_wal_tidy(kp->st);
 }
 
+int
+rg_keeper_batch_open(rg_keeper *kp)
+{
+	return rg_keeper_begin(kp);
+}
+
 static void
 rg_keeper_commit_cb(uv_check_t *check)
 {
 	rg_keeper_flush(check->data);
+	/* A database rekey scheduled in that batch runs now, between
+	 * batches, its replies already out (dbrekey.c). */
+	rg_dbrekey_run(check->data);
 }
 
 /* Open a batch if none is open. Returns 0 or -1. */
@@ -460,6 +463,7 @@ rg_keeper_closed(uv_handle_t *h)
 	rg_keystore_free(kp->ks_next);
 	free(kp->ks_undo);
 	rg_keystore_secret_free(kp->secret);
+	rg_keystore_secret_free(kp->secret_next);
 	free(kp);
 }
 
@@ -469,6 +473,9 @@ rg_keeper_close(rg_keeper *kp)
 	if (kp == NULL)
 		return;
 	rg_keeper_flush(kp);
+	/* A rekey scheduled in that last batch was promised: carry it out. */
+	rg_dbrekey_run(kp);
 	uv_close((uv_handle_t *)&kp->checkpoint_timer, rg_keeper_closed);
 	uv_close((uv_handle_t *)&kp->commit_check, rg_keeper_closed);
+	uv_close((uv_handle_t *)&kp->reenc_idle, rg_keeper_closed);
 }

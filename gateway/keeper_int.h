@@ -8,9 +8,11 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "crypto/keystore.h"
+#include "gateway/dbrekey.h"
 #include "gateway/keeper.h"
 #include "gateway/store.h"
 #include "policy/policy.h"
@@ -55,6 +57,11 @@ struct rg_keeper {
 	rg_keystore *ks_next;
 	uint8_t *ks_undo;          /* the keystore file before it (ciphertext) */
 	size_t ks_undo_len;
+	/* An online master-secret change (ex_master.c): the new secret,
+	 * kp->secret once the batch holding its entry commits. */
+	rg_keystore_secret *secret_next;
+	/* Online database rekey (dbrekey.c): scheduled, last outcome. */
+	struct rg_dbrekey dbrekey;
 
 	/* Audit checkpoints (ex_audit.c): signed only over committed trees. */
 	uint64_t committed_size;   /* audit entries durable on disk */
@@ -69,6 +76,15 @@ struct rg_keeper {
 	int64_t auth_tokens_ms;
 	uint64_t auth_suppressed;
 	int64_t auth_suppressed_since_ms;
+
+	/* Re-encryption of record bodies after a data-key rotation
+	 * (reencrypt.c): steps run from this idle handle, between
+	 * exchanges, each in its own savepoint of the open batch. */
+	uv_idle_t reenc_idle;
+	int reenc_running;         /* the idle handle is started */
+	int reenc_step_pending;    /* a step's rows wait for their commit */
+	const rg_keystore *reenc_seen_ks; /* the keystore last looked at */
+	int64_t reenc_paused_ms;   /* a failed step stopped it then; 0 none */
 };
 
 /* ex_audit.c: sign and store a checkpoint over the first size entries
@@ -95,13 +111,43 @@ rg_policy *rg_keeper_load_policy(rg_store *st, char *err, size_t errlen);
  * or KEK) in use (committed) or put the file back (not committed). Also
  * for one exchange that failed after rotating (committed 0). */
 void rg_admin_rotation_end(rg_keeper *kp, int committed);
+/* ex_master.c: the same for a changed master secret: secret_next becomes
+ * kp->secret (committed) or is wiped. Called by rg_admin_rotation_end. */
+void rg_master_end(rg_keeper *kp, int committed);
 /* ex_admin.c: note (signed by the active key; freed here) with the
  * previous key's signature line added during the overlap. malloc'd, or
  * NULL on failure. */
 char *rg_admin_cosign_note(rg_keeper *kp, const char *text, char *note);
 
+/* keeper_keys.c: with kp->secret set, open the keystore and the
+ * database, settling an online keystore change a crash interrupted
+ * (ks_journal.h). Sets kp->ks and kp->st; 0, or -1 with err set. */
+int rg_keeper_open_keys(rg_keeper *kp, char *err, size_t errlen);
+
+/* ex_audit.c: append a system entry the keeper built itself (index and
+ * policy added here) in the open transaction; takes entry. 0 or -1. */
+int rg_audit_append_obj(rg_keeper *kp, json_t *entry);
+
 /* Wall clock in milliseconds. */
 int64_t rg_keeper_now_ms(void);
+
+/* keeper.c: open a batch (one transaction, committed in the loop's check
+ * phase) unless one is open. 0 or -1. */
+int rg_keeper_batch_open(rg_keeper *kp);
+/* ex_audit.c: append an entry the keeper builds itself (never from
+ * request bytes); index and policy are added here. Takes entry. 0 or -1. */
+int rg_audit_append_obj(rg_keeper *kp, json_t *entry);
+
+/* reencrypt.c: set up the idle handle (kp->reenc_idle, data = kp) and
+ * look for unfinished work, so that a job resumes after a restart. */
+void rg_reencrypt_init(rg_keeper *kp);
+/* reencrypt.c: after each batch (committed 1, or rolled back 0): passes
+ * the crash point of a committed step, and looks for work again when a
+ * rotated keystore came into use. */
+void rg_reencrypt_batch_end(rg_keeper *kp, int committed);
+/* reencrypt.c: each resource's active data-key version and its job's
+ * progress, for the administrator. New reference, or NULL. */
+json_t *rg_reencrypt_status(rg_keeper *kp);
 
 /*
  * Carry out one signed exchange inside the current savepoint. Fills resp.

@@ -44,8 +44,10 @@ usage(void)
 	    "administrator (an admin-role key; suspends, never grants):\n"
 	    "       recgatectl grants suspend ID --url URL --key KEYFILE "
 	    "[--reason TEXT]\n"
-	    "       recgatectl admin --url URL --key KEYFILE (key|keys|department) "
-	    "...  (keys and departments; `admin` alone for help)\n"
+	    "       recgatectl admin --url URL --key KEYFILE (key|keys|department|"
+	    "rotate|retire|destroy|reencrypt-status) ...\n"
+	    "                  (keys, departments, gateway keys; `admin` alone "
+	    "for help)\n"
 	    "  keys                               the gateway's public keys\n");
 	exit(2);
 }

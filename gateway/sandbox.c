@@ -55,7 +55,12 @@ static const int rg_sandbox_common[] = {
 	SCMP_SYS(tgkill),
 };
 
-/* The keeper's files, all inside its data directory (Landlock). */
+/* The keeper's files, all inside its data directory (Landlock). The
+ * online rewrites need the same calls after start-up: the keystore's
+ * (openat O_EXCL, fsync, rename, fsync of the directory opened with
+ * O_DIRECTORY, flock) and the database rekey's (dbrekey.c: the copy made
+ * with openat and ATTACH, its journal and WAL unlinked, the WAL truncated
+ * by the checkpoint, rename over the database, fsync of the directory). */
 static const int rg_sandbox_files[] = {
 	SCMP_SYS(openat), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),

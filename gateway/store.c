@@ -56,6 +56,20 @@ static const char rg_store_schema[] =
     " sealed BLOB NOT NULL,"
     " UNIQUE(resource, id, version));"
     "CREATE INDEX IF NOT EXISTS records_resource_seq ON records(resource, seq);"
+    /* Re-encryption after a data-key rotation (store_reencrypt.c): which
+     * record versions a key version still seals, and each resource's job
+     * with its cursor (records with seq <= cursor are done). */
+    "CREATE INDEX IF NOT EXISTS records_resource_kv"
+    " ON records(resource, key_version);"
+    "CREATE TABLE IF NOT EXISTS reencrypt("
+    " resource TEXT PRIMARY KEY,"
+    " target INTEGER NOT NULL,"
+    " cursor INTEGER NOT NULL,"
+    " done INTEGER NOT NULL,"
+    " total INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK(state IN ('running','done','failed')),"
+    " started_ms INTEGER NOT NULL,"
+    " finished_ms INTEGER NOT NULL);"
     /* Conditional-share grants (store_grants.c): the current document of
      * each grant; its history is in the audit log. */
     "CREATE TABLE IF NOT EXISTS grants("

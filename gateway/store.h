@@ -175,6 +175,14 @@ int rg_store_checkpoint_each(rg_store *st, uint64_t after, int limit,
 void rg_store_checkpoint_clear(struct rg_store_checkpoint *cp);
 /* ---- end audit trail ------------------------------------------------------ */
 
+/* Per (resource, data-key version): how many records it sealed and the
+ * newest one's time (store_usage.c). fn may return non-zero to stop. */
+int rg_store_data_key_usage(rg_store *st,
+                            int (*fn)(void *ctx, const char *resource,
+                                      uint32_t key_version, int64_t records,
+                                      int64_t last_ms),
+                            void *ctx);
+
 /* ---- key administration (store_keys.c) -----------------------------------
  * Status changes of one key or one department: NOTFOUND when there is no
  * such row. A key's status is "active", "suspended", "retired" or
@@ -193,11 +201,82 @@ int rg_store_key_each_dept(rg_store *st, const char *dept,
                            void *ctx);
 /* ---- end key administration ----------------------------------------------- */
 
+/* ---- re-encryption (store_reencrypt.c) -----------------------------------
+ * After a data-key rotation the keeper re-seals, step by step, every record
+ * version still sealed under an older key version of its resource. A job
+ * per resource: the version it re-seals under (target), its cursor (record
+ * versions with seq <= cursor are done), progress, state "running", "done"
+ * or "failed". */
+struct rg_store_reencrypt {
+	char resource[64];
+	uint32_t target;
+	int64_t cursor;
+	int64_t done, total;
+	char state[16];
+	int64_t started_ms, finished_ms;
+};
+int rg_store_reencrypt_get(rg_store *st, const char *resource,
+                           struct rg_store_reencrypt *out);
+/* Insert or replace the job of job->resource. */
+int rg_store_reencrypt_put(rg_store *st, const struct rg_store_reencrypt *job);
+/* How many record versions of resource are sealed under key version
+ * `version` (below 0) or under any version before it (below 1). */
+int rg_store_records_sealed_under(rg_store *st, const char *resource,
+                                  uint32_t version, int below, int64_t *count);
+/* Replace the sealed body of the record version at seq, sealed under key
+ * version from, by one sealed under to. NOTFOUND when that row is not (or
+ * no longer) sealed under from: a body is never re-sealed twice. */
+int rg_store_record_reseal(rg_store *st, int64_t seq, uint32_t from,
+                           uint32_t to, const uint8_t *sealed, size_t len);
+/* ---- end re-encryption ------------------------------------------------------ */
+
 /* Test seam: make the nth write statement from now (1 = next) fail, and
  * every one after it until reset with 0. Counted: begin, commit and every
  * put, claim, prune and append; rollback, savepoint, release and undo are
  * never failed so that cleanup stays possible. The failure's errmsg is
  * "injected failure". */
 void rg_store_fail_after(rg_store *st, int n);
+
+/* ---- online database rekey (store_rekey.c) --------------------------------
+ * The database is never rekeyed in place: it is copied into a new file
+ * under the new key, the copy is checked by opening it, and the copy is
+ * renamed over the database once the live connection is closed. */
+struct rg_store_rekey_info {
+	int64_t pages;          /* pages of the new file */
+	int64_t bytes;          /* its size */
+	int page_size;          /* its cipher page size (the old one's) */
+	int64_t records;        /* rows in records, in both */
+	int64_t audit_entries;  /* rows in audit, in both */
+};
+/*
+ * Outside any transaction: checkpoint the WAL into the file (TRUNCATE),
+ * copy the database into tmp under key with every cipher setting of the
+ * live database set explicitly, fsync it, then open tmp with
+ * rg_store_open and key alone and check it: quick_check, the same row
+ * count in every table, and (old_key not NULL) old_key does not open it.
+ * Counts as a write for rg_store_fail_after. 0, or -1 with err set and tmp
+ * removed.
+ */
+int rg_store_rekey_export(rg_store *st, const char *tmp,
+                          const uint8_t key[RG_STORE_KEYLEN],
+                          const uint8_t *old_key,
+                          struct rg_store_rekey_info *info, char *err,
+                          size_t errlen);
+/*
+ * With the live database closed (rg_store_close): refuse if its WAL still
+ * holds frames, remove the empty WAL and its index, rename tmp over path
+ * and fsync the directory. 0 done; -1 nothing renamed (err set); 1
+ * renamed but the directory sync failed.
+ */
+int rg_store_rekey_swap(const char *path, const char *tmp, char *err,
+                        size_t errlen);
+/* Whether key opens the database at path (1), does not (0: wrong key or
+ * not a database), or it cannot be read (-1, err set). Only reads. */
+int rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
+                       char *err, size_t errlen);
+/* Remove tmp and its journal, WAL and WAL index (ENOENT is fine). 0 or
+ * -1. */
+int rg_store_rekey_discard(const char *tmp);
+/* ---- end database rekey ----------------------------------------------------- */
 
 #endif

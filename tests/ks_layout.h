@@ -22,4 +22,14 @@ void rg_tks_wrap(const uint8_t kek[32], const char *res, uint32_t v,
 void rg_tks_seal2(const char *path, const uint8_t master[32],
                   const uint8_t *inner, size_t len);
 
+/*
+ * Open the format-2 key-file keystore at path with master and return
+ * every key it holds in plaintext: signing seeds, the database key, KEKs
+ * and the data keys (unwrapped with their KEK), at most cap of them into
+ * keys (32 bytes each, with their item type in types if not NULL).
+ * Returns how many; CHECKs that the file opens and parses.
+ */
+size_t rg_tks_keys2(const char *path, const uint8_t master[32],
+                    uint8_t (*keys)[32], int *types, size_t cap);
+
 #endif

@@ -95,6 +95,58 @@ rg_gw_stop(struct rg_gw *gw)
 	gw->pid = 0;
 }
 
+void
+rg_gw_conf_set(struct rg_gw *gw, const char *name, const char *value)
+{
+	char line[1024], *text = NULL, tmp[700];
+	size_t len = 0, nlen = strlen(name);
+	FILE *in, *out;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", gw->conf);
+	CHECK((in = fopen(gw->conf, "r")) != NULL);
+	CHECK((out = open_memstream(&text, &len)) != NULL);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		const char *p = line + strspn(line, " \t");
+
+		if (strncmp(p, name, nlen) == 0 &&
+		    (p[nlen] == ' ' || p[nlen] == '\t' || p[nlen] == '='))
+			continue;
+		fputs(line, out);
+	}
+	fclose(in);
+	if (value != NULL)
+		fprintf(out, "%s = %s\n", name, value);
+	CHECK(fclose(out) == 0);
+	CHECK((out = fopen(tmp, "w")) != NULL);
+	CHECK(fwrite(text, 1, len, out) == len);
+	CHECK(fclose(out) == 0);
+	CHECK(rename(tmp, gw->conf) == 0);
+	free(text);
+}
+
+int
+rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms)
+{
+	int status = 0;
+	pid_t r;
+
+	for (int waited = 0;; waited += 10) {
+		r = waitpid(gw->pid, &status, WNOHANG);
+		if (r == gw->pid)
+			break;
+		CHECK(r == 0 || errno == EINTR);
+		if (waited >= timeout_ms) {
+			kill(gw->pid, SIGKILL);
+			waitpid(gw->pid, &status, 0);
+			gw->pid = 0;
+			CHECKF(0, "recgated did not exit within %d ms", timeout_ms);
+		}
+		usleep(10000);
+	}
+	gw->pid = 0;
+	return status;
+}
+
 char *
 rg_gw_build(struct rg_gw *gw, const char *dept, const char *method,
             const char *path, const char *query, const char *body,

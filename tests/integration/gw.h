@@ -32,6 +32,19 @@ void rg_gw_restart(struct rg_gw *gw);
 /* SIGTERM and wait; CHECKs a clean exit. */
 void rg_gw_stop(struct rg_gw *gw);
 
+/*
+ * Set `name = value` in the gateway's config file, replacing any line that
+ * sets name (value NULL: only remove it). Takes effect at the next start.
+ */
+void rg_gw_conf_set(struct rg_gw *gw, const char *name, const char *value);
+/*
+ * Wait up to timeout_ms for the gateway to exit on its own (a crash drill:
+ * its keeper killed itself, so the monitor stops); returns its wait status
+ * and forgets the pid. CHECKs that it did exit in time (it is killed
+ * otherwise).
+ */
+int rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms);
+
 /* Raw request bytes signed by dept (NULL: unsigned). Caller frees. */
 char *rg_gw_build(struct rg_gw *gw, const char *dept, const char *method,
                   const char *path, const char *query, const char *body,

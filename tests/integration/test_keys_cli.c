@@ -230,8 +230,9 @@ SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180
 	CHECKF(strstr(out, "protected by a passphrase") != NULL, "%s", out);
 	sodium_memzero(master, sizeof(master));
 	rg_t_conf_passphrase(&gw);
-	snprintf(args, sizeof(args), "keys list --config '%s' --passphrase-fd 3 "
-	         "3<'%s'", gw.conf, pass);
+	/* --no-use: the keystore file alone (use moves with traffic). */
+	snprintf(args, sizeof(args), "keys list --no-use --config '%s' "
+	         "--passphrase-fd 3 3<'%s'", gw.conf, pass);
 	CHECKF(rg_t_ctl(args, before, sizeof(before)) == 0, "%s", before);
 	CHECKF(strstr(before, "sealed under a passphrase") != NULL, "%s", before);
 	/* A wrong passphrase: refused, clearly. */
@@ -268,7 +269,7 @@ SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180
 	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 1);
 	snprintf(out, sizeof(out), "master_key_file = master2.key\n");
 	rg_t_text(gw.conf, out);
-	snprintf(args, sizeof(args), "keys list --config '%s'", gw.conf);
+	snprintf(args, sizeof(args), "keys list --no-use --config '%s'", gw.conf);
 	CHECKF(rg_t_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECK(strstr(out, "sealed under a master key file") != NULL);
 	/* Same ids (the signing key's is its public key's), versions,
@@ -463,4 +464,68 @@ SLOW_TEST(published_keys_include_an_older_signing_key_the_keystore_holds, 120)
 	                        NULL, &r), 200);
 	json_decref(r);
 	rg_gw_stop(&gw);
+}
+
+/* The line of `keys list` output that starts with id. */
+static const char *
+rg_t_line(const char *out, const char *id, char *line, size_t len)
+{
+	char head[128];
+	const char *p;
+
+	snprintf(head, sizeof(head), "\n%s ", id);
+	p = strstr(out, head);
+	CHECKF(p != NULL, "no line for %s in\n%s", id, out);
+	p++;
+	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return line;
+}
+
+SLOW_TEST(recgatectl_keys_list_shows_when_each_key_was_last_used, 120)
+{
+	struct rg_gw gw;
+	char out[16384], args[2048], line[512], sid[16], dbid[64], id[128];
+	char used[32];
+	json_t *r;
+	int n;
+
+	rg_gw_start(&gw, "checkpoint_every_entries = 2\n");
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(rg_gw_call(&gw, "health", "POST",
+		    "/v1/resources/hazard-declaration/records", NULL,
+		    "{\"employer\": \"丙公司\", \"employer_credit_code\": "
+		    "\"91110000100000003X\", \"hazard_categories\": \"噪声\", "
+		    "\"worker_count\": 8, \"exposed_worker_count\": 2, "
+		    "\"declaration_type\": \"首次申报\", \"declaration_date\": "
+		    "\"2026-04-01\"}", NULL, &r), 200);
+		snprintf(sid, sizeof(sid), "%s", json_string_value(json_object_get(
+		         json_object_get(r, "receipt"), "keyid")));
+		json_decref(r);
+	}
+	rg_gw_stop(&gw);
+	snprintf(args, sizeof(args), "keys list --config '%s'", gw.conf);
+	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 0);
+	/* The data key that sealed the three records: counted, dated. */
+	snprintf(id, sizeof(id), "data-hazard-declaration-1");
+	rg_t_line(out, id, line, sizeof(line));
+	CHECKF(sscanf(line, "%*s %*s %*s %*s %*s %*s %31s %d", used, &n) == 2,
+	       "%s", line);
+	CHECKF(strncmp(used, "20", 2) == 0 && used[strlen(used) - 1] == 'Z',
+	       "%s", line);
+	CHECK(n >= 3);
+	/* One that sealed nothing: no use, zero records. */
+	rg_t_line(out, "data-occ-disease-diagnosis-1", line, sizeof(line));
+	CHECKF(sscanf(line, "%*s %*s %*s %*s %*s %*s %31s %d", used, &n) == 2,
+	       "%s", line);
+	CHECK_EQ_STR(used, "-");
+	CHECK_EQ_INT(n, 0);
+	/* The signing key: last used by the receipts just issued. */
+	rg_t_line(out, sid, line, sizeof(line));
+	CHECKF(sscanf(line, "%*s %*s %*s %*s %*s %*s %31s", used) == 1, "%s",
+	       line);
+	CHECKF(strncmp(used, "20", 2) == 0, "no last use in %s", line);
+	/* The database key is in use all the time. */
+	snprintf(dbid, sizeof(dbid), "database-1");
+	rg_t_line(out, dbid, line, sizeof(line));
+	CHECKF(strstr(line, "in use") != NULL, "%s", line);
 }
