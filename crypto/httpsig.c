@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "crypto/httpsig.h"
+#include "crypto/sha256.h"
 
 /* Bounds on what a peer may make us parse or build. */
 #define RG_HS_MAXFIELD 16384        /* bytes in one field value */
@@ -1054,7 +1055,7 @@ rg_content_digest(const uint8_t *body, size_t len)
 
 	if (body == NULL && len != 0)
 		return NULL;
-	crypto_hash_sha256(h, body, len);
+	rg_sha256(h, body, len);
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h),
 	                  sodium_base64_VARIANT_ORIGINAL);
 	n = sizeof("sha-256=::") + strlen(b64);
@@ -1105,6 +1106,6 @@ rg_content_digest_check(const char *field, const uint8_t *body, size_t len)
 	if (rg_sf_bytes(&mine, want, sizeof(want), &wlen) != 0 ||
 	    wlen != sizeof(want))
 		return 1;
-	crypto_hash_sha256(got, body, len);
+	rg_sha256(got, body, len);
 	return sodium_memcmp(got, want, sizeof(want)) == 0 ? 0 : -1;
 }

@@ -23,7 +23,9 @@
  *   u16 key length | key
  * times in Unix seconds (0 = unknown / none); status 1 active, 2 retiring,
  * 3 retired, 4 destroyed (key length 0); type 1 = signing seed (name =
- * origin), 2 = database key, 3 = data key (name = resource id; key =
+ * origin), 2 = database key (exactly one active; at most one other with
+ * its bytes, retiring, while an online rekey is unfinished; the rest
+ * destroyed), 3 = data key (name = resource id; key =
  * 24-byte nonce | XChaCha20-Poly1305(KEK, data key) with AD
  * "recgate data key" | u16 name length | name | u32 version | u32 kek
  * version), 4 = KEK.

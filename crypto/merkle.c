@@ -10,35 +10,30 @@
 #include <sodium.h>
 
 #include "crypto/merkle.h"
+#include "crypto/sha256.h"
 
 _Static_assert(RG_HASHLEN == crypto_hash_sha256_BYTES, "SHA-256 hashes");
 
 void
 rg_merkle_leaf(const uint8_t *entry, size_t len, uint8_t out[RG_HASHLEN])
 {
-	crypto_hash_sha256_state st;
 	static const uint8_t prefix = 0x00;
+	const struct rg_sha256_part parts[] = {{&prefix, 1}, {entry, len}};
 
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, &prefix, 1);
-	if (len != 0)
-		crypto_hash_sha256_update(&st, entry, len);
-	crypto_hash_sha256_final(&st, out);
+	rg_sha256_v(out, parts, 2);
 }
 
 void
 rg_merkle_node(const uint8_t left[RG_HASHLEN], const uint8_t right[RG_HASHLEN],
                uint8_t out[RG_HASHLEN])
 {
-	crypto_hash_sha256_state st;
 	static const uint8_t prefix = 0x01;
+	const struct rg_sha256_part parts[] = {{&prefix, 1}, {left, RG_HASHLEN},
+	                                       {right, RG_HASHLEN}};
 
-	/* out may alias left or right: both are consumed before final. */
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, &prefix, 1);
-	crypto_hash_sha256_update(&st, left, RG_HASHLEN);
-	crypto_hash_sha256_update(&st, right, RG_HASHLEN);
-	crypto_hash_sha256_final(&st, out);
+	/* out may alias left or right: both are consumed before out is
+	 * written. */
+	rg_sha256_v(out, parts, 3);
 }
 
 /* Largest power of two strictly less than n (n >= 2). */

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "crypto/httpsig.h"
+#include "crypto/sha256.h"
 #include "gateway/auth.h"
 #include "gateway/preverify.h"
 
@@ -58,7 +59,6 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 	int64_t created, expires, now_s = now_ms / 1000;
 	char *base = NULL;
 	size_t baselen;
-	crypto_hash_sha256_state sha;
 	rg_err err;
 	int rc;
 
@@ -195,11 +195,12 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 		err = RG_ERR_STORAGE;
 		goto done;
 	}
-	crypto_hash_sha256_init(&sha);
-	crypto_hash_sha256_update(&sha, (const uint8_t *)base, baselen);
-	if (req->body_len > 0)
-		crypto_hash_sha256_update(&sha, req->body, req->body_len);
-	crypto_hash_sha256_final(&sha, out->request_digest);
+	{
+		const struct rg_sha256_part parts[] = {{base, baselen},
+		                                       {req->body, req->body_len}};
+
+		rg_sha256_v(out->request_digest, parts, 2);
+	}
 	out->purpose = rg_request_header(req, "recgate-purpose");
 	err = RG_OK;
 done:

@@ -120,8 +120,9 @@ rg_ctl_admin_dbkey(const char *url, const char *keyfile)
 		status = rg_dbkey_call(url, keyfile, "GET", "/v1/admin/db-key", &r);
 		res = json_object_get(r, "result");
 		last = json_object_get(res, "last");
-		if (status == 200 && last != NULL &&
-		    json_integer_value(json_object_get(last, "entry")) > index) {
+		if (status == 200 && json_is_integer(json_object_get(
+		        last, "scheduled_by")) && json_integer_value(
+		        json_object_get(last, "scheduled_by")) == index) {
 			const char *outcome = json_string_value(json_object_get(
 			    last, "outcome"));
 			int ok = outcome != NULL && strcmp(outcome, "rekeyed") == 0;
@@ -132,7 +133,8 @@ rg_ctl_admin_dbkey(const char *url, const char *keyfile)
 		}
 		/* Finished across a restart: the new version is active. */
 		if (status == 200 && json_integer_value(json_object_get(
-		        res, "version")) > before && last == NULL) {
+		        res, "version")) > before && (last == NULL ||
+		        !json_is_integer(json_object_get(last, "scheduled_by")))) {
 			rg_dbkey_print("rekeyed: ", res);
 			json_decref(r);
 			return 0;

@@ -127,6 +127,7 @@ rg_dbrekey_enter(rg_keeper *kp, json_t *e, int ok, uint32_t version)
 	char v[16];
 	int n;
 
+	kp->dbrekey.last_entry = 0; /* not entered (0 is never this entry) */
 	if (e == NULL)
 		return -1;
 	n = snprintf(v, sizeof(v), "%u", (unsigned)version);
@@ -156,7 +157,8 @@ fail:
 /* admin.dbkey.failed: nothing changed but a destroyed key version. */
 static void
 rg_dbrekey_failed(rg_keeper *kp, const char *step, const char *why,
-                  uint32_t tried, uint32_t kept, int64_t pause_ms)
+                  uint32_t tried, uint32_t kept, int64_t pause_ms,
+                  int at_start)
 {
 	struct rg_dbrekey *d = &kp->dbrekey;
 	int64_t now = rg_keeper_now_ms();
@@ -165,6 +167,7 @@ rg_dbrekey_failed(rg_keeper *kp, const char *step, const char *why,
 	fprintf(stderr, "recgated: database rekey failed (%s): %s; the database "
 	        "stays under key %u\n", step, why, (unsigned)kept);
 	d->last = -1;
+	d->last_for = at_start ? -1 : (int64_t)d->index;
 	d->last_version = tried;
 	d->last_time_ms = now;
 	d->last_pause_ms = pause_ms;
@@ -213,16 +216,17 @@ rg_dbrekey_rekeyed(rg_keeper *kp, uint32_t version, uint32_t previous,
 	if (e != NULL && !at_start)
 		json_object_set_new(e, "scheduled_by", json_integer(
 		                    (json_int_t)d->index));
-	if (rg_dbrekey_enter(kp, e, 1, version) != 0)
-		return -1;
+	/* The outcome stands whether or not its entry goes in (a start
+	 * enters it then). */
 	d->last = 1;
+	d->last_for = at_start ? -1 : (int64_t)d->index;
 	d->last_version = version;
 	d->last_time_ms = now;
 	d->last_pause_ms = pause_ms;
 	d->last_pages = info->pages;
 	d->last_bytes = info->bytes;
 	d->last_step[0] = '\0';
-	return 0;
+	return rg_dbrekey_enter(kp, e, 1, version);
 }
 
 /*
@@ -245,14 +249,14 @@ rg_dbrekey_carry(rg_keeper *kp, int64_t t0, int at_start)
 	if (old_key == NULL || rg_dbrekey_tmp(kp, tmp, sizeof(tmp)) != 0) {
 		rg_dbrekey_failed(kp, "export", "no previous key or path too long",
 		                  new_v, kp->dbrekey.open_version,
-		                  rg_dbrekey_mono_ms() - t0);
+		                  rg_dbrekey_mono_ms() - t0, at_start);
 		return;
 	}
 	if (rg_store_rekey_export(kp->st, tmp, rg_keystore_db_key(kp->ks),
 	                          old_key, &info, err, sizeof(err)) != 0) {
 		rg_dbrekey_settle(kp, old_v);
 		rg_dbrekey_failed(kp, "export", err, new_v, old_v,
-		                  rg_dbrekey_mono_ms() - t0);
+		                  rg_dbrekey_mono_ms() - t0, at_start);
 		return;
 	}
 	rg_crashpoint("dbkey.exported");
@@ -271,7 +275,7 @@ rg_dbrekey_carry(rg_keeper *kp, int64_t t0, int at_start)
 		(void)rg_store_rekey_discard(tmp);
 		rg_dbrekey_settle(kp, old_v);
 		rg_dbrekey_failed(kp, "swap", err, new_v, old_v,
-		                  rg_dbrekey_mono_ms() - t0);
+		                  rg_dbrekey_mono_ms() - t0, at_start);
 		return;
 	}
 	if (rc > 0)
@@ -349,7 +353,7 @@ rg_dbrekey_run(rg_keeper *kp)
 		abort(); /* the secret must not stay readable */
 	if (next == NULL) {
 		rg_dbrekey_failed(kp, "keystore", err, rg_dbrekey_next_version(
-		                  kp->ks), old_v, rg_dbrekey_mono_ms() - t0);
+		                  kp->ks), old_v, rg_dbrekey_mono_ms() - t0, 0);
 		return;
 	}
 	rg_crashpoint("dbkey.keystore_written");

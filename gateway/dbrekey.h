@@ -39,6 +39,8 @@ struct rg_dbrekey {
 	int last;               /* 0 none, 1 rekeyed, -1 failed */
 	uint32_t last_version;  /* rekeyed: the new key; failed: the one tried */
 	uint64_t last_entry;    /* its audit entry's index */
+	int64_t last_for;       /* the index of the request it answers; -1
+	                           when finished at start-up */
 	int64_t last_time_ms;
 	int64_t last_pause_ms;
 	int64_t last_pages, last_bytes;

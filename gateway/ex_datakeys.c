@@ -1,11 +1,8 @@
 /*
- * ex_datakeys.c -- the administrator's record data keys: a new data-key
- * version for one resource or all (the re-encryption of record bodies
- * then follows in the background, reencrypt.c), retiring and destroying a
- * data-key or KEK version, and the re-encryption's progress. Each is one
- * audited exchange; a keystore change goes through ex_admin.c's online
- * rewrite, in use once the entry commits and undone if it does not. It
- * must never retire a key that a stored record or a data key still needs.
+ * ex_datakeys.c -- the administrator's record data keys: rotation, retiring
+ * and destroying data-key and KEK versions, the re-encryption's progress;
+ * each one audited exchange. It must never retire a key that a stored
+ * record or a wrapped data key still needs.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -102,12 +102,19 @@ rg_ex_dbkey_status(struct rg_exchange *ex)
 	if (r == NULL)
 		return -1;
 	if (d->last != 0) {
-		last = json_pack("{s:s, s:I, s:I, s:I, s:I}", "outcome",
+		last = json_pack("{s:s, s:I, s:I, s:I}", "outcome",
 		                 d->last > 0 ? "rekeyed" : "failed", "version",
-		                 (json_int_t)d->last_version, "entry",
-		                 (json_int_t)d->last_entry, "time",
+		                 (json_int_t)d->last_version, "time",
 		                 (json_int_t)d->last_time_ms, "pause_ms",
 		                 (json_int_t)d->last_pause_ms);
+		/* Its entry, unless that could not be entered (logged). */
+		if (last != NULL && d->last_entry != 0)
+			json_object_set_new(last, "entry", json_integer(
+			                    (json_int_t)d->last_entry));
+		/* The rotate request it answers (absent: finished at start). */
+		if (last != NULL && d->last_for >= 0)
+			json_object_set_new(last, "scheduled_by", json_integer(
+			                    (json_int_t)d->last_for));
 		if (last != NULL && d->last > 0) {
 			json_object_set_new(last, "pages",
 			                    json_integer((json_int_t)d->last_pages));

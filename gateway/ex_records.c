@@ -14,6 +14,7 @@
 #include "crypto/pseudo.h"
 #include "crypto/seal.h"
 #include "gateway/exchange_int.h"
+#include "gateway/jbuf.h"
 
 #define RG_SUBMIT_MAX 1000     /* records in one submission */
 #define RG_CHANGES_DEFAULT 100
@@ -141,17 +142,19 @@ rg_random_id(char out[33])
 	rg_hex(raw, sizeof(raw), out);
 }
 
-/* Seal and store one validated record; appends to ex->records. */
+/* Seal and store one validated record; appends to ex->records. canon is
+ * rec's canonical encoding when preverify.c made it already, or NULL. */
 static int
 rg_ex_store_record(struct rg_exchange *ex, const rg_resource *res,
-                   const json_t *rec, json_t *ids)
+                   const json_t *rec, const char *canon, struct rg_jbuf *ids)
 {
 	rg_keeper *kp = ex->kp;
 	const char *rid = rg_resource_id(res);
 	uint32_t kv;
 	const uint8_t *key = rg_keystore_data_key(kp->ks, rid, &kv);
 	struct rg_seal_ad ad;
-	char id[33], *plain;
+	char id[33], *plain = NULL;
+	const char *text = canon;
 	size_t plen;
 	uint8_t *sealed;
 	int64_t seq;
@@ -160,15 +163,18 @@ rg_ex_store_record(struct rg_exchange *ex, const rg_resource *res,
 	if (key == NULL)
 		return -1;
 	rg_random_id(id);
-	plain = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-	if (plain == NULL)
+	if (text == NULL &&
+	    (text = plain = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return -1;
-	plen = strlen(plain);
+	plen = strlen(text);
 	sealed = malloc(plen + RG_SEAL_OVERHEAD);
 	ad = (struct rg_seal_ad){rid, id, 1, kv};
-	rc = sealed != NULL ? rg_seal(key, &ad, (uint8_t *)plain, plen, sealed) : -1;
-	sodium_memzero(plain, plen);
-	free(plain);
+	rc = sealed != NULL
+	    ? rg_seal(key, &ad, (const uint8_t *)text, plen, sealed) : -1;
+	if (plain != NULL) {
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
 	if (rc == 0)
 		rc = rg_store_record_put(kp->st, rid, id, 1, kv, ex->now_ms, sealed,
 		                         plen + RG_SEAL_OVERHEAD, &seq) == RG_STORE_OK
@@ -178,8 +184,14 @@ rg_ex_store_record(struct rg_exchange *ex, const rg_resource *res,
 		return -1;
 	json_array_append_new(ex->records, json_pack("{s:s, s:i}", "id", id,
 	                                             "version", 1));
-	json_array_append_new(ids, json_pack("{s:s, s:i, s:I}", "id", id,
-	                                     "version", 1, "seq", (json_int_t)seq));
+	/* {"id":..,"seq":..,"version":1}, keys in order */
+	if (ids->len > 0 && ids->p[ids->len - 1] == '}')
+		rg_jbuf_lit(ids, ",");
+	rg_jbuf_lit(ids, "{\"id\":");
+	rg_jbuf_str(ids, id);
+	rg_jbuf_lit(ids, ",\"seq\":");
+	rg_jbuf_int(ids, seq);
+	rg_jbuf_lit(ids, ",\"version\":1}");
 	return 0;
 }
 
@@ -190,15 +202,21 @@ rg_ex_submit(struct rg_exchange *ex)
 	const rg_resource *res;
 	struct rg_decision d;
 	json_error_t jerr;
-	json_t *body, *ids;
+	json_t *body;
+	struct rg_jbuf ids = {0};
 	size_t n;
 
 	if (rg_ex_decide(ex, RG_ACT_SUBMIT, ex->tgt.resource, &d) != 0)
 		return 0;
 	res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
-	body = req->body_len > 0
-	    ? json_loadb((const char *)req->body, req->body_len,
-	                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	/* Parsed ahead on the helper thread when it could (preverify.c):
+	 * the same parse, done off this thread. */
+	if (req->pre_body != NULL)
+		body = json_incref(req->pre_body);
+	else
+		body = req->body_len > 0
+		    ? json_loadb((const char *)req->body, req->body_len,
+		                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
 	if (body == NULL) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "body is not valid JSON: %s",
@@ -244,19 +262,22 @@ rg_ex_submit(struct rg_exchange *ex)
 			return 0;
 		}
 	}
-	ids = json_array();
-	for (size_t i = 0; ids != NULL && i < n; i++)
-		if (rg_ex_store_record(ex, res, json_array_get(body, i), ids) != 0) {
-			json_decref(ids);
+	/* {"records":[..],"resource":..}, encoded here, keys in order. */
+	rg_jbuf_lit(&ids, "{\"records\":[");
+	for (size_t i = 0; i < n; i++)
+		if (rg_ex_store_record(ex, res, json_array_get(body, i),
+		                       req->pre_body != NULL && i < req->pre_ncanon
+		                       ? req->pre_canon[i] : NULL, &ids) != 0) {
+			rg_jbuf_clear(&ids);
 			json_decref(body);
 			return -1;
 		}
 	json_decref(body);
-	if (ids == NULL)
-		return -1;
-	ex->result = json_pack("{s:s, s:o}", "resource", rg_resource_id(res),
-	                       "records", ids);
-	if (ex->result == NULL)
+	rg_jbuf_lit(&ids, "],\"resource\":");
+	rg_jbuf_str(&ids, rg_resource_id(res));
+	rg_jbuf_lit(&ids, "}");
+	ex->result_text = rg_jbuf_take(&ids, &ex->result_len);
+	if (ex->result_text == NULL)
 		return -1;
 	ex->decision = "allow";
 	return 0;
@@ -349,6 +370,132 @@ rg_ex_open(struct rg_exchange *ex, const rg_resource *res,
 	return shown;
 }
 
+/* The index of the field named key[0..keylen) in res, or -1. */
+static int
+rg_ex_field_at(const rg_resource *res, const char *key, size_t keylen)
+{
+	size_t n = rg_resource_field_count(res);
+
+	for (size_t i = 0; i < n && i < 64; i++) {
+		const char *name = rg_resource_field_name(res, i);
+
+		if (strncmp(name, key, keylen) == 0 && name[keylen] == '\0')
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * rg_ex_open's result, encoded, from the opened record's text: the members
+ * the decision shows copied as they are, pseudonymised ones replaced. The
+ * text is what rg_ex_store_record sealed, json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS), so what this writes is byte for byte what dumping
+ * rg_ex_open's tree the same way would: no tree is built. 0; 1 when the
+ * text is not in that form (nothing usable was written); -1 on failure.
+ */
+static int
+rg_ex_fields_raw(struct rg_exchange *ex, const rg_resource *res,
+                 const struct rg_decision *d, const uint8_t *pkey,
+                 const char *plain, size_t plen, struct rg_jbuf *b)
+{
+	struct rg_jscan sc;
+	struct rg_jmember m;
+	int r, n = 0;
+
+	if (rg_jscan_open(&sc, plain, plen) != 0)
+		return 1;
+	rg_jbuf_lit(b, "{");
+	while ((r = rg_jscan_next(&sc, &m)) == 1) {
+		int i = rg_ex_field_at(res, m.key, m.keylen);
+		uint64_t bit = i >= 0 ? (uint64_t)1 << i : 0;
+
+		/* Shown: raw fields as they are; pseudonymised fields (shown
+		 * or not) as the caller's pseudonym, as rg_ex_pseudonymise. */
+		if (!((d->field_mask | d->pseudo_mask) & bit))
+			continue;
+		if (n++ > 0)
+			rg_jbuf_lit(b, ",");
+		rg_jbuf_lit(b, "\"");
+		rg_jbuf_bytes(b, m.key, m.keylen);
+		rg_jbuf_lit(b, "\":");
+		if (d->pseudo_mask & bit) {
+			const char *v = m.val;
+			size_t vlen = m.vallen;
+			char psn[RG_PSEUDO_LEN];
+
+			/* A string is named by its UTF-8 bytes: unescaped,
+			 * which its text is when it has no backslash. */
+			if (*v == '"') {
+				v++;
+				vlen -= 2;
+				if (memchr(v, '\\', vlen) != NULL)
+					return 1;
+			}
+			if (pkey == NULL ||
+			    rg_pseudonym(pkey, ex->auth.key.dept, rg_resource_id(res),
+			                 (const uint8_t *)v, vlen, psn) != 0)
+				return -1;
+			rg_jbuf_str(b, psn);
+		} else {
+			rg_jbuf_bytes(b, m.val, m.vallen);
+		}
+	}
+	if (r != 0)
+		return 1;
+	rg_jbuf_lit(b, "}");
+	return 0;
+}
+
+/*
+ * Append to b the fields of a stored version the decision shows, encoded
+ * as json_dumps(rg_ex_open(...), JSON_COMPACT | JSON_SORT_KEYS) would. A
+ * record not in the stored form rg_ex_fields_raw reads (none is, unless
+ * written otherwise) takes rg_ex_open's road. 0, or -1 on failure.
+ */
+static int
+rg_ex_fields(struct rg_exchange *ex, const rg_resource *res,
+             const struct rg_store_record *rec, const struct rg_decision *d,
+             struct rg_jbuf *b)
+{
+	const char *rid = rg_resource_id(res);
+	const uint8_t *key = rg_keystore_data_key_at(ex->kp->ks, rid,
+	                                             rec->key_version);
+	struct rg_seal_ad ad = {rid, rec->id, rec->version, rec->key_version};
+	const uint8_t *pkey = NULL;
+	uint32_t pkv;
+	uint8_t *plain;
+	size_t plen, mark = b->len;
+	int rc;
+
+	if (key == NULL || rec->sealed_len < RG_SEAL_OVERHEAD)
+		return -1;
+	if (d->pseudo_mask != 0 &&
+	    (pkey = rg_keystore_pseudonym_key(ex->kp->ks, rid, &pkv)) == NULL)
+		return -1;
+	plen = rec->sealed_len - RG_SEAL_OVERHEAD;
+	if ((plain = malloc(plen + 1)) == NULL)
+		return -1;
+	rc = rg_open(key, &ad, rec->sealed, rec->sealed_len, plain) == 0
+	    ? rg_ex_fields_raw(ex, res, d, pkey, (const char *)plain, plen, b)
+	    : -1;
+	sodium_memzero(plain, plen);
+	free(plain);
+	if (rc == 1) {
+		json_t *fields = rg_ex_open(ex, res, rec, d);
+		char *text = fields != NULL
+		    ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+		json_decref(fields);
+		if (text == NULL)
+			return -1;
+		b->len = mark;
+		rg_jbuf_bytes(b, text, strlen(text));
+		free(text);
+		rc = 0;
+	}
+	return rc == 0 && !b->failed ? 0 : -1;
+}
+
 /*
  * The query of a single read: nothing, or fields=a,b,... naming the fields
  * wanted (all the caller may see when absent). 0, or -1 when refused.
@@ -396,7 +543,7 @@ rg_ex_read(struct rg_exchange *ex)
 	                               .resource = ex->tgt.resource};
 	const rg_resource *res;
 	struct rg_decision d;
-	json_t *fields;
+	struct rg_jbuf b = {0};
 	int rc;
 
 	res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
@@ -412,19 +559,28 @@ rg_ex_read(struct rg_exchange *ex)
 	}
 	if (rc != RG_STORE_OK)
 		return -1;
-	fields = rg_ex_open(ex, res, &rec, &d);
-	if (fields == NULL) {
+	/* {"fields":..,"id":..,"resource":..,"time":..,"version":..}: the
+	 * outcome encoded here, keys in order, as rg_ex_finish would. */
+	rg_jbuf_lit(&b, "{\"fields\":");
+	if (rg_ex_fields(ex, res, &rec, &d, &b) != 0) {
+		rg_jbuf_clear(&b);
 		rg_store_record_clear(&rec);
 		return -1;
 	}
+	rg_jbuf_lit(&b, ",\"id\":");
+	rg_jbuf_str(&b, rec.id);
+	rg_jbuf_lit(&b, ",\"resource\":");
+	rg_jbuf_str(&b, ex->tgt.resource);
+	rg_jbuf_lit(&b, ",\"time\":");
+	rg_jbuf_int(&b, rec.time_ms);
+	rg_jbuf_lit(&b, ",\"version\":");
+	rg_jbuf_int(&b, rec.version);
+	rg_jbuf_lit(&b, "}");
 	json_array_append_new(ex->records, json_pack("{s:s, s:I}", "id", rec.id,
 	                      "version", (json_int_t)rec.version));
-	ex->result = json_pack("{s:s, s:s, s:I, s:I, s:o}", "resource",
-	                       ex->tgt.resource, "id", rec.id, "version",
-	                       (json_int_t)rec.version, "time",
-	                       (json_int_t)rec.time_ms, "fields", fields);
 	rg_store_record_clear(&rec);
-	if (ex->result == NULL)
+	ex->result_text = rg_jbuf_take(&b, &ex->result_len);
+	if (ex->result_text == NULL)
 		return -1;
 	ex->decision = "allow";
 	return 0;
@@ -474,7 +630,8 @@ struct rg_changes_ctx {
 	struct rg_exchange *ex;
 	const rg_resource *res;
 	const struct rg_decision *d;
-	json_t *list;
+	struct rg_jbuf out;    /* {"changes":[ITEM,... */
+	size_t n;
 	int64_t last;
 	int failed;
 };
@@ -483,17 +640,26 @@ static int
 rg_ex_change_row(void *ctx, const struct rg_store_record *rec)
 {
 	struct rg_changes_ctx *cc = ctx;
-	json_t *fields = rg_ex_open(cc->ex, cc->res, rec, cc->d);
-	json_t *item;
+	struct rg_jbuf *b = &cc->out;
 
-	if (fields == NULL) {
+	/* {"fields":..,"id":..,"seq":..,"time":..,"version":..} */
+	if (cc->n++ > 0)
+		rg_jbuf_lit(b, ",");
+	rg_jbuf_lit(b, "{\"fields\":");
+	if (rg_ex_fields(cc->ex, cc->res, rec, cc->d, b) != 0) {
 		cc->failed = 1;
 		return 1;
 	}
-	item = json_pack("{s:I, s:s, s:I, s:I, s:o}", "seq", (json_int_t)rec->seq,
-	                 "id", rec->id, "version", (json_int_t)rec->version,
-	                 "time", (json_int_t)rec->time_ms, "fields", fields);
-	if (item == NULL || json_array_append_new(cc->list, item) != 0 ||
+	rg_jbuf_lit(b, ",\"id\":");
+	rg_jbuf_str(b, rec->id);
+	rg_jbuf_lit(b, ",\"seq\":");
+	rg_jbuf_int(b, rec->seq);
+	rg_jbuf_lit(b, ",\"time\":");
+	rg_jbuf_int(b, rec->time_ms);
+	rg_jbuf_lit(b, ",\"version\":");
+	rg_jbuf_int(b, rec->version);
+	rg_jbuf_lit(b, "}");
+	if (b->failed ||
 	    json_array_append_new(cc->ex->records, json_pack("{s:s, s:I}", "id",
 	        rec->id, "version", (json_int_t)rec->version)) != 0) {
 		cc->failed = 1;
@@ -522,17 +688,21 @@ rg_ex_changes(struct rg_exchange *ex)
 	cc.ex = ex;
 	cc.res = rg_catalogue_find(rg_policy_catalogue(ex->kp->pol), ex->tgt.resource);
 	cc.d = &d;
-	cc.list = json_array();
 	cc.last = after;
-	if (cc.list == NULL ||
-	    rg_store_changes(ex->kp->st, ex->tgt.resource, after, (int)limit,
+	/* {"changes":[..],"next":..,"resource":..}, encoded here. */
+	rg_jbuf_lit(&cc.out, "{\"changes\":[");
+	if (rg_store_changes(ex->kp->st, ex->tgt.resource, after, (int)limit,
 	                     rg_ex_change_row, &cc) != RG_STORE_OK || cc.failed) {
-		json_decref(cc.list);
+		rg_jbuf_clear(&cc.out);
 		return -1;
 	}
-	ex->result = json_pack("{s:s, s:o, s:I}", "resource", ex->tgt.resource,
-	                       "changes", cc.list, "next", (json_int_t)cc.last);
-	if (ex->result == NULL)
+	rg_jbuf_lit(&cc.out, "],\"next\":");
+	rg_jbuf_int(&cc.out, cc.last);
+	rg_jbuf_lit(&cc.out, ",\"resource\":");
+	rg_jbuf_str(&cc.out, ex->tgt.resource);
+	rg_jbuf_lit(&cc.out, "}");
+	ex->result_text = rg_jbuf_take(&cc.out, &ex->result_len);
+	if (ex->result_text == NULL)
 		return -1;
 	ex->decision = "allow";
 	return 0;

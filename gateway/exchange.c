@@ -17,8 +17,10 @@
 
 #include "crypto/entry.h"
 #include "crypto/merkle.h"
+#include "crypto/sha256.h"
 #include "gateway/crashpoint.h"
 #include "gateway/exchange_int.h"
+#include "gateway/jbuf.h"
 
 /* ---- routing ---------------------------------------------------------- */
 
@@ -485,6 +487,14 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	size_t enclen, outlen, rlen, tlen, hlen;
 	int allow = strcmp(ex->decision, "allow") == 0, rc = -1;
 
+	if (allow && ex->result_text != NULL) {
+		/* Encoded by the handler already, in the same canonical form. */
+		outcome = NULL;
+		outtext = ex->result_text;
+		outlen = ex->result_len;
+		ex->result_text = NULL;
+		goto encoded;
+	}
 	if (allow)
 		outcome = json_incref(ex->result);
 	else {
@@ -501,7 +511,8 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	if (outtext == NULL)
 		goto out;
 	outlen = strlen(outtext);
-	crypto_hash_sha256(digest, (uint8_t *)outtext, outlen);
+encoded:
+	rg_sha256(digest, outtext, outlen);
 
 	entry = json_object();
 	rg_hex(ex->auth.request_digest, 32, hex);
@@ -540,22 +551,43 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	if (rg_sig_sign(rg_keystore_signing_key(kp->ks), (uint8_t *)enc, enclen,
 	                sig) != 0)
 		goto out;
-	receipt = json_pack("{s:I, s:o, s:o, s:s, s:o}",
-	                    "index", (json_int_t)kp->audit_size,
-	                    "entry", rg_json_b64((uint8_t *)enc, enclen),
-	                    "leaf_hash", rg_json_b64(leaf, sizeof(leaf)),
-	                    "keyid", kp->gw_keyid,
-	                    "signature", rg_json_b64(sig, sizeof(sig)));
-	/* A signing key's announcement is signed by the new key too. */
-	if (receipt != NULL && ex->cosign != NULL &&
-	    rg_admin_cosign_receipt(ex, receipt, (uint8_t *)enc, enclen) != 0)
-		goto out;
-	if (receipt == NULL || (rtext = json_dumps(receipt, JSON_COMPACT)) == NULL)
-		goto out;
+	if (ex->cosign == NULL) {
+		/* The receipt as json_dumps(JSON_COMPACT) writes the object
+		 * below, members in this order, without building it. */
+		struct rg_jbuf rb = {0};
+
+		rg_jbuf_lit(&rb, "{\"index\":");
+		rg_jbuf_int(&rb, (int64_t)kp->audit_size);
+		rg_jbuf_lit(&rb, ",\"entry\":");
+		rg_jbuf_b64(&rb, (uint8_t *)enc, enclen);
+		rg_jbuf_lit(&rb, ",\"leaf_hash\":");
+		rg_jbuf_b64(&rb, leaf, sizeof(leaf));
+		rg_jbuf_lit(&rb, ",\"keyid\":");
+		rg_jbuf_str(&rb, kp->gw_keyid);
+		rg_jbuf_lit(&rb, ",\"signature\":");
+		rg_jbuf_b64(&rb, sig, sizeof(sig));
+		rg_jbuf_lit(&rb, "}");
+		if ((rtext = rg_jbuf_take(&rb, &rlen)) == NULL)
+			goto out;
+	} else {
+		receipt = json_pack("{s:I, s:o, s:o, s:s, s:o}",
+		                    "index", (json_int_t)kp->audit_size,
+		                    "entry", rg_json_b64((uint8_t *)enc, enclen),
+		                    "leaf_hash", rg_json_b64(leaf, sizeof(leaf)),
+		                    "keyid", kp->gw_keyid,
+		                    "signature", rg_json_b64(sig, sizeof(sig)));
+		/* A signing key's announcement is signed by the new key too. */
+		if (receipt == NULL ||
+		    rg_admin_cosign_receipt(ex, receipt, (uint8_t *)enc,
+		                            enclen) != 0)
+			goto out;
+		if ((rtext = json_dumps(receipt, JSON_COMPACT)) == NULL)
+			goto out;
+		rlen = strlen(rtext);
+	}
 	/* {"result"|"error":OUTCOME,"receipt":RECEIPT} */
 	head = allow ? "{\"result\":" : "{\"error\":";
 	hlen = strlen(head);
-	rlen = strlen(rtext);
 	tlen = hlen + outlen + sizeof(rg_receipt_key) - 1 + rlen + 1;
 	if ((text = malloc(tlen + 1)) == NULL)
 		goto out;
@@ -638,6 +670,7 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 		rg_crashpoint_exchange(route->action);
 	json_decref(ex.records);
 	json_decref(ex.result);
+	free(ex.result_text);
 	json_decref(ex.admin);
 	if (rc != 0) {
 		if (ex.rotated) /* its entry is undone: so is the rotation */

@@ -34,6 +34,10 @@ struct rg_exchange {
 	json_t *records;       /* [{"id","version"}] touched, for the entry */
 	char grant[RG_GRANT_IDLEN]; /* the grant acted on or relied on */
 	json_t *result;        /* on allow */
+	char *result_text;     /* on allow, instead of result: the outcome
+	                          already encoded as json_dumps(JSON_COMPACT |
+	                          JSON_SORT_KEYS) would (ex_records.c) */
+	size_t result_len;
 	json_t *admin;         /* an administrator's change, entered as
 	                          "admin" (ex_admin.c); NULL otherwise */
 	const rg_sigkey *cosign; /* a new signing key that also signs the

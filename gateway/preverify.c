@@ -5,13 +5,18 @@
  * It owns the helper thread and nothing else. It never decides: it only
  * notes on a request that its signature verified under a given key over a
  * given base, and rg_auth_check (auth.c) uses that note only when the key
- * and base it computes itself are the same. The helper thread touches no
- * shared state but the job slots handed to it, and never the store.
+ * and base it computes itself are the same. For a verified record
+ * submission it also parses the body and encodes each record canonically,
+ * pure functions of the body that rg_ex_submit would otherwise compute;
+ * checking the records against the catalogue stays with the keeper. The
+ * helper thread touches no shared state but the job slots handed to it,
+ * and never the store or the keystore.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "crypto/httpsig.h"
@@ -26,6 +31,12 @@ struct rg_pv_job {
 	size_t baselen;
 	uint8_t pub[32];
 	int ok;
+	/* A record submission: its body parsed and each record encoded by
+	 * the helper once the signature verified (rg_pv_parse). */
+	int parse;
+	json_t *body;
+	char **canon;
+	size_t ncanon;
 };
 
 struct rg_preverify {
@@ -45,6 +56,59 @@ struct rg_preverify {
 	struct rg_request **reqs;
 	size_t nreqs, njobs;
 };
+
+/*
+ * The body of a verified submission as rg_ex_submit reads it (duplicate
+ * keys refused, an object taken as a one-record array) and each record as
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) encodes it for sealing. On any
+ * failure the job carries nothing and the keeper does it all itself.
+ */
+static void
+rg_pv_parse(struct rg_pv_job *job)
+{
+	const struct rg_request *req = job->req;
+	json_t *body = json_loadb((const char *)req->body, req->body_len,
+	                          JSON_REJECT_DUPLICATES, NULL);
+	size_t n;
+
+	if (body != NULL && json_is_object(body)) {
+		json_t *arr = json_array();
+
+		if (arr == NULL || json_array_append_new(arr, body) != 0) {
+			json_decref(arr);
+			return;
+		}
+		body = arr;
+	}
+	if (body == NULL || !json_is_array(body) ||
+	    (n = json_array_size(body)) == 0 ||
+	    (job->canon = calloc(n, sizeof(*job->canon))) == NULL) {
+		json_decref(body);
+		return;
+	}
+	job->body = body;
+	for (job->ncanon = 0; job->ncanon < n; job->ncanon++) {
+		char *text = json_dumps(json_array_get(body, job->ncanon),
+		                        JSON_COMPACT | JSON_SORT_KEYS);
+
+		if (text == NULL)
+			break;
+		job->canon[job->ncanon] = text;
+	}
+}
+
+/* A POST to /v1/resources/{rid}/records with a body. */
+static int
+rg_pv_is_submission(const struct rg_request *req)
+{
+	static const char head[] = "/v1/resources/", tail[] = "/records";
+	size_t len = strlen(req->path);
+
+	return req->body_len > 0 && strcmp(req->method, "POST") == 0 &&
+	       len > sizeof(head) - 1 + sizeof(tail) - 1 &&
+	       strncmp(req->path, head, sizeof(head) - 1) == 0 &&
+	       strcmp(req->path + len - (sizeof(tail) - 1), tail) == 0;
+}
 
 /* The helper: verifies the jobs of each run in order, counting them. */
 static void *
@@ -72,6 +136,8 @@ rg_pv_main(void *arg)
 			    (const uint8_t *)work[i].base, work[i].baselen,
 			    work[i].pub) == 0;
 
+			if (ok && work[i].parse)
+				rg_pv_parse(&work[i]);
 			pthread_mutex_lock(&pv->mu);
 			work[i].ok = ok;
 			pv->ndone++;
@@ -182,12 +248,20 @@ rg_pv_prepare(rg_store *st, struct rg_request *req, struct rg_pv_job *job)
 	if (job->sig == NULL || job->siglen != crypto_sign_BYTES)
 		return 0;
 	job->req = req;
+	job->parse = rg_pv_is_submission(req);
 	return 1;
 }
 
 static void
 rg_pv_clear(struct rg_pv_job *job)
 {
+	/* Records are personal data: wiped as rg_ex_submit wipes its own. */
+	for (size_t i = 0; i < job->ncanon; i++) {
+		sodium_memzero(job->canon[i], strlen(job->canon[i]));
+		free(job->canon[i]);
+	}
+	free(job->canon);
+	json_decref(job->body);
 	free(job->base);
 	rg_httpsig_free(job->hs);
 	memset(job, 0, sizeof(*job));
@@ -256,6 +330,11 @@ rg_preverify_wait(rg_preverify *pv, size_t i)
 		return;
 	job->req->sig_ok = 1;
 	memcpy(job->req->sig_pub, job->pub, sizeof(job->req->sig_pub));
+	if (job->body != NULL && job->ncanon == json_array_size(job->body)) {
+		job->req->pre_body = job->body;
+		job->req->pre_canon = job->canon;
+		job->req->pre_ncanon = job->ncanon;
+	}
 }
 
 void
@@ -282,5 +361,12 @@ rg_preverify_run(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
 	rg_preverify_start(pv, st, reqs, n);
 	for (size_t i = 0; i < n; i++)
 		rg_preverify_wait(pv, i);
+	/* The parsed bodies go with the run: the caller handles these
+	 * requests after it, on their notes alone. */
+	for (size_t i = 0; i < n; i++) {
+		reqs[i]->pre_body = NULL;
+		reqs[i]->pre_canon = NULL;
+		reqs[i]->pre_ncanon = 0;
+	}
 	rg_preverify_end(pv);
 }

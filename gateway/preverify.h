@@ -32,12 +32,15 @@ void rg_preverify_free(rg_preverify *pv);
  * left as it was, for rg_auth_check to check inline and refuse with the
  * right error. rg_auth_check still does every check in its order, and
  * relies on a note only when the key it reads then is the very same key.
+ * A verified record submission also gets its parsed body (pre_body,
+ * pre_canon, request.h), owned by the run: valid from wait(i) until end,
+ * so the caller handles reqs[i] in between.
  */
 void rg_preverify_start(rg_preverify *pv, rg_store *st,
                         struct rg_request **reqs, size_t n);
 void rg_preverify_wait(rg_preverify *pv, size_t i);
 void rg_preverify_end(rg_preverify *pv);
-/* start, wait for each, end: all notes at once. */
+/* start, wait for each, end: all notes at once (no parsed bodies). */
 void rg_preverify_run(rg_preverify *pv, rg_store *st,
                       struct rg_request **reqs, size_t n);
 

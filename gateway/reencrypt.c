@@ -1,12 +1,8 @@
 /*
- * reencrypt.c -- the keeper's background re-encryption of record bodies.
- * After a data-key rotation every record version still sealed under an
- * older key version of its resource is opened and sealed again under the
- * active one, a few at a time between exchanges. It must never run inside
- * an exchange's savepoint, never re-seal a body that is not under an older
- * key, and keeps its progress only in the database, in the transaction of
- * the rows it covers, so that a crash at any moment loses nothing and
- * repeats nothing.
+ * reencrypt.c -- after a data-key rotation, re-seals record bodies under the
+ * active key version, a few at a time between exchanges. It must never run
+ * inside an exchange's savepoint, and keeps its cursor only in the database,
+ * in the transaction of the rows it covers, so a crash loses and repeats nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -37,6 +37,14 @@ struct rg_request {
 	int sig_ok;
 	uint8_t sig_pub[32];
 	uint8_t sig_hash[32];
+	/* Also only set inside the keeper (preverify.c), for a record
+	 * submission whose signature verified: its body parsed as
+	 * rg_ex_submit parses it (an object made a one-record array) and each
+	 * record's canonical encoding. Borrowed from the helper's run: valid
+	 * while the keeper handles this request, NULL otherwise. */
+	struct json_t *pre_body;
+	char *const *pre_canon;
+	size_t pre_ncanon;
 };
 
 /* Header value by lower-case name, or NULL. */

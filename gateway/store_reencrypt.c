@@ -1,8 +1,7 @@
 /*
- * store_reencrypt.c -- the tables of the background re-encryption: each
- * resource's job and cursor, and the re-sealing of one record version.
- * It stores what it is given; it never sees a record in the clear (the
- * keeper opens and seals, reencrypt.c) and decides nothing.
+ * store_reencrypt.c -- the re-encryption's tables: each resource's job and
+ * cursor, and the re-sealing of one record version. It stores what it is
+ * given, never sees a record in the clear and decides nothing.
  */
 #include <stdint.h>
 #include <string.h>

@@ -77,11 +77,18 @@ REQS=$(field requests "$H1")
 echo "exchanges $EX (audit entries), batches $BATCHES, conns $CONNS, mix $MIX"
 sed -n 's/.*"ok":\([0-9]*\).*"errors_status":\([0-9]*\).*/loadgen: ok \1, errors \2/p' "$TMP/load.json"
 irof() { sed -n 's/^summary: \([0-9]*\).*/\1/p' "$1"; }
-# The keeper's dump 2 is the measured interval: thread 01 is the keeper's
-# own, 02 the preverify helper.
+# The keeper's dump 2 is the measured interval, of its main thread.
 for f in "$OUT"/cg."$KEEPER".2-*; do
 	ir=$(irof "$f")
 	echo "keeper $(basename "$f"): Ir $ir, per exchange $((ir / EX))"
+done
+# The helper thread is dumped once, at the end: its whole life, per
+# signed request the keeper took in that life.
+AUDIT=$(field audit_size "$H1")
+for f in "$OUT"/cg."$KEEPER"-02; do
+	[ -f "$f" ] || continue
+	ir=$(irof "$f")
+	echo "keeper helper thread (whole life, $AUDIT entries): Ir $ir, per entry $((ir / AUDIT))"
 done
 for f in "$OUT"/cg."$FRONT"-*; do
 	ir=$(irof "$f")

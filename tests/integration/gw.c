@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "crypto/keystore.h"
 #include "tests/integration/gw.h"
 #include "tests/test.h"
 
@@ -145,6 +148,24 @@ rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms)
 	}
 	gw->pid = 0;
 	return status;
+}
+
+rg_keystore *
+rg_gw_keystore(struct rg_gw *gw)
+{
+	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
+	char path[700], err[512];
+	rg_keystore *ks;
+
+	CHECK(master != NULL);
+	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
+	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
+	       err);
+	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
+	ks = rg_keystore_open(path, master, err, sizeof(err));
+	sodium_free(master);
+	CHECKF(ks != NULL, "%s", err);
+	return ks;
 }
 
 char *

@@ -45,6 +45,11 @@ void rg_gw_conf_set(struct rg_gw *gw, const char *name, const char *value);
  */
 int rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms);
 
+/* The demo directory's keystore, opened with its master.key (caller
+ * frees with rg_keystore_free). CHECKs that it opens. */
+struct rg_keystore;
+struct rg_keystore *rg_gw_keystore(struct rg_gw *gw);
+
 /* Raw request bytes signed by dept (NULL: unsigned). Caller frees. */
 char *rg_gw_build(struct rg_gw *gw, const char *dept, const char *method,
                   const char *path, const char *query, const char *body,

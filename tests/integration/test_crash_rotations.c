@@ -172,18 +172,8 @@ drill_count(const char *action)
 static void
 drill_versions(struct drill *d, uint32_t *signing, uint32_t *kek)
 {
-	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
-	char path[700], err[512];
-	rg_keystore *ks;
+	rg_keystore *ks = rg_gw_keystore(&d->gw);
 
-	CHECK(master != NULL);
-	snprintf(path, sizeof(path), "%s/master.key", d->gw.dir);
-	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
-	       err);
-	snprintf(path, sizeof(path), "%s/keystore", d->gw.dir);
-	ks = rg_keystore_open(path, master, err, sizeof(err));
-	sodium_free(master);
-	CHECKF(ks != NULL, "%s", err);
 	*signing = rg_keystore_signing_version(ks);
 	*kek = rg_keystore_kek_version(ks);
 	rg_keystore_free(ks);

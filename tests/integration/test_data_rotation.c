@@ -1,10 +1,7 @@
 /*
- * test_data_rotation.c -- record data keys rotated online while departments
- * keep exchanging: every record body is re-sealed under the new version in
- * the background, every record reads with its content before, during and
- * after, the job survives kill -9 at its steps and at the rotation's own
- * crash points, and a key version can be retired and destroyed only once
- * nothing needs it.
+ * test_data_rotation.c -- record data keys rotated online under load: bodies
+ * re-sealed in the background, every record reads throughout, the job
+ * survives kill -9, a key is retired and destroyed only once nothing needs it.
  */
 #include <pthread.h>
 #include <signal.h>

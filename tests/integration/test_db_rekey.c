@@ -34,7 +34,7 @@
 #define WORKERS 2
 #define ROUNDS 30
 
-/* ---- helpers ------------------------------------------------------------- */
+/* ---- the keystore, the file, the log ------------------------------------- */
 
 static rg_keystore *
 dbk_keystore(struct rg_gw *gw)

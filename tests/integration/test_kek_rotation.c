@@ -22,24 +22,6 @@
 	" \"exposed_worker_count\": 3, \"declaration_type\": \"首次申报\","          \
 	" \"declaration_date\": \"2026-02-01\"}"
 
-static rg_keystore *
-open_keystore(struct rg_gw *gw)
-{
-	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
-	char path[700], err[512];
-	rg_keystore *ks;
-
-	CHECK(master != NULL);
-	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
-	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
-	       err);
-	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
-	ks = rg_keystore_open(path, master, err, sizeof(err));
-	sodium_free(master);
-	CHECKF(ks != NULL, "%s", err);
-	return ks;
-}
-
 /* Submit one record as health; its path (caller frees). */
 static char *
 submit(struct rg_gw *gw)
@@ -82,7 +64,7 @@ SLOW_TEST(kek_rotates_online_and_every_record_still_reads, 120)
 	size_t ndata = 0;
 
 	rg_gw_prepare(&gw, NULL);
-	ks = open_keystore(&gw);
+	ks = rg_gw_keystore(&gw);
 	CHECK_EQ_INT(rg_keystore_kek_version(ks), 1);
 	memcpy(before, rg_keystore_data_key(ks, "hazard-declaration", NULL), 32);
 	rg_keystore_free(ks);
@@ -129,7 +111,7 @@ SLOW_TEST(kek_rotates_online_and_every_record_still_reads, 120)
 
 	/* On disk: KEK 3 active, 1 and 2 retired, every data key wrapped by
 	 * 3, and the data keys unchanged. */
-	ks = open_keystore(&gw);
+	ks = rg_gw_keystore(&gw);
 	CHECK_EQ_INT(rg_keystore_kek_version(ks), 3);
 	CHECK(sodium_memcmp(before, rg_keystore_data_key(ks, "hazard-declaration",
 	                                                 NULL), 32) == 0);

@@ -393,7 +393,7 @@ ms_gateway_key(struct rg_gw *gw, uint8_t pub[32], char kid[16])
 /* A change message as recgatectl makes it, from the demo's key file to a
  * random new key file; current overrides the current master if set. */
 static char *
-ms_body(struct rg_gw *gw, const uint8_t *current, int flip)
+ms_body(struct rg_gw *gw, const uint8_t *current, int flip, int same)
 {
 	struct rg_master_change *c = sodium_malloc(sizeof(*c));
 	char path[700], err[256], kid[16], *sealed, *body;
@@ -411,6 +411,8 @@ ms_body(struct rg_gw *gw, const uint8_t *current, int flip)
 	                              sizeof(err)) == 0);
 	if (current != NULL)
 		memcpy(c->current_master, current, 32);
+	if (same)
+		memcpy(c->next_master, c->current_master, 32);
 	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
 	CHECK((file = rg_keystore_snapshot(path, &len, err, sizeof(err))) != NULL);
 	crypto_hash_sha256(c->file_sha256, file, len);
@@ -451,20 +453,24 @@ SLOW_TEST(master_change_refuses_replayed_tampered_wrong_and_non_admin, 120)
 	json_t *r;
 
 	rg_gw_start(&gw, NULL);
-	good = ms_body(&gw, NULL, 0);
+	good = ms_body(&gw, NULL, 0, 0);
 	/* Not an administrator: refused by role before anything opens. */
 	ms_refused(&gw, "health", good, 403, "forbidden");
 	ms_refused(&gw, "officer", good, 403, "forbidden");
 	/* Tampered: the box does not open. */
-	body = ms_body(&gw, NULL, 1);
+	body = ms_body(&gw, NULL, 1, 0);
 	ms_refused(&gw, "admin", body, 400, "sealed_invalid");
 	free(body);
 	ms_refused(&gw, "admin", "{\"to\": \"00000000\", \"sealed\": \"QUJD\"}",
 	           409, "master_stale");
 	/* Sealed right, but by someone who does not know the current secret. */
 	randombytes_buf(wrong, sizeof(wrong));
-	body = ms_body(&gw, wrong, 0);
+	body = ms_body(&gw, wrong, 0, 0);
 	ms_refused(&gw, "admin", body, 403, "master_wrong");
+	free(body);
+	/* The secret in force again: nothing to change. */
+	body = ms_body(&gw, NULL, 0, 1);
+	ms_refused(&gw, "admin", body, 400, "bad_parameter");
 	free(body);
 	/* The good one goes through once; replayed in a freshly signed
 	 * request it is stale (the keystore it was made for is gone). */
@@ -516,7 +522,7 @@ SLOW_TEST(master_changed_to_a_passphrase_online_starts_with_the_passphrase, 120)
 	rg_gw_stop(&gw);
 }
 
-SLOW_TEST(master_change_by_a_non_admin_key_is_refused_by_the_command, 120)
+SLOW_TEST(master_change_command_refuses_a_non_admin_key_and_another_gateway, 120)
 {
 	struct rg_gw gw;
 	char out[8192], args[2048], m2[700];
@@ -529,6 +535,16 @@ SLOW_TEST(master_change_by_a_non_admin_key_is_refused_by_the_command, 120)
 	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "role_not_permitted") != NULL, "%s", out);
 	/* The key file it made seals nothing: removed again. */
+	CHECK(access(m2, F_OK) != 0);
+	/* Another gateway's keystore than the one at the URL: the pinned
+	 * signing key differs, and nothing is sent. */
+	snprintf(args, sizeof(args), "init --demo %s/other", rg_test_tmpdir());
+	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 0);
+	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
+	         "%s/other/recgate.conf --url %s --key %s/clients/admin.key", m2,
+	         rg_test_tmpdir(), gw.url, gw.dir);
+	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 1);
+	CHECKF(strstr(out, "is not the keystore's") != NULL, "%s", out);
 	CHECK(access(m2, F_OK) != 0);
 	/* And the gateway still opens with the old one. */
 	rg_gw_stop(&gw);

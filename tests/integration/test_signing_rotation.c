@@ -146,9 +146,8 @@ static void
 forged_early_receipt_is_refused(struct rg_gw *gw, const char *exp,
                                 const char *newest)
 {
-	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN), pub[32];
-	uint8_t sig[RG_SIG_LEN];
-	char path[900], err[512], out[4096], cmd[2400], kid[9];
+	uint8_t pub[32], sig[RG_SIG_LEN];
+	char path[900], out[4096], cmd[2400], kid[9];
 	rg_keystore *ks;
 	json_t *r, *rc;
 	uint8_t entry[8192];
@@ -156,14 +155,7 @@ forged_early_receipt_is_refused(struct rg_gw *gw, const char *exp,
 	FILE *f;
 	int st;
 
-	CHECK(master != NULL);
-	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
-	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
-	       err);
-	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
-	ks = rg_keystore_open(path, master, err, sizeof(err));
-	sodium_free(master);
-	CHECKF(ks != NULL, "%s", err);
+	ks = rg_gw_keystore(gw);
 	rg_sigkey_public(rg_keystore_signing_key(ks), pub);
 	snprintf(kid, sizeof(kid), "%08x",
 	         rg_sig_note_keyid(rg_keystore_origin(ks), pub));

@@ -104,3 +104,61 @@ TEST(keeper_ignores_a_note_that_does_not_match_the_signature_it_checks)
 	treq_free(&other);
 	fixture_close(&f);
 }
+
+TEST(preverify_parses_verified_submissions_ahead_and_nothing_else)
+{
+	struct fixture f;
+	struct treq t[4];
+	struct rg_request *reqs[4];
+	struct answer a[4] = {{0}};
+	rg_preverify *pv = rg_preverify_new();
+	json_t *want = json_loads(HAZARD_BODY, 0, NULL);
+	char *canon = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+
+	CHECK(pv != NULL && canon != NULL);
+	fixture_open(&f);
+	for (int i = 0; i < 4; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		reqs[i] = &t[i].req;
+	}
+	/* Signed for another path: its signature fails, nothing is parsed. */
+	t[2].req.path = t[2].req.target = (char *)"/v1/resources/other/records";
+	rg_preverify_start(pv, f.kp->st, reqs, 4);
+	for (int i = 0; i < 4; i++) {
+		rg_preverify_wait(pv, i);
+		if (i == 1 || i == 3) {
+			/* The body as rg_ex_submit reads it, a one-record
+			 * array, and the record's canonical bytes. */
+			CHECK(t[i].req.pre_body != NULL);
+			CHECK_EQ_INT(json_array_size(t[i].req.pre_body), 1);
+			CHECK(json_equal(json_array_get(t[i].req.pre_body, 0), want));
+			CHECK_EQ_INT(t[i].req.pre_ncanon, 1);
+			CHECK_EQ_STR(t[i].req.pre_canon[0], canon);
+		} else {
+			CHECK(t[i].req.pre_body == NULL);
+		}
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+	}
+	rg_preverify_end(pv);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(a[0].status, 200);
+	CHECK_EQ_INT(a[1].status, 200);
+	CHECK_EQ_INT(a[2].status, 401);
+	CHECK_EQ_INT(a[3].status, 200);
+	/* rg_preverify_run hands out notes only. */
+	for (int i = 0; i < 4; i++)
+		treq_free(&t[i]);
+	for (int i = 0; i < 4; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		reqs[i] = &t[i].req;
+	}
+	rg_preverify_run(pv, f.kp->st, reqs, 4);
+	CHECK_EQ_INT(t[1].req.sig_ok, 1);
+	CHECK(t[1].req.pre_body == NULL && t[1].req.pre_canon == NULL);
+	for (int i = 0; i < 4; i++)
+		treq_free(&t[i]);
+	fixture_close(&f);
+	rg_preverify_free(pv);
+	free(canon);
+	json_decref(want);
+}

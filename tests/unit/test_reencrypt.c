@@ -1,8 +1,7 @@
 /*
- * test_reencrypt.c -- data-key versions in the keystore (rotation, retiring,
- * destroying, the pseudonym key) and the keeper's re-encryption, step by
- * step in-process: bounded steps between exchanges, a retirement refused
- * while records are still sealed under the key, accepted after.
+ * test_reencrypt.c -- data-key versions in the keystore, and the keeper's
+ * re-encryption step by step in-process: bounded steps, retargeting, a
+ * failed step, a retirement refused while records still need the key.
  */
 #include <stdio.h>
 #include <stdlib.h>
