@@ -19,9 +19,13 @@ BUILD   ?= build
 SANFLAGS =
 endif
 
-PKGS     = libuv libsodium sqlcipher jansson libseccomp
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser
+PKGS     = libuv libsodium jansson libseccomp
+# SQLCipher from pkg-config unless given (tests/compat/sqlcipher4.sh builds
+# against a SQLCipher 4 amalgamation this way).
+SQLCIPHER_CFLAGS ?= $(shell pkg-config --cflags sqlcipher 2>/dev/null)
+SQLCIPHER_LIBS   ?= $(shell pkg-config --libs sqlcipher 2>/dev/null)
+PKG_CFLAGS := $(SQLCIPHER_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(SQLCIPHER_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
@@ -108,10 +112,16 @@ endif
 test: all $(BUILD)/rgtest $(BUILD)/loadgen
 	RG_BUILD=$(BUILD) RG_TESTDATA=tests/data $(SANDBOX_ENV) $(RUNNER) $(BUILD)/rgtest $(T)
 
-clean:
-	rm -rf build build-san
+# SQLCipher 4 (Debian 13's major version) instead of the system's 3.4:
+# fetches its amalgamation with npm into build-compat/, builds recgate
+# against it there and runs the whole suite. Not part of `make test`.
+compat-sqlcipher4:
+	sh tests/compat/sqlcipher4.sh
 
-.PHONY: all deps run test bench clean
+clean:
+	rm -rf build build-san build-compat
+
+.PHONY: all deps run test bench clean compat-sqlcipher4
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d \
          $(BUILD)/obj/tests/bench/bench_verify.d $(BUILD)/obj/tests/bench/loadgen.d

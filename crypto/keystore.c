@@ -2845,3 +2845,116 @@ rg_keystore_pseudonym_key(const rg_keystore *ks, const char *resource,
 		*version = best->version;
 	return ks->keys + best->slot * RG_KEYSTORE_KEYLEN;
 }
+
+struct rg_ks_data_add {
+	const char *const *resources;
+	size_t n;
+	size_t added;
+};
+
+/* Does the blob hold any data key (any status) named name? */
+static int
+rg_ks_has_data(const uint8_t *blob, size_t len, const char *name)
+{
+	struct rg_ks_item it;
+	size_t pos = 0;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1)
+		if (it.type == RG_KS_ITEM_DATAKEY && rg_ks_name_is(&it, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * The blob with, at its end, a data key version 1 under the active KEK for
+ * each named resource that has none yet (a version number is never given
+ * twice, so a resource whose keys were all destroyed gets none here).
+ */
+static uint8_t *
+rg_ks_add_data_blob(void *ctx, const uint8_t *blob, size_t len,
+                    size_t *outlen, char *err, size_t errlen)
+{
+	struct rg_ks_data_add *ad = ctx;
+	struct rg_ks_item it, fresh;
+	const uint8_t *kek = NULL;
+	uint32_t kekv = 0;
+	size_t pos = 0, size = len, o = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	uint8_t *out = NULL, *slot, *dk = NULL;
+
+	while (rg_ks_next_item(RG_KS_FORMAT2, blob, len, &pos, &it) == 1)
+		if (it.type == RG_KS_ITEM_KEK && it.status == RG_KEYSTORE_ACTIVE &&
+		    it.keylen != 0) {
+			kek = it.key;
+			kekv = it.version;
+		}
+	if (kek == NULL) {
+		rg_ks_err(err, errlen, "keystore: no active KEK to wrap a new "
+		          "data key");
+		return NULL;
+	}
+	for (size_t i = 0; i < ad->n; i++) {
+		size_t nl = strlen(ad->resources[i]);
+
+		if (nl == 0 || nl > RG_KS_NAMEMAX) {
+			rg_ks_err(err, errlen, "keystore: bad resource name");
+			return NULL;
+		}
+		if (!rg_ks_has_data(blob, len, ad->resources[i]))
+			size += rg_ks_item2_size(nl, RG_KS_WRAPLEN);
+	}
+	if ((out = sodium_malloc(size)) == NULL ||
+	    (dk = sodium_malloc(RG_KEYSTORE_KEYLEN)) == NULL) {
+		rg_ks_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(out, blob, len);
+	o = len;
+	ad->added = 0;
+	for (size_t i = 0; i < ad->n; i++) {
+		if (rg_ks_has_data(blob, len, ad->resources[i]))
+			continue;
+		memset(&fresh, 0, sizeof(fresh));
+		fresh.type = RG_KS_ITEM_DATAKEY;
+		fresh.name = ad->resources[i];
+		fresh.namelen = strlen(ad->resources[i]);
+		fresh.version = 1;
+		fresh.status = RG_KEYSTORE_ACTIVE;
+		fresh.created = now;
+		fresh.kek_version = kekv;
+		fresh.keylen = RG_KS_WRAPLEN;
+		slot = rg_ks_put_item(out, &o, &fresh);
+		randombytes_buf(dk, RG_KEYSTORE_KEYLEN);
+		if (rg_ks_wrap(kek, &fresh, dk, slot) != 0) {
+			rg_ks_err(err, errlen, "keystore: wrapping failed");
+			goto fail;
+		}
+		ad->added++;
+	}
+	if (o != size)
+		abort();  /* the size computation above is wrong */
+	sodium_free(dk);
+	*outlen = size;
+	return out;
+fail:
+	if (dk != NULL)
+		sodium_free(dk);
+	if (out != NULL)
+		sodium_free(out);
+	return NULL;
+}
+
+rg_keystore *
+rg_keystore_add_data(const char *path, const rg_keystore_secret *secret,
+                     const char *const *resources, size_t n, size_t *added,
+                     char *err, size_t errlen)
+{
+	struct rg_ks_data_add ad = {resources, n, 0};
+	rg_keystore *ks;
+
+	*added = 0;
+	ks = rg_ks_apply(path, secret, rg_ks_add_data_blob, &ad, err, errlen);
+	if (ks != NULL)
+		*added = ad.added;
+	return ks;
+}

@@ -250,6 +250,16 @@ int rg_keystore_secret_protect(rg_keystore_secret *s, int access);
  * many resources. Atomic, as above; returns the changed keystore, loaded
  * (caller frees), or NULL with err and the file unchanged.
  */
+/*
+ * A first data key (version 1, under the active KEK) for each of the n
+ * resources that has none, as a catalogue load adding resources needs;
+ * *added says how many. Atomic, as above; returns the changed keystore,
+ * loaded (caller frees), or NULL with err and the file unchanged.
+ */
+rg_keystore *rg_keystore_add_data(const char *path,
+                                  const rg_keystore_secret *secret,
+                                  const char *const *resources, size_t n,
+                                  size_t *added, char *err, size_t errlen);
 rg_keystore *rg_keystore_rotate_data(const char *path,
                                      const rg_keystore_secret *secret,
                                      const char *resource, size_t *count,

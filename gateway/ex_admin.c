@@ -43,7 +43,7 @@ rg_admin_id_ok(const char *s)
 
 /* Only an administrator's key gets here (the route table checks the role);
  * checked again so that a wrong table row cannot open these steps. */
-static int
+int
 rg_admin_caller_ok(struct rg_exchange *ex)
 {
 	if (strcmp(ex->auth.key.role, "admin") != 0) {
@@ -92,7 +92,7 @@ rg_admin_body(struct rg_exchange *ex, const char *const *allowed)
 }
 
 /* Allow with result = admin = a copy of what changed. */
-static int
+int
 rg_admin_allow(struct rg_exchange *ex, json_t *change)
 {
 	if (change == NULL)
@@ -515,8 +515,8 @@ rg_ex_admin_signing_rotate(struct rg_exchange *ex)
 /*
  * POST /v1/admin/kek/rotate: a new KEK wraps every data key from now on;
  * each data key is rewrapped in the keystore, online. The data keys do
- * not change, so every record reads as before; re-encrypting record
- * bodies under new data keys is a later, separate step.
+ * not change, so every record reads as before (new data keys, and the
+ * re-encryption of record bodies under them, are ex_datakeys.c's).
  */
 int
 rg_ex_admin_kek_rotate(struct rg_exchange *ex)

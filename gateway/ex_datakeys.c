@@ -16,33 +16,6 @@
 static const char *const rg_dk_status[] = {"", "active", "retiring", "retired",
                                            "destroyed"};
 
-/* Only an administrator's key gets here (the route table checks the
- * role); checked again so that a wrong table row cannot open these. */
-static int
-rg_dk_caller_ok(struct rg_exchange *ex)
-{
-	if (strcmp(ex->auth.key.role, "admin") != 0) {
-		rg_ex_refuse(ex, "deny", RG_ERR_FORBIDDEN, "role_not_permitted",
-		             NULL, NULL);
-		return 0;
-	}
-	return 1;
-}
-
-static int
-rg_dk_allow(struct rg_exchange *ex, json_t *change)
-{
-	if (change == NULL)
-		return -1;
-	ex->admin = change;
-	ex->result = json_deep_copy(change);
-	if (ex->result == NULL)
-		return -1;
-	ex->decision = "allow";
-	ex->reason = "ok_admin";
-	return 0;
-}
-
 /* ---- rotation ------------------------------------------------------------ */
 
 struct rg_dk_rotation {
@@ -121,7 +94,7 @@ rg_ex_datakey_rotate(struct rg_exchange *ex)
 	json_t *list;
 	int rc;
 
-	if (!rg_dk_caller_ok(ex) ||
+	if (!rg_admin_caller_ok(ex) ||
 	    rg_dk_rotate_body(ex, resource, sizeof(resource)) != 0)
 		return 0;
 	if (resource[0] != '\0') {
@@ -155,7 +128,7 @@ rg_ex_datakey_rotate(struct rg_exchange *ex)
 			return -1;
 		}
 	}
-	return rg_dk_allow(ex, json_pack("{s:o, s:I}", "data_keys", list,
+	return rg_admin_allow(ex, json_pack("{s:o, s:I}", "data_keys", list,
 	                                 "rotated", (json_int_t)r.count));
 }
 
@@ -214,7 +187,7 @@ rg_dk_move(struct rg_exchange *ex, int purpose, int to)
 	int why, from = 0, rc;
 	char msg[200];
 
-	if (!rg_dk_caller_ok(ex))
+	if (!rg_admin_caller_ok(ex))
 		return 0;
 	if (ex->req->body_len > 0) {
 		rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, NULL,
@@ -270,7 +243,7 @@ rg_dk_move(struct rg_exchange *ex, int purpose, int to)
 	if ((rc = rg_admin_keystore_apply(ex, rg_dk_move_file, &m)) != 0)
 		return rc > 0 ? 0 : -1;
 	ex->rotated = 1; /* undone by rg_exchange_run if not entered */
-	return rg_dk_allow(ex, purpose == RG_KEYSTORE_DATA
+	return rg_admin_allow(ex, purpose == RG_KEYSTORE_DATA
 	    ? json_pack("{s:{s:s, s:I, s:s, s:s}}", "data_key", "resource", res,
 	                "version", (json_int_t)m.version, "status_before",
 	                rg_dk_status[from], "status", rg_dk_status[to])
@@ -311,7 +284,7 @@ rg_ex_kek_destroy(struct rg_exchange *ex)
 int
 rg_ex_reencrypt_status(struct rg_exchange *ex)
 {
-	if (!rg_dk_caller_ok(ex))
+	if (!rg_admin_caller_ok(ex))
 		return 0;
 	if ((ex->result = rg_reencrypt_status(ex->kp)) == NULL)
 		return -1;

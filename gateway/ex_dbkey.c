@@ -12,19 +12,6 @@
 #include "gateway/dbrekey.h"
 #include "gateway/exchange_int.h"
 
-/* The route table takes admin keys only; checked again here so that a
- * wrong table row cannot open these steps. */
-static int
-rg_dbkey_caller_ok(struct rg_exchange *ex)
-{
-	if (strcmp(ex->auth.key.role, "admin") != 0) {
-		rg_ex_refuse(ex, "deny", RG_ERR_FORBIDDEN, "role_not_permitted",
-		             NULL, NULL);
-		return 0;
-	}
-	return 1;
-}
-
 static int
 rg_dbkey_allow(struct rg_exchange *ex, json_t *change, int admin)
 {
@@ -52,7 +39,7 @@ rg_ex_dbkey_rotate(struct rg_exchange *ex)
 	struct rg_dbrekey *d = &kp->dbrekey;
 	uint32_t cur = rg_keystore_db_version(kp->ks);
 
-	if (!rg_dbkey_caller_ok(ex))
+	if (!rg_admin_caller_ok(ex))
 		return 0;
 	if (ex->req->body_len > 0) {
 		rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, NULL,
@@ -94,7 +81,7 @@ rg_ex_dbkey_status(struct rg_exchange *ex)
 	const struct rg_dbrekey *d = &kp->dbrekey;
 	json_t *r, *last;
 
-	if (!rg_dbkey_caller_ok(ex))
+	if (!rg_admin_caller_ok(ex))
 		return 0;
 	r = json_pack("{s:I, s:s}", "version",
 	              (json_int_t)rg_keystore_db_version(kp->ks), "state",

@@ -207,12 +207,8 @@ rg_ex_admin_master(struct rg_exchange *ex)
 	json_t *body, *change = NULL;
 	int rc = -1;
 
-	/* The route takes admin keys only; checked again here. */
-	if (strcmp(ex->auth.key.role, "admin") != 0) {
-		rg_ex_refuse(ex, "deny", RG_ERR_FORBIDDEN, "role_not_permitted",
-		             NULL, NULL);
+	if (!rg_admin_caller_ok(ex))
 		return 0;
-	}
 	if ((body = rg_master_body(ex, &to, &sealed)) == NULL)
 		return 0;
 	if (kp->ks_next != NULL || kp->secret_next != NULL) {

@@ -472,6 +472,118 @@ rg_ex_decide_req(struct rg_exchange *ex, struct rg_policy_request *pr,
 
 /* ---- audit entry and receipt ------------------------------------------- */
 
+/* The entry as a tree, for rg_entry_encode: the road every entry took
+ * before rg_ex_entry wrote the common ones directly, kept for the rest. */
+static char *
+rg_ex_entry_tree(struct rg_exchange *ex, const uint8_t digest[32],
+                 size_t *enclen)
+{
+	rg_keeper *kp = ex->kp;
+	json_t *entry = json_object();
+	char hex[65], *enc;
+
+	if (entry == NULL)
+		return NULL;
+	rg_hex(ex->auth.request_digest, 32, hex);
+	json_object_set_new(entry, "request", json_string(hex));
+	rg_hex(digest, 32, hex);
+	json_object_set_new(entry, "response", json_string(hex));
+	json_object_set_new(entry, "index", json_integer((json_int_t)kp->audit_size));
+	json_object_set_new(entry, "time", json_integer(ex->now_ms));
+	json_object_set_new(entry, "department", json_string(ex->auth.key.dept));
+	json_object_set_new(entry, "keyid", json_string(ex->auth.key.keyid));
+	json_object_set_new(entry, "action", json_string(ex->action));
+	json_object_set_new(entry, "decision", json_string(ex->decision));
+	json_object_set_new(entry, "reason", json_string(ex->reason));
+	json_object_set_new(entry, "policy", json_string(rg_policy_version(kp->pol)));
+	if (ex->tgt.resource[0] != '\0')
+		json_object_set_new(entry, "resource", json_string(ex->tgt.resource));
+	if (ex->auth.purpose != NULL)
+		json_object_set_new(entry, "purpose", json_string(ex->auth.purpose));
+	if (ex->grant[0] != '\0')
+		json_object_set_new(entry, "grant", json_string(ex->grant));
+	if (json_array_size(ex->records) > 0)
+		json_object_set(entry, "records", ex->records);
+	if (ex->admin != NULL)
+		json_object_set(entry, "admin", ex->admin);
+	enc = rg_entry_encode(entry, enclen);
+	json_decref(entry);
+	return enc;
+}
+
+/* A string member, as the tree road writes it: a string json_string()
+ * refuses is left out there (json_object_set_new of NULL fails), so here. */
+static void
+rg_ex_entry_str(struct rg_jbuf *b, const char *member, const char *v)
+{
+	if (v == NULL || !rg_jbuf_utf8_ok(v))
+		return;
+	rg_jbuf_bytes(b, member, strlen(member));
+	rg_jbuf_str(b, v);
+}
+
+/*
+ * The exchange's audit entry, canonically encoded (crypto/entry.h): the
+ * bytes rg_ex_entry_tree gives, written in key order without building
+ * and sorting a tree. An administrator's change takes the tree road. The
+ * records are encoded by rg_entry_encode itself, inside an object of their
+ * own, and copied out. malloc'd (caller frees), or NULL.
+ */
+static char *
+rg_ex_entry(struct rg_exchange *ex, const uint8_t digest[32], size_t *enclen)
+{
+	rg_keeper *kp = ex->kp;
+	struct rg_jbuf b = {0};
+	char hex[65], *recs = NULL;
+	size_t rlen = 0;
+	static const char rkey[] = "{\"records\":";
+
+	if (ex->admin != NULL || ex->action == NULL ||
+	    !rg_jbuf_utf8_ok(ex->action))
+		return rg_ex_entry_tree(ex, digest, enclen);
+	if (json_array_size(ex->records) > 0) {
+		json_t *w = json_pack("{s:O}", "records", ex->records);
+
+		recs = w != NULL ? rg_entry_encode(w, &rlen) : NULL;
+		json_decref(w);
+		if (recs == NULL || rlen < sizeof(rkey) ||
+		    memcmp(recs, rkey, sizeof(rkey) - 1) != 0) {
+			free(recs);
+			return NULL;
+		}
+	}
+	/* Keys in byte order: action decision department grant index keyid
+	 * policy purpose reason records request resource response time. */
+	rg_jbuf_lit(&b, "{");
+	rg_ex_entry_str(&b, "\"action\":", ex->action);
+	rg_ex_entry_str(&b, ",\"decision\":", ex->decision);
+	rg_ex_entry_str(&b, ",\"department\":", ex->auth.key.dept);
+	if (ex->grant[0] != '\0')
+		rg_ex_entry_str(&b, ",\"grant\":", ex->grant);
+	rg_jbuf_lit(&b, ",\"index\":");
+	rg_jbuf_int(&b, (int64_t)kp->audit_size);
+	rg_ex_entry_str(&b, ",\"keyid\":", ex->auth.key.keyid);
+	rg_ex_entry_str(&b, ",\"policy\":", rg_policy_version(kp->pol));
+	rg_ex_entry_str(&b, ",\"purpose\":", ex->auth.purpose);
+	rg_ex_entry_str(&b, ",\"reason\":", ex->reason);
+	if (recs != NULL) {
+		rg_jbuf_lit(&b, ",\"records\":");
+		rg_jbuf_bytes(&b, recs + sizeof(rkey) - 1,
+		              rlen - (sizeof(rkey) - 1) - 1);
+		free(recs);
+	}
+	rg_hex(ex->auth.request_digest, 32, hex);
+	rg_ex_entry_str(&b, ",\"request\":", hex);
+	if (ex->tgt.resource[0] != '\0')
+		rg_ex_entry_str(&b, ",\"resource\":", ex->tgt.resource);
+	rg_hex(digest, 32, hex);
+	rg_ex_entry_str(&b, ",\"response\":", hex);
+	rg_jbuf_lit(&b, ",\"time\":");
+	rg_jbuf_int(&b, ex->now_ms);
+	rg_jbuf_lit(&b, "}");
+	return rg_jbuf_take(&b, enclen);
+}
+
 /* Append the exchange's entry and build the response around its receipt.
  * Returns 0, or -1 when the entry could not be appended (the exchange
  * then fails as a whole). */
@@ -479,10 +591,10 @@ static int
 rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 {
 	rg_keeper *kp = ex->kp;
-	json_t *entry, *outcome, *receipt = NULL;
+	json_t *outcome, *receipt = NULL;
 	uint8_t digest[32], leaf[RG_HASHLEN], sig[RG_SIG_LEN];
 	static const char rg_receipt_key[] = ",\"receipt\":";
-	char hex[65], *enc = NULL, *outtext, *rtext = NULL, *text;
+	char *enc = NULL, *outtext, *rtext = NULL, *text;
 	const char *head;
 	size_t enclen, outlen, rlen, tlen, hlen;
 	int allow = strcmp(ex->decision, "allow") == 0, rc = -1;
@@ -514,31 +626,7 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 encoded:
 	rg_sha256(digest, outtext, outlen);
 
-	entry = json_object();
-	rg_hex(ex->auth.request_digest, 32, hex);
-	json_object_set_new(entry, "request", json_string(hex));
-	rg_hex(digest, 32, hex);
-	json_object_set_new(entry, "response", json_string(hex));
-	json_object_set_new(entry, "index", json_integer((json_int_t)kp->audit_size));
-	json_object_set_new(entry, "time", json_integer(ex->now_ms));
-	json_object_set_new(entry, "department", json_string(ex->auth.key.dept));
-	json_object_set_new(entry, "keyid", json_string(ex->auth.key.keyid));
-	json_object_set_new(entry, "action", json_string(ex->action));
-	json_object_set_new(entry, "decision", json_string(ex->decision));
-	json_object_set_new(entry, "reason", json_string(ex->reason));
-	json_object_set_new(entry, "policy", json_string(rg_policy_version(kp->pol)));
-	if (ex->tgt.resource[0] != '\0')
-		json_object_set_new(entry, "resource", json_string(ex->tgt.resource));
-	if (ex->auth.purpose != NULL)
-		json_object_set_new(entry, "purpose", json_string(ex->auth.purpose));
-	if (ex->grant[0] != '\0')
-		json_object_set_new(entry, "grant", json_string(ex->grant));
-	if (json_array_size(ex->records) > 0)
-		json_object_set(entry, "records", ex->records);
-	if (ex->admin != NULL)
-		json_object_set(entry, "admin", ex->admin);
-	enc = rg_entry_encode(entry, &enclen);
-	json_decref(entry);
+	enc = rg_ex_entry(ex, digest, &enclen);
 	if (enc == NULL)
 		goto out;
 	rg_merkle_leaf((uint8_t *)enc, enclen, leaf);

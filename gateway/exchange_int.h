@@ -115,6 +115,14 @@ int rg_admin_cosign_receipt(struct rg_exchange *ex, json_t *receipt,
  * (rg_admin_rotation_end). -1 on failure (nothing changed), 1 when refused
  * (recorded in ex), 0 done: the caller then sets ex->rotated.
  */
+/* ex_admin.c, for every administrator's handler: 1 when the caller's key
+ * has the admin role, else 0 with the refusal recorded (the route table
+ * checks the role; checked again so that a wrong row cannot open a step);
+ * and the allow outcome with ex->admin = change (taken) and a copy of it
+ * as the result. 0, or -1 when change is NULL or out of memory. */
+int rg_admin_caller_ok(struct rg_exchange *ex);
+int rg_admin_allow(struct rg_exchange *ex, json_t *change);
+
 typedef rg_keystore *(*rg_admin_ks_change)(void *ctx, const char *path,
                                            const rg_keystore_secret *secret,
                                            char *err, size_t errlen);

@@ -102,6 +102,44 @@ rg_jbuf_int(struct rg_jbuf *b, int64_t v)
 		b->failed = 1;
 }
 
+int
+rg_jbuf_utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned char c = *p++;
+		uint32_t v, min;
+		int n;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			v = c & 0x1f;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			v = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			v = c & 0x07;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		for (int i = 0; i < n; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+			v = (v << 6) | (*p & 0x3f);
+		}
+		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
 void
 rg_jbuf_b64(struct rg_jbuf *b, const uint8_t *bin, size_t len)
 {

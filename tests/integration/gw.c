@@ -150,6 +150,37 @@ rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms)
 	return status;
 }
 
+int
+rg_gw_ctl(const char *args, char *out, size_t outlen)
+{
+	char cmd[4096], path[600];
+	FILE *f;
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/ctl.out", rg_test_tmpdir());
+	CHECK((size_t)snprintf(cmd, sizeof(cmd), "%s/recgatectl %s > '%s' 2>&1 "
+	                       "</dev/null", rg_test_build(), args, path) <
+	      sizeof(cmd));
+	rc = system(cmd);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+void
+rg_gw_write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	CHECK(fputs(text, f) >= 0);
+	CHECK(fclose(f) == 0);
+}
+
 rg_keystore *
 rg_gw_keystore(struct rg_gw *gw)
 {

@@ -45,6 +45,12 @@ void rg_gw_conf_set(struct rg_gw *gw, const char *name, const char *value);
  */
 int rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms);
 
+/* Run recgatectl with args (a shell fragment, stdin /dev/null); its exit
+ * status, and what it printed (stdout and stderr) in out. */
+int rg_gw_ctl(const char *args, char *out, size_t outlen);
+/* Write text to path (created or truncated); CHECKs every step. */
+void rg_gw_write_text(const char *path, const char *text);
+
 /* The demo directory's keystore, opened with its master.key (caller
  * frees with rg_keystore_free). CHECKs that it opens. */
 struct rg_keystore;

@@ -546,27 +546,6 @@ TEST(refused_authentications_are_entered_and_the_rate_limit_caps_them)
 	rg_gw_stop(&gw);
 }
 
-/* Run a recgatectl command line; its exit status, its output in out. */
-static int
-run_ctl(const char *args, char *out, size_t outlen)
-{
-	char cmd[4096], log[700];
-	FILE *f;
-	size_t n;
-	int st;
-
-	snprintf(log, sizeof(log), "%s/ctl.out", rg_test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s/recgatectl %s > '%s' 2>&1", rg_test_build(),
-	         args, log);
-	st = system(cmd);
-	f = fopen(log, "r");
-	CHECK(f != NULL);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TEST(recgatectl_audit_prove_checks_a_receipt_and_report_lists_denials)
 {
 	struct rg_gw gw;
@@ -591,18 +570,18 @@ TEST(recgatectl_audit_prove_checks_a_receipt_and_report_lists_denials)
 
 	snprintf(args, sizeof(args), "audit prove %lld --url %s --key '%s' "
 	         "--receipt '%s'", index, gw.url, key, receipt);
-	CHECKF(run_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECKF(strstr(out, "OK") != NULL && strstr(out, "receipt matches") != NULL,
 	       "%s", out);
 	/* The receipt is not entry index - 1. */
 	snprintf(args, sizeof(args), "audit prove %lld --url %s --key '%s' "
 	         "--receipt '%s'", index - 1, gw.url, key, receipt);
-	CHECKF(run_ctl(args, out, sizeof(out)) == 1, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 1, "%s", out);
 	CHECK(strstr(out, "FAILED") != NULL);
 
 	snprintf(args, sizeof(args), "audit report --from 0 --to 99999999999999 "
 	         "--url %s --key '%s'", gw.url, key);
-	CHECKF(run_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECKF(strstr(out, "tax") != NULL && strstr(out, "catalogue.read") != NULL,
 	       "%s", out);
 	CHECKF(strstr(out, "union audit.entries -: deny role_not_permitted") != NULL,

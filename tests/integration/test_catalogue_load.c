@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/keystore.h"
 #include "tests/integration/gw.h"
 #include "tests/test.h"
 
@@ -208,4 +209,134 @@ SLOW_TEST(invalid_or_classified_catalogue_is_refused_and_changes_nothing, 120)
 	free(bad);
 	free(secret);
 	free(demo);
+}
+
+/* The demo catalogue with one more resource, owned by the trade union. */
+static char *
+cl_with_new_resource(void)
+{
+	char *demo = cl_demo_text(), *next;
+
+	next = cl_replace(demo, "  \"resources\": [\n",
+	    "  \"resources\": [\n"
+	    "    {\n"
+	    "      \"id\": \"union-inspection\",\n"
+	    "      \"title_zh\": \"工会劳动保护监督检查\",\n"
+	    "      \"title_en\": \"Trade-union labour-protection inspection\",\n"
+	    "      \"owner\": \"union\",\n"
+	    "      \"classification\": \"internal\",\n"
+	    "      \"share\": \"unconditional\",\n"
+	    "      \"retention_days\": 3650,\n"
+	    "      \"fields\": [\n"
+	    "        {\"name\": \"employer\", \"type\": \"string\", "
+	    "\"required\": true},\n"
+	    "        {\"name\": \"inspection_date\", \"type\": \"date\", "
+	    "\"required\": true},\n"
+	    "        {\"name\": \"finding\", \"type\": \"string\"}\n"
+	    "      ],\n"
+	    "      \"unconditional_fields\": [\"employer\", \"inspection_date\"]\n"
+	    "    },\n");
+	free(demo);
+	return next;
+}
+
+#define UNION_PATH "/v1/resources/union-inspection/records"
+#define UNION_RECORD                                                           \
+	"{\"employer\": \"丁公司\", \"inspection_date\": \"2026-05-06\","          \
+	" \"finding\": \"防护用品不足\"}"
+
+/* Has the keystore a data key for the resource (and which version)? */
+static uint32_t
+cl_data_key_version(struct rg_gw *gw, const char *resource)
+{
+	struct rg_keystore *ks = rg_gw_keystore(gw);
+	uint32_t v = 0;
+
+	if (rg_keystore_data_key(ks, resource, &v) == NULL)
+		v = 0;
+	rg_keystore_free(ks);
+	return v;
+}
+
+SLOW_TEST(catalogue_load_adding_a_resource_gives_it_a_data_key, 120)
+{
+	struct rg_gw gw;
+	char *text = cl_with_new_resource(), path[400];
+	json_t *r, *added;
+
+	rg_gw_start(&gw, NULL);
+	/* Before the load the resource does not exist. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "union", "POST", UNION_PATH, NULL,
+	                        UNION_RECORD, NULL, &r), 404);
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "office", "POST", "/v1/catalogue", NULL, text,
+	                        NULL, &r), 200);
+	added = json_object_get(json_object_get(r, "result"), "data_keys_added");
+	CHECK_EQ_INT(json_array_size(added), 1);
+	CHECK_EQ_STR(json_string_value(json_array_get(added, 0)),
+	             "union-inspection");
+	json_decref(r);
+	/* The owner stores a record at once; another department reads it. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "union", "POST", UNION_PATH, NULL,
+	                        UNION_RECORD, NULL, &r), 200);
+	snprintf(path, sizeof(path), "%s/%s", UNION_PATH, json_string_value(
+	         json_object_get(json_array_get(json_object_get(json_object_get(
+	         r, "result"), "records"), 0), "id")));
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "union", "GET", path, NULL, NULL, NULL, &r),
+	             200);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(
+	             json_object_get(r, "result"), "fields"), "finding")),
+	             "防护用品不足");
+	json_decref(r);
+	/* Loading the same file again adds nothing. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "office", "POST", "/v1/catalogue", NULL, text,
+	                        NULL, &r), 200);
+	CHECK(json_object_get(json_object_get(r, "result"),
+	                      "data_keys_added") == NULL);
+	json_decref(r);
+	rg_gw_stop(&gw);
+	CHECK_EQ_INT(cl_data_key_version(&gw, "union-inspection"), 1);
+	rg_gw_restart(&gw);
+	CHECK_EQ_INT(rg_gw_call(&gw, "union", "GET", path, NULL, NULL, NULL, &r),
+	             200);
+	json_decref(r);
+	rg_gw_stop(&gw);
+	free(text);
+}
+
+SLOW_TEST(catalogue_load_killed_before_commit_adds_neither_resource_nor_key, 120)
+{
+	struct rg_gw gw;
+	char *text = cl_with_new_resource(), *raw, err[256];
+	struct rg_client_resp resp = {0};
+	size_t len;
+	json_t *r;
+
+	rg_gw_prepare(&gw, NULL);
+	rg_gw_conf_set(&gw, "crash_at", "rotation.keystore_written");
+	rg_gw_restart(&gw);
+	raw = rg_gw_build(&gw, "office", "POST", "/v1/catalogue", NULL, text, NULL,
+	                  &len);
+	CHECK(rg_client_send(gw.host, gw.port, raw, len, &resp, err,
+	                     sizeof(err)) != 0 || resp.status != 200);
+	free(resp.body);
+	free(raw);
+	(void)rg_gw_wait_exit(&gw, 30000);
+	rg_gw_conf_set(&gw, "crash_at", NULL);
+	/* The undo journal puts the keystore back at start-up. */
+	rg_gw_restart(&gw);
+	CHECK_EQ_INT(cl_data_key_version(&gw, "union-inspection"), 0);
+	CHECK_EQ_INT(rg_gw_call(&gw, "union", "POST", UNION_PATH, NULL,
+	                        UNION_RECORD, NULL, &r), 404);
+	json_decref(r);
+	/* Asked again, it takes. */
+	CHECK_EQ_INT(rg_gw_call(&gw, "office", "POST", "/v1/catalogue", NULL, text,
+	                        NULL, &r), 200);
+	json_decref(r);
+	CHECK_EQ_INT(rg_gw_call(&gw, "union", "POST", UNION_PATH, NULL,
+	                        UNION_RECORD, NULL, &r), 200);
+	json_decref(r);
+	rg_gw_stop(&gw);
+	free(text);
 }

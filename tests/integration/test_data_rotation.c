@@ -147,29 +147,11 @@ wait_reencrypted(struct rg_gw *gw, const char *res)
 	return NULL;
 }
 
-static rg_keystore *
-open_keystore(struct rg_gw *gw)
-{
-	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
-	char path[700], err[512];
-	rg_keystore *ks;
-
-	CHECK(master != NULL);
-	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
-	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
-	       err);
-	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
-	ks = rg_keystore_open(path, master, err, sizeof(err));
-	sodium_free(master);
-	CHECKF(ks != NULL, "%s", err);
-	return ks;
-}
-
 /* The stored job of res, read from the database itself (gateway stopped). */
 static int
 stored_job(struct rg_gw *gw, const char *res, struct rg_store_reencrypt *job)
 {
-	rg_keystore *ks = open_keystore(gw);
+	rg_keystore *ks = rg_gw_keystore(gw);
 	char path[700], err[512];
 	rg_store *st;
 	int rc;
@@ -468,7 +450,7 @@ TEST(retire_is_refused_for_keys_in_use_and_destroy_removes_a_retired_key)
 	rg_gw_stop(&gw);
 
 	/* The keystore opens; the destroyed keys are listed, without bytes. */
-	ks = open_keystore(&gw);
+	ks = rg_gw_keystore(&gw);
 	CHECK(rg_keystore_data_key_at(ks, RES, 1) == NULL);
 	CHECK(rg_keystore_data_key_at(ks, RES, 2) != NULL);
 	for (size_t i = 0; rg_keystore_info(ks, i, &in) == 0; i++) {
@@ -586,7 +568,7 @@ rotation_crash(const char *point)
 	rg_gw_restart(&gw);
 	send_dying(&gw, "POST", "/v1/admin/data-keys/rotate", "{}");
 	(void)rg_gw_wait_exit(&gw, 30000);
-	ks = open_keystore(&gw);
+	ks = rg_gw_keystore(&gw);
 	CHECK(rg_keystore_data_key_at(ks, RES, 1) != NULL);
 	rg_keystore_free(ks);
 	rg_gw_conf_set(&gw, "crash_at", NULL);

@@ -36,29 +36,11 @@
 
 /* ---- the keystore, the file, the log ------------------------------------- */
 
-static rg_keystore *
-dbk_keystore(struct rg_gw *gw)
-{
-	uint8_t *master = sodium_malloc(RG_KEYSTORE_MASTERLEN);
-	char path[700], err[512];
-	rg_keystore *ks;
-
-	CHECK(master != NULL);
-	snprintf(path, sizeof(path), "%s/master.key", gw->dir);
-	CHECKF(rg_keystore_read_master(path, master, err, sizeof(err)) == 0, "%s",
-	       err);
-	snprintf(path, sizeof(path), "%s/keystore", gw->dir);
-	ks = rg_keystore_open(path, master, err, sizeof(err));
-	sodium_free(master);
-	CHECKF(ks != NULL, "%s", err);
-	return ks;
-}
-
 /* The active database key (into key) and its version. */
 static uint32_t
 dbk_active(struct rg_gw *gw, uint8_t key[32])
 {
-	rg_keystore *ks = dbk_keystore(gw);
+	rg_keystore *ks = rg_gw_keystore(gw);
 	uint32_t v = rg_keystore_db_version(ks);
 
 	memcpy(key, rg_keystore_db_key(ks), 32);
@@ -438,7 +420,7 @@ SLOW_TEST(database_key_rotates_online_under_load_with_no_exchange_lost, 180)
 	dbk_no_key_bytes(&gw, oldk);
 	dbk_no_key_bytes(&gw, newk);
 	{
-		rg_keystore *ks = dbk_keystore(&gw);
+		rg_keystore *ks = rg_gw_keystore(&gw);
 		struct rg_keystore_info in;
 		int ndb = 0;
 

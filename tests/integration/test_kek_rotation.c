@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
 #include "crypto/keystore.h"
 #include "tests/integration/gw.h"
+#include "tests/integration/load.h"
 #include "tests/test.h"
 
 #define HAZARD "/v1/resources/hazard-declaration/records"
@@ -132,4 +134,30 @@ SLOW_TEST(kek_rotates_online_and_every_record_still_reads, 120)
 	rg_gw_stop(&gw);
 	free(p1);
 	free(p2);
+}
+
+SLOW_TEST(kek_rotates_twice_under_steady_load_without_a_failed_exchange, 180)
+{
+	struct rg_gw gw;
+	struct rg_load *l;
+	char cmd[2400];
+	rg_keystore *ks;
+
+	rg_gw_start(&gw, "checkpoint_every_entries = 16\n");
+	l = rg_load_start(&gw, 2, 10);
+	usleep(300000);
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "%s/recgatectl admin --url %s --key "
+		         "%s/clients/admin.key rotate kek > /dev/null",
+		         rg_test_build(), gw.url, gw.dir);
+		CHECKF(system(cmd) == 0, "%s", cmd);
+		usleep(300000);
+	}
+	rg_load_stop(l, 10);
+	rg_load_check(l);
+	rg_gw_stop(&gw);
+	ks = rg_gw_keystore(&gw);
+	CHECK_EQ_INT(rg_keystore_kek_version(ks), 3);
+	rg_keystore_free(ks);
+	rg_load_free(l);
 }

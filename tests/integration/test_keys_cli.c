@@ -25,37 +25,6 @@
 /* The descriptor the daemon gets its passphrase on. */
 #define RG_T_PASS_FD 37
 
-/* Run recgatectl with args (a shell fragment); exit status, output in out. */
-static int
-rg_t_ctl(const char *args, char *out, size_t outlen)
-{
-	char cmd[4096], path[600];
-	FILE *f;
-	size_t n;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/ctl.out", rg_test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s/recgatectl %s > '%s' 2>&1 </dev/null",
-	         rg_test_build(), args, path);
-	rc = system(cmd);
-	f = fopen(path, "r");
-	CHECK(f != NULL);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void
-rg_t_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CHECK(f != NULL);
-	CHECK(fputs(text, f) >= 0);
-	CHECK(fclose(f) == 0);
-}
-
 /* The key's bytes must not appear in out as hex or base64. */
 static void
 rg_t_absent(const char *out, const uint8_t *key, size_t len, const char *what)
@@ -89,7 +58,7 @@ SLOW_TEST(recgatectl_keys_list_shows_ids_and_statuses_and_no_key_material, 120)
 
 	rg_gw_prepare(&gw, NULL);
 	snprintf(args, sizeof(args), "keys list --config '%s'", gw.conf);
-	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 0);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 0);
 	CHECKF(strstr(out, "format 2, sealed under a master key file") != NULL,
 	       "%s", out);
 
@@ -127,9 +96,9 @@ SLOW_TEST(recgatectl_keys_list_shows_ids_and_statuses_and_no_key_material, 120)
 
 	/* A config that points at the wrong key file: a clear refusal. */
 	snprintf(path, sizeof(path), "%s/other.conf", gw.dir);
-	rg_t_text(path, "master_key_file = clients/health.key\n");
+	rg_gw_write_text(path, "master_key_file = clients/health.key\n");
 	snprintf(args, sizeof(args), "keys list --config '%s'", path);
-	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 }
 
 /* Replace master_key_file with passphrase_fd in the gateway's config. */
@@ -207,19 +176,19 @@ SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180
 	snprintf(wrong, sizeof(wrong), "%s/wrong", gw.dir);
 	snprintf(shortp, sizeof(shortp), "%s/short", gw.dir);
 	snprintf(ks, sizeof(ks), "%s/keystore", gw.dir);
-	rg_t_text(pass, "职业病 防治 passphrase\n");
-	rg_t_text(wrong, "not the passphrase\n");
-	rg_t_text(shortp, "short\n");
+	rg_gw_write_text(pass, "职业病 防治 passphrase\n");
+	rg_gw_write_text(wrong, "not the passphrase\n");
+	rg_gw_write_text(shortp, "short\n");
 
 	/* Too short: refused before anything is written. */
 	snprintf(args, sizeof(args), "keys passphrase --config '%s' "
 	         "--new-passphrase-fd 3 3<'%s'", gw.conf, shortp);
-	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "at least 8") != NULL, "%s", out);
 
 	snprintf(args, sizeof(args), "keys passphrase --config '%s' "
 	         "--new-passphrase-fd 3 3<'%s'", gw.conf, pass);
-	CHECKF(rg_t_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECKF(strstr(out, "passphrase_fd") != NULL, "%s", out);
 	CHECK(strstr(out, "防治") == NULL);
 
@@ -233,12 +202,12 @@ SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180
 	/* --no-use: the keystore file alone (use moves with traffic). */
 	snprintf(args, sizeof(args), "keys list --no-use --config '%s' "
 	         "--passphrase-fd 3 3<'%s'", gw.conf, pass);
-	CHECKF(rg_t_ctl(args, before, sizeof(before)) == 0, "%s", before);
+	CHECKF(rg_gw_ctl(args, before, sizeof(before)) == 0, "%s", before);
 	CHECKF(strstr(before, "sealed under a passphrase") != NULL, "%s", before);
 	/* A wrong passphrase: refused, clearly. */
 	snprintf(args, sizeof(args), "keys list --config '%s' --passphrase-fd 3 "
 	         "3<'%s'", gw.conf, wrong);
-	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "wrong passphrase") != NULL, "%s", out);
 
 	/* The daemon refuses a wrong one, saying so, and does not start. */
@@ -262,15 +231,15 @@ SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180
 	snprintf(m2, sizeof(m2), "%s/master2.key", gw.dir);
 	snprintf(args, sizeof(args), "keys master-file '%s' --config '%s' "
 	         "--passphrase-fd 3 3<'%s'", m2, gw.conf, pass);
-	CHECKF(rg_t_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECK(access(m2, R_OK) == 0);
 	snprintf(args, sizeof(args), "keys list --config '%s' --passphrase-fd 3 "
 	         "3<'%s'", gw.conf, pass);
-	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 	snprintf(out, sizeof(out), "master_key_file = master2.key\n");
-	rg_t_text(gw.conf, out);
+	rg_gw_write_text(gw.conf, out);
 	snprintf(args, sizeof(args), "keys list --no-use --config '%s'", gw.conf);
-	CHECKF(rg_t_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECK(strstr(out, "sealed under a master key file") != NULL);
 	/* Same ids (the signing key's is its public key's), versions,
 	 * statuses and times: the table below the first line. */
@@ -340,7 +309,7 @@ TEST(keys_list_asks_for_the_passphrase_on_the_terminal_without_echo)
 	snprintf(conf, sizeof(conf), "%s/tty.conf", dir);
 	snprintf(ks, sizeof(ks), "%s/tty.keystore", dir);
 	snprintf(bin, sizeof(bin), "%s/recgatectl", rg_test_build());
-	rg_t_text(conf, "keystore = tty.keystore\npassphrase_fd = 9\n");
+	rg_gw_write_text(conf, "keystore = tty.keystore\npassphrase_fd = 9\n");
 	s = rg_keystore_secret_passphrase("typed at the terminal", 21, err,
 	                                  sizeof(err));
 	CHECKF(s != NULL, "%s", err);
@@ -369,21 +338,21 @@ TEST(config_takes_exactly_one_of_master_key_file_and_passphrase_fd)
 	struct rg_config cfg;
 
 	snprintf(path, sizeof(path), "%s/secret.conf", rg_test_tmpdir());
-	rg_t_text(path, "passphrase_fd = 5\n");
+	rg_gw_write_text(path, "passphrase_fd = 5\n");
 	rg_config_defaults(&cfg);
 	CHECKF(rg_config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
 	CHECK_EQ_INT(cfg.passphrase_fd, 5);
 	CHECK_EQ_STR(cfg.master_key_file, "");
 
-	rg_t_text(path, "passphrase_fd = 5\nmaster_key_file = m.key\n");
+	rg_gw_write_text(path, "passphrase_fd = 5\nmaster_key_file = m.key\n");
 	rg_config_defaults(&cfg);
 	CHECK(rg_config_load(path, &cfg, err, sizeof(err)) == -1);
 	CHECKF(strstr(err, "exactly one of master_key_file and passphrase_fd") !=
 	       NULL, "%s", err);
-	rg_t_text(path, "listen = 127.0.0.1:1\n");
+	rg_gw_write_text(path, "listen = 127.0.0.1:1\n");
 	rg_config_defaults(&cfg);
 	CHECK(rg_config_load(path, &cfg, err, sizeof(err)) == -1);
-	rg_t_text(path, "passphrase_fd = 1024\n");
+	rg_gw_write_text(path, "passphrase_fd = 1024\n");
 	rg_config_defaults(&cfg);
 	CHECK(rg_config_load(path, &cfg, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "file descriptor") != NULL);
@@ -504,7 +473,7 @@ SLOW_TEST(recgatectl_keys_list_shows_when_each_key_was_last_used, 120)
 	}
 	rg_gw_stop(&gw);
 	snprintf(args, sizeof(args), "keys list --config '%s'", gw.conf);
-	CHECK_EQ_INT(rg_t_ctl(args, out, sizeof(out)), 0);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 0);
 	/* The data key that sealed the three records: counted, dated. */
 	snprintf(id, sizeof(id), "data-hazard-declaration-1");
 	rg_t_line(out, id, line, sizeof(line));

@@ -35,37 +35,6 @@
 	" \"exposed_worker_count\": 4, \"declaration_type\": \"首次申报\","          \
 	" \"declaration_date\": \"2026-03-01\"}"
 
-/* Run recgatectl with args (a shell fragment); exit status, output. */
-static int
-ms_ctl(const char *args, char *out, size_t outlen)
-{
-	char cmd[4096], path[600];
-	FILE *f;
-	size_t n;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/ctl.out", rg_test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s/recgatectl %s > '%s' 2>&1 </dev/null",
-	         rg_test_build(), args, path);
-	rc = system(cmd);
-	f = fopen(path, "r");
-	CHECK(f != NULL);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void
-ms_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CHECK(f != NULL);
-	CHECK(fputs(text, f) >= 0);
-	CHECK(fclose(f) == 0);
-}
-
 /* `keys list`'s table without its first line (which names the kdf). */
 static void
 ms_keys_table(struct rg_gw *gw, const char *pass, char *out, size_t outlen)
@@ -78,7 +47,7 @@ ms_keys_table(struct rg_gw *gw, const char *pass, char *out, size_t outlen)
 		         "--passphrase-fd 3 3<'%s'", gw->conf, pass);
 	else
 		snprintf(args, sizeof(args), "keys list --config '%s'", gw->conf);
-	CHECKF(ms_ctl(args, raw, sizeof(raw)) == 0, "%s", raw);
+	CHECKF(rg_gw_ctl(args, raw, sizeof(raw)) == 0, "%s", raw);
 	CHECK((nl = strchr(raw, '\n')) != NULL);
 	/* Per key: id, purpose, version, status, created, not after (use,
 	 * read from the database, moves with the traffic). */
@@ -234,7 +203,7 @@ ms_verify_all(struct rg_gw *gw, int receipts)
 	snprintf(exp, sizeof(exp), "%s/export-%d", rg_test_tmpdir(), receipts);
 	snprintf(cmd, sizeof(cmd), "audit export '%s' --url %s --key "
 	         "%s/clients/officer.key", exp, gw->url, gw->dir);
-	CHECKF(ms_ctl(cmd, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(cmd, out, sizeof(out)) == 0, "%s", out);
 	for (int base = 0; base < receipts; base += 40) {
 		off = (size_t)snprintf(cmd, sizeof(cmd), "audit verify '%s'", exp);
 		for (int i = base; i < receipts && i < base + 40; i++) {
@@ -245,7 +214,7 @@ ms_verify_all(struct rg_gw *gw, int receipts)
 				off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
 				                        " --receipt %s", p);
 		}
-		rc = ms_ctl(cmd, out, sizeof(out));
+		rc = rg_gw_ctl(cmd, out, sizeof(out));
 		CHECKF(rc == 0 && strstr(out, "OK: ") != NULL, "%s", out);
 	}
 }
@@ -263,7 +232,7 @@ SLOW_TEST(master_secret_changes_online_three_ways_while_exchanges_continue, 240)
 	snprintf(pass, sizeof(pass), "%s/pass", gw.dir);
 	snprintf(m2, sizeof(m2), "%s/m2.key", gw.dir);
 	snprintf(m3, sizeof(m3), "%s/m3.key", gw.dir);
-	ms_text(pass, "联席会议 new passphrase\n");
+	rg_gw_write_text(pass, "联席会议 new passphrase\n");
 	/* A record written before, read after every change and restart. */
 	CHECK_EQ_INT(rg_gw_call(&gw, "health", "POST", HAZARD, NULL, RECORD,
 	                        NULL, &r), 200);
@@ -283,7 +252,7 @@ SLOW_TEST(master_secret_changes_online_three_ways_while_exchanges_continue, 240)
 	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
 	         "'%s' --url %s --key %s/clients/admin.key", m2, gw.conf, gw.url,
 	         gw.dir);
-	CHECKF(ms_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECKF(strstr(out, "before the next restart") != NULL, "%s", out);
 	r = ms_ctl_json(out);
 	e = ms_entry(r);
@@ -306,7 +275,7 @@ SLOW_TEST(master_secret_changes_online_three_ways_while_exchanges_continue, 240)
 	snprintf(args, sizeof(args), "keys passphrase --online --config '%s' "
 	         "--url %s --key %s/clients/admin.key --new-passphrase-fd 3 "
 	         "3<'%s'", gw.conf, gw.url, gw.dir, pass);
-	CHECKF(ms_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECKF(strstr(out, "passphrase_fd") != NULL, "%s", out);
 	CHECK(strstr(out, "联席会议") == NULL);
 	r = ms_ctl_json(out);
@@ -330,7 +299,7 @@ SLOW_TEST(master_secret_changes_online_three_ways_while_exchanges_continue, 240)
 	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
 	         "'%s' --url %s --key %s/clients/admin.key --passphrase-fd 3 "
 	         "3<'%s'", m3, gw.conf, gw.url, gw.dir, pass);
-	CHECKF(ms_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	CHECKF(strstr(out, "master_key_file = ") != NULL, "%s", out);
 	rg_gw_conf_set(&gw, "passphrase_fd", NULL);
 	rg_gw_conf_set(&gw, "master_key_file", "m3.key");
@@ -484,7 +453,7 @@ SLOW_TEST(master_change_refuses_replayed_tampered_wrong_and_non_admin, 120)
 	snprintf(args, sizeof(args), "keys master-file %s/x.key --online "
 	         "--config '%s' --url %s --key %s/clients/health.key", gw.dir,
 	         gw.conf, gw.url, gw.dir);
-	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "wrong master secret") != NULL, "%s", out);
 	rg_gw_stop(&gw);
 }
@@ -497,11 +466,11 @@ SLOW_TEST(master_changed_to_a_passphrase_online_starts_with_the_passphrase, 120)
 
 	rg_gw_start(&gw, NULL);
 	snprintf(pass, sizeof(pass), "%s/pass", gw.dir);
-	ms_text(pass, "a passphrase for the restart\n");
+	rg_gw_write_text(pass, "a passphrase for the restart\n");
 	snprintf(args, sizeof(args), "keys passphrase --online --config '%s' "
 	         "--url %s --key %s/clients/admin.key --new-passphrase-fd 3 "
 	         "3<'%s'", gw.conf, gw.url, gw.dir, pass);
-	CHECKF(ms_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	rg_gw_stop(&gw);
 	/* The key file it was sealed under: refused, and told why. */
 	CHECK_EQ_INT(ms_daemon_fails(&gw, out, sizeof(out)), 1);
@@ -532,18 +501,18 @@ SLOW_TEST(master_change_command_refuses_a_non_admin_key_and_another_gateway, 120
 	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
 	         "'%s' --url %s --key %s/clients/health.key", m2, gw.conf, gw.url,
 	         gw.dir);
-	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "role_not_permitted") != NULL, "%s", out);
 	/* The key file it made seals nothing: removed again. */
 	CHECK(access(m2, F_OK) != 0);
 	/* Another gateway's keystore than the one at the URL: the pinned
 	 * signing key differs, and nothing is sent. */
 	snprintf(args, sizeof(args), "init --demo %s/other", rg_test_tmpdir());
-	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 0);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 0);
 	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
 	         "%s/other/recgate.conf --url %s --key %s/clients/admin.key", m2,
 	         rg_test_tmpdir(), gw.url, gw.dir);
-	CHECK_EQ_INT(ms_ctl(args, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_ctl(args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "is not the keystore's") != NULL, "%s", out);
 	CHECK(access(m2, F_OK) != 0);
 	/* And the gateway still opens with the old one. */
@@ -568,9 +537,9 @@ ms_log_has_change(struct rg_gw *gw, const char *tag)
 	snprintf(exp, sizeof(exp), "%s/exp-%s", rg_test_tmpdir(), tag);
 	snprintf(args, sizeof(args), "audit export '%s' --url %s --key "
 	         "%s/clients/officer.key", exp, gw->url, gw->dir);
-	CHECKF(ms_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	snprintf(args, sizeof(args), "audit verify '%s'", exp);
-	CHECKF(ms_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	snprintf(path, sizeof(path), "%s/entries.jsonl", exp);
 	CHECK((f = fopen(path, "r")) != NULL);
 	while (getline(&line, &cap, f) > 0) {
@@ -624,7 +593,7 @@ ms_crash_drill(const char *point, int new_opens)
 	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
 	         "'%s' --url %s --key %s/clients/admin.key", m2, gw.conf, gw.url,
 	         gw.dir);
-	CHECK(ms_ctl(args, out, sizeof(out)) != 0);
+	CHECK(rg_gw_ctl(args, out, sizeof(out)) != 0);
 	CHECKF(strstr(out, "keep both secrets") != NULL, "%s", out);
 	CHECK(access(m2, R_OK) == 0); /* kept: the outcome was unknown */
 	st = rg_gw_wait_exit(&gw, 10000);

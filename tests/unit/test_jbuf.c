@@ -157,3 +157,23 @@ TEST(jbuf_base64_is_the_string_sodium_encodes)
 		free(got);
 	}
 }
+
+TEST(jbuf_utf8_check_accepts_what_json_string_accepts)
+{
+	static const char *const cases[] = {
+		"", "ascii", "职业病危害", "é", "\xf0\x9f\x98\x80",
+		"\xc0\x80",             /* overlong NUL */
+		"\xe0\x80\xaf",         /* overlong '/' */
+		"\xed\xa0\x80",         /* a surrogate */
+		"\xf4\x90\x80\x80",     /* past U+10FFFF */
+		"\xf5\x80\x80\x80", "\x80", "\xc3", "\xe8\xaf", "a\xffz",
+		"\xef\xbf\xbf", "\xf4\x8f\xbf\xbf",
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		json_t *s = json_string(cases[i]);
+
+		CHECKF(rg_jbuf_utf8_ok(cases[i]) == (s != NULL), "case %zu", i);
+		json_decref(s);
+	}
+}
