@@ -1983,12 +1983,16 @@ rg_ks_signing_blob(const uint8_t *blob, size_t len, uint32_t *version,
 	return out;
 }
 
-/* Lock, unseal, change the signing keys or the KEKs, check, reseal,
- * publish. The changed keystore, loaded, or NULL with the file as it was. */
+/* Build the changed inner blob (new guarded memory, *outlen) from the
+ * current one, or NULL with err set. */
+typedef uint8_t *(*rg_ks_blob_fn)(void *ctx, const uint8_t *blob, size_t len,
+                                  size_t *outlen, char *err, size_t errlen);
+
+/* Lock, unseal, change with fn, check that the result opens, reseal,
+ * publish: the changed keystore, loaded, or NULL with the file as it was. */
 static rg_keystore *
-rg_ks_change(const char *path, const rg_keystore_secret *secret,
-                     int mode, uint32_t *version, size_t *count, char *err,
-                     size_t errlen)
+rg_ks_apply(const char *path, const rg_keystore_secret *secret,
+            rg_ks_blob_fn fn, void *ctx, char *err, size_t errlen)
 {
 	rg_keystore *ks = NULL;
 	uint8_t *blob, *changed = NULL;
@@ -1996,7 +2000,7 @@ rg_ks_change(const char *path, const rg_keystore_secret *secret,
 	int format = 0, kdf = 0, lockfd;
 	const char *what = NULL;
 
-	if (secret == NULL || version == NULL) {
+	if (path == NULL || secret == NULL) {
 		rg_ks_err(err, errlen, "keystore: bad arguments");
 		return NULL;
 	}
@@ -2012,14 +2016,8 @@ rg_ks_change(const char *path, const rg_keystore_secret *secret,
 		          "(recgatectl keys rewrite)", path);
 		goto out;
 	}
-	changed = mode == RG_KS_KEK_ROTATE
-	    ? rg_ks_kek_blob(blob, len, version, count, &clen)
-	    : rg_ks_signing_blob(blob, len, version, &clen);
-	if (changed == NULL) {
-		rg_ks_err(err, errlen, "keystore %s: cannot change the %s", path,
-		          mode == RG_KS_KEK_ROTATE ? "KEKs" : "signing keys");
+	if ((changed = fn(ctx, blob, len, &clen, err, errlen)) == NULL)
 		goto out;
-	}
 	/* Never write out what would not open again. */
 	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
 		rg_ks_err(err, errlen, "out of memory");
@@ -2042,6 +2040,43 @@ out:
 	sodium_free(blob);
 	close(lockfd);
 	return ks;
+}
+
+struct rg_ks_change_op {
+	int mode;               /* RG_KS_KEK_ROTATE or RG_KS_SIGNING_ROTATE */
+	uint32_t *version;
+	size_t *count;
+};
+
+static uint8_t *
+rg_ks_change_blob(void *ctx, const uint8_t *blob, size_t len, size_t *outlen,
+                  char *err, size_t errlen)
+{
+	struct rg_ks_change_op *op = ctx;
+	uint8_t *changed = op->mode == RG_KS_KEK_ROTATE
+	    ? rg_ks_kek_blob(blob, len, op->version, op->count, outlen)
+	    : rg_ks_signing_blob(blob, len, op->version, outlen);
+
+	if (changed == NULL)
+		rg_ks_err(err, errlen, "keystore: cannot change the %s",
+		          op->mode == RG_KS_KEK_ROTATE ? "KEKs" : "signing keys");
+	return changed;
+}
+
+/* Rotate the signing keys or the KEKs: the changed keystore, loaded, or
+ * NULL with the file as it was. */
+static rg_keystore *
+rg_ks_change(const char *path, const rg_keystore_secret *secret,
+                     int mode, uint32_t *version, size_t *count, char *err,
+                     size_t errlen)
+{
+	struct rg_ks_change_op op = {mode, version, count};
+
+	if (version == NULL) {
+		rg_ks_err(err, errlen, "keystore: bad arguments");
+		return NULL;
+	}
+	return rg_ks_apply(path, secret, rg_ks_change_blob, &op, err, errlen);
 }
 
 rg_keystore *
@@ -2220,61 +2255,37 @@ rg_ks_db_blob(const uint8_t *blob, size_t len, int mode, uint32_t *version,
 	return out;
 }
 
-/* Lock, unseal, change the database keys, check, reseal, publish: the
- * same steps as rg_ks_change. */
+struct rg_ks_db_op {
+	int mode;
+	uint32_t *version;
+};
+
+static uint8_t *
+rg_ks_db_change_blob(void *ctx, const uint8_t *blob, size_t len,
+                     size_t *outlen, char *err, size_t errlen)
+{
+	struct rg_ks_db_op *op = ctx;
+	const char *what = NULL;
+	uint8_t *changed = rg_ks_db_blob(blob, len, op->mode, op->version,
+	                                 outlen, &what);
+
+	if (changed == NULL)
+		rg_ks_err(err, errlen, "keystore: %s", what != NULL ? what : "?");
+	return changed;
+}
+
+/* Change the database keys: the same steps as rg_ks_change. */
 static rg_keystore *
 rg_ks_db_change(const char *path, const rg_keystore_secret *secret, int mode,
                 uint32_t *version, char *err, size_t errlen)
 {
-	rg_keystore *ks = NULL;
-	uint8_t *blob, *changed = NULL;
-	size_t len = 0, clen = 0;
-	int format = 0, kdf = 0, lockfd;
-	const char *what = NULL;
+	struct rg_ks_db_op op = {mode, version};
 
-	if (path == NULL || secret == NULL || version == NULL) {
+	if (version == NULL) {
 		rg_ks_err(err, errlen, "keystore: bad arguments");
 		return NULL;
 	}
-	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
-		return NULL;
-	if ((blob = rg_ks_unseal(path, secret, &format, &kdf, &len, err,
-	                         errlen)) == NULL) {
-		close(lockfd);
-		return NULL;
-	}
-	if (format != RG_KS_FORMAT2) {
-		rg_ks_err(err, errlen, "keystore %s: format 1: rewrite it first "
-		          "(recgatectl keys rewrite)", path);
-		goto out;
-	}
-	if ((changed = rg_ks_db_blob(blob, len, mode, version, &clen,
-	                             &what)) == NULL) {
-		rg_ks_err(err, errlen, "keystore %s: %s", path, what);
-		goto out;
-	}
-	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
-		rg_ks_err(err, errlen, "out of memory");
-		goto out;
-	}
-	ks->kdf = kdf;
-	/* Never write out what would not open again. */
-	if (rg_ks_load(ks, format, changed, clen, &what) != 0) {
-		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
-		goto fail;
-	}
-	if (rg_ks_seal_write(path, secret, changed, clen, 1, err, errlen) != 0)
-		goto fail;
-	goto out;
-fail:
-	rg_keystore_free(ks);
-	ks = NULL;
-out:
-	if (changed != NULL)
-		sodium_free(changed);
-	sodium_free(blob);
-	close(lockfd);
-	return ks;
+	return rg_ks_apply(path, secret, rg_ks_db_change_blob, &op, err, errlen);
 }
 
 rg_keystore *
@@ -2468,64 +2479,6 @@ rg_keystore_secret_export(const rg_keystore_secret *s,
 
 /* ---- data keys: rotation, retirement, destruction ---- */
 
-/* Build the changed inner blob (new guarded memory, *outlen) from the
- * current one, or NULL with err set. */
-typedef uint8_t *(*rg_ks_blob_fn)(void *ctx, const uint8_t *blob, size_t len,
-                                  size_t *outlen, char *err, size_t errlen);
-
-/* Lock, unseal, change with fn, check that the result opens, reseal,
- * publish: the changed keystore, loaded, or NULL with the file as it was. */
-static rg_keystore *
-rg_ks_apply(const char *path, const rg_keystore_secret *secret,
-            rg_ks_blob_fn fn, void *ctx, char *err, size_t errlen)
-{
-	rg_keystore *ks = NULL;
-	uint8_t *blob, *changed = NULL;
-	size_t len = 0, clen = 0;
-	int format = 0, kdf = 0, lockfd;
-	const char *what = NULL;
-
-	if (path == NULL || secret == NULL) {
-		rg_ks_err(err, errlen, "keystore: bad arguments");
-		return NULL;
-	}
-	if ((lockfd = rg_ks_lock_dir(path, err, errlen)) < 0)
-		return NULL;
-	if ((blob = rg_ks_unseal(path, secret, &format, &kdf, &len, err,
-	                         errlen)) == NULL) {
-		close(lockfd);
-		return NULL;
-	}
-	if (format != RG_KS_FORMAT2) {
-		rg_ks_err(err, errlen, "keystore %s: format 1: rewrite it first "
-		          "(recgatectl keys rewrite)", path);
-		goto out;
-	}
-	if ((changed = fn(ctx, blob, len, &clen, err, errlen)) == NULL)
-		goto out;
-	/* Never write out what would not open again. */
-	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
-		rg_ks_err(err, errlen, "out of memory");
-		goto out;
-	}
-	ks->kdf = kdf;
-	if (rg_ks_load(ks, format, changed, clen, &what) != 0) {
-		rg_ks_err(err, errlen, "keystore %s: bad contents (%s)", path, what);
-		goto fail;
-	}
-	if (rg_ks_seal_write(path, secret, changed, clen, 1, err, errlen) != 0)
-		goto fail;
-	goto out;
-fail:
-	rg_keystore_free(ks);
-	ks = NULL;
-out:
-	if (changed != NULL)
-		sodium_free(changed);
-	sodium_free(blob);
-	close(lockfd);
-	return ks;
-}
 
 static int
 rg_ks_name_is(const struct rg_ks_item *it, const char *name)

@@ -20,6 +20,7 @@
 
 #include "crypto/keystore.h"
 #include "gateway/config.h"
+#include "gateway/ctl_admin.h"
 #include "gateway/ctl_keys.h"
 #include "gateway/ctl_master.h"
 
@@ -45,6 +46,11 @@ rg_ctl_keys_usage(void)
 	    " [--new-passphrase-fd N]\n"
 	    "       recgatectl keys master-file NEWFILE --config FILE "
 	    "[--passphrase-fd N]\n"
+	    "       recgatectl keys rotate (signing|kek|database|data [RESOURCE]) "
+	    "--url URL --key ADMIN_KEYFILE\n"
+	    "       recgatectl keys (retire|destroy) (data RESOURCE|kek) VERSION "
+	    "--url URL --key ADMIN_KEYFILE\n"
+	    "       recgatectl keys reencrypt-status --url URL --key ADMIN_KEYFILE\n"
 	    "The keystore is unlocked with the configured master key file or, "
 	    "when it is\nprotected by a passphrase, one read from --passphrase-fd "
 	    "or the terminal.\nRun them with the gateway stopped; to change the "
@@ -53,7 +59,7 @@ rg_ctl_keys_usage(void)
 	exit(2);
 }
 
-static int
+int
 rg_ctl_keys_fd(const char *s, int *fd)
 {
 	char *end = NULL;
@@ -72,6 +78,14 @@ static rg_keystore_secret *
 rg_ctl_keys_unlock(const struct rg_config *cfg,
                    const struct rg_ctl_keys_opts *o, char *err, size_t errlen)
 {
+	return rg_ctl_keys_secret(cfg, o->pass_fd, "Keystore passphrase: ", err,
+	                          errlen);
+}
+
+rg_keystore_secret *
+rg_ctl_keys_secret(const struct rg_config *cfg, int pass_fd,
+                   const char *prompt, char *err, size_t errlen)
+{
 	int kdf = rg_keystore_file_kdf(cfg->keystore, err, errlen);
 
 	if (kdf == RG_KEYSTORE_KDF_KEYFILE) {
@@ -86,10 +100,9 @@ rg_ctl_keys_unlock(const struct rg_config *cfg,
 	}
 	if (kdf != RG_KEYSTORE_KDF_PASSPHRASE)
 		return NULL;
-	if (o->pass_fd >= 0)
-		return rg_keystore_secret_passphrase_fd(o->pass_fd, err, errlen);
-	return rg_keystore_secret_passphrase_tty("Keystore passphrase: ", 0, err,
-	                                         errlen);
+	if (pass_fd >= 0)
+		return rg_keystore_secret_passphrase_fd(pass_fd, err, errlen);
+	return rg_keystore_secret_passphrase_tty(prompt, 0, err, errlen);
 }
 
 static const char *
@@ -316,6 +329,13 @@ rg_ctl_keys(int argc, char **argv)
 
 	if (argc < 1)
 		rg_ctl_keys_usage();
+	/* Rotations, retirements and the re-encryption's progress are
+	 * changes to the running gateway: `keys rotate kek --url URL --key
+	 * ADMIN_KEYFILE` is `admin --url URL --key ADMIN_KEYFILE rotate kek`. */
+	if (strcmp(argv[0], "rotate") == 0 || strcmp(argv[0], "retire") == 0 ||
+	    strcmp(argv[0], "destroy") == 0 ||
+	    strcmp(argv[0], "reencrypt-status") == 0)
+		return rg_ctl_admin(argc, argv);
 	/* The same secrets changed against the running gateway instead. */
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--online") == 0 &&

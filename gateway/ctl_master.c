@@ -25,6 +25,7 @@
 #include "crypto/sig.h"
 #include "gateway/client.h"
 #include "gateway/config.h"
+#include "gateway/ctl_keys.h"
 #include "gateway/ctl_master.h"
 #include "gateway/master_box.h"
 
@@ -57,44 +58,14 @@ rg_ctl_master_usage(void)
 	exit(2);
 }
 
-static int
-rg_ctl_master_fd(const char *s, int *fd)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 1023)
-		return -1;
-	*fd = (int)v;
-	return 0;
-}
-
 /* The current secret, as the keystore's header asks for it. */
 static rg_keystore_secret *
 rg_ctl_master_current(const struct rg_config *cfg,
                       const struct rg_ctl_master_opts *o, char *err,
                       size_t errlen)
 {
-	int kdf = rg_keystore_file_kdf(cfg->keystore, err, errlen);
-
-	if (kdf == RG_KEYSTORE_KDF_KEYFILE) {
-		if (cfg->master_key_file[0] == '\0') {
-			snprintf(err, errlen, "the keystore is sealed under a "
-			         "master key file but the config sets no "
-			         "master_key_file");
-			return NULL;
-		}
-		return rg_keystore_secret_keyfile(cfg->master_key_file, err,
-		                                  errlen);
-	}
-	if (kdf != RG_KEYSTORE_KDF_PASSPHRASE)
-		return NULL;
-	if (o->pass_fd >= 0)
-		return rg_keystore_secret_passphrase_fd(o->pass_fd, err, errlen);
-	return rg_keystore_secret_passphrase_tty("Current keystore passphrase: ",
-	                                         0, err, errlen);
+	return rg_ctl_keys_secret(cfg, o->pass_fd, "Current keystore passphrase: ",
+	                          err, errlen);
 }
 
 /* The new secret, ready to seal (a passphrase through Argon2id with a
@@ -387,11 +358,11 @@ rg_ctl_master_online(int argc, char **argv)
 		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
 			o.key = argv[++i];
 		else if (strcmp(argv[i], "--passphrase-fd") == 0 && i + 1 < argc &&
-		         rg_ctl_master_fd(argv[i + 1], &o.pass_fd) == 0)
+		         rg_ctl_keys_fd(argv[i + 1], &o.pass_fd) == 0)
 			i++;
 		else if (strcmp(argv[i], "--new-passphrase-fd") == 0 &&
 		         i + 1 < argc && o.newfile == NULL &&
-		         rg_ctl_master_fd(argv[i + 1], &o.new_pass_fd) == 0)
+		         rg_ctl_keys_fd(argv[i + 1], &o.new_pass_fd) == 0)
 			i++;
 		else
 			rg_ctl_master_usage();

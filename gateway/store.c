@@ -418,7 +418,7 @@ rg_store_key(rg_store *st, const uint8_t key[RG_STORE_KEYLEN])
 	const size_t len = sizeof(head) - 1 + hexlen + sizeof(tail);
 	sqlite3_stmt *s = NULL;
 	char *sql;
-	int ret = 0;
+	int ret = 0, rc;
 
 	if ((sql = sodium_malloc(len)) == NULL) {
 		rg_store_setmsg(st, "out of memory");
@@ -429,9 +429,13 @@ rg_store_key(rg_store *st, const uint8_t key[RG_STORE_KEYLEN])
 	sodium_bin2hex(sql + sizeof(head) - 1, hexlen + 1, key, RG_STORE_KEYLEN);
 	memcpy(sql + sizeof(head) - 1 + hexlen, tail, sizeof(tail));
 	/* The legacy sqlite3_prepare, unlike _v2 and sqlite3_exec, keeps no
-	 * copy of the statement text in the prepared statement. */
+	 * copy of the statement text in the prepared statement. SQLCipher 3
+	 * answers with no row, 4 with the row "ok". */
 	if (sqlite3_prepare(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE) {
+	    ((rc = sqlite3_step(s)) != SQLITE_DONE &&
+	     (rc != SQLITE_ROW || sqlite3_column_text(s, 0) == NULL ||
+	      strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0 ||
+	      sqlite3_step(s) != SQLITE_DONE))) {
 		/* SQLite's message may quote the statement: use our own. */
 		rg_store_setmsg(st, "PRAGMA key failed");
 		ret = -1;
@@ -498,23 +502,24 @@ rg_store_check_key(rg_store *st)
 }
 
 /*
- * Open and key the connection with one cipher page size. The size is set
- * explicitly, because the defaults differ (SQLCipher 3: 1024, 4: 4096).
- * New databases get 1024: measured under the bench's mix, 4096-byte pages
- * cost 4-5 % more CPU per exchange, because most pages an exchange dirties
- * are index leaves hit at random (the nonce and record-id indexes), and
- * each is encrypted, authenticated and logged whole. SQLCipher keeps no
- * page size in the file, so a database made with 4096-byte pages (by
- * SQLCipher 4's default) is opened by trying again with that size
- * (rg_store_open); page 1's HMAC fails under a wrong size as under a wrong
- * key, so neither is mistaken for success. The HMAC of every page stays on.
+ * Open and key the connection with the cipher settings of one profile
+ * (store_cipher.c), each set explicitly because the defaults differ
+ * between SQLCipher 3 and 4. New databases get profile 0, with 1024-byte
+ * pages: measured under the bench's mix, 4096-byte pages cost 4-5 % more
+ * CPU per exchange, because most pages an exchange dirties are index
+ * leaves hit at random (the nonce and record-id indexes), and each is
+ * encrypted, authenticated and logged whole. SQLCipher keeps no settings
+ * in the file, so a database written with others is opened by trying the
+ * next profile (rg_store_open); page 1's HMAC fails under wrong settings
+ * as under a wrong key, so neither is mistaken for success. The HMAC of
+ * every page stays on. -2: the key or the settings do not fit; -3: this
+ * SQLCipher cannot express the profile.
  */
 static int
 rg_store_connect(rg_store *st, const char *path, int flags,
-                 const uint8_t key[RG_STORE_KEYLEN], int page_size)
+                 const uint8_t key[RG_STORE_KEYLEN], int profile)
 {
-	char sql[64];
-	int n;
+	int rc;
 
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		snprintf(st->err, sizeof(st->err), "cannot open %s: %s",
@@ -523,14 +528,17 @@ rg_store_connect(rg_store *st, const char *path, int flags,
 		return -1;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	n = snprintf(sql, sizeof(sql), "PRAGMA cipher_page_size = %d", page_size);
-	if (n < 0 || (size_t)n >= sizeof(sql))
+	/* Order matters: the key and settings before anything reads a page. */
+	if (rg_store_key(st, key) != 0 || rg_store_check_cipher(st) != 0)
 		return -1;
-	/* Order matters: the key and page size before anything reads a page. */
-	if (rg_store_key(st, key) != 0 ||
-	    rg_store_exec(st, sql, "PRAGMA cipher_page_size") != 0 ||
-	    rg_store_check_cipher(st) != 0)
+	rc = rg_store_cipher_apply(st->db, "main", profile);
+	if (rc == 0)
+		return -3;
+	if (rc < 0) {
+		snprintf(st->err, sizeof(st->err), "cannot set the cipher "
+		         "settings %s", rg_store_cipher_name(profile));
 		return -1;
+	}
 	return rg_store_check_key(st);
 }
 
@@ -684,11 +692,16 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
 	/* Without CREATE a missing file is an error, not a new database. */
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
-	/* 1024 first (what recgate makes), then SQLCipher 4's default. */
-	if ((rc = rg_store_connect(st, path, flags, key, 1024)) == -2) {
-		sqlite3_close(st->db);
-		st->db = NULL;
-		rc = rg_store_connect(st, path, flags, key, 4096);
+	/* What recgate writes first, then the settings it still opens. A
+	 * wrong key fails every one with the same message. */
+	rc = -2;
+	for (int i = 0; i < rg_store_cipher_count() && (rc == -2 || rc == -3);
+	     i++) {
+		if (st->db != NULL) {
+			sqlite3_close(st->db);
+			st->db = NULL;
+		}
+		rc = rg_store_connect(st, path, flags, key, i);
 	}
 	if (rc != 0)
 		goto fail;

@@ -32,4 +32,17 @@ void rg_store_stmt_put(rg_store *st, sqlite3_stmt *s);
 int rg_store_audit_nodes_add(rg_store *st, uint64_t index,
                              const uint8_t leaf[32]);
 
+/* store_cipher.c: the cipher settings a file may have been written with,
+ * profile 0 being what recgate writes on every SQLCipher version; the
+ * others are tried in order when opening. */
+int rg_store_cipher_count(void);
+/* A profile's short name, for messages. */
+const char *rg_store_cipher_name(int profile);
+/* The linked SQLCipher's major version (3, 4, ...), -1 if not SQLCipher. */
+int rg_store_cipher_major(sqlite3 *db);
+/* Give schema ("main" or an attached name) the settings of profile, on a
+ * keyed connection before its first read, each read back: 1 set, 0 this
+ * SQLCipher cannot express it (skip it), -1 failed. */
+int rg_store_cipher_apply(sqlite3 *db, const char *schema, int profile);
+
 #endif

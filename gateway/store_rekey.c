@@ -280,7 +280,6 @@ int
 rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
                    char *err, size_t errlen)
 {
-	static const int sizes[] = {1024, 4096};
 	struct stat sb;
 	char *kt;
 	int ret = 0;
@@ -293,12 +292,11 @@ rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
 		rg_rekey_err(err, errlen, "out of memory", NULL);
 		return -1;
 	}
-	/* As rg_store_open keys a connection, with both page sizes it
-	 * accepts; the key through sqlite3_key, never in SQL text. Only
-	 * page 1 is read. */
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && ret == 0;
-	     i++) {
-		char sql[64], n[32];
+	/* As rg_store_open keys a connection, with every cipher profile it
+	 * accepts (store_cipher.c); the key through sqlite3_key, never in SQL
+	 * text. Only page 1 is read. */
+	for (int i = 0; i < rg_store_cipher_count() && ret == 0; i++) {
+		char n[32];
 		sqlite3 *db = NULL;
 		int rc;
 
@@ -311,9 +309,12 @@ rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
 			break;
 		}
 		sqlite3_extended_result_codes(db, 1);
-		snprintf(sql, sizeof(sql), "PRAGMA cipher_page_size = %d",
-		         sizes[i]);
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if ((rc = rg_store_cipher_apply(db, "main", i)) == 0) {
+			/* A profile this SQLCipher cannot write or read. */
+			sqlite3_close(db);
+			continue;
+		}
+		rc = rc == 1 ? SQLITE_OK : SQLITE_ERROR;
 		if (rc == SQLITE_OK)
 			rc = rg_rekey_pragma(db, "SELECT count(*) FROM sqlite_master",
 			                     n, sizeof(n)) == 1 ? SQLITE_OK :

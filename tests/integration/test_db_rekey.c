@@ -65,6 +65,11 @@ dbk_opens(struct rg_gw *gw, const uint8_t key[32])
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 1024;", NULL, NULL,
 	                   NULL) == SQLITE_OK);
+	/* SQLCipher 3's HMAC and KDF, which recgate pins on 4.x too (3.4
+	 * knows neither name and ignores both). */
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"
+	                   "PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;",
+	                   NULL, NULL, NULL) == SQLITE_OK);
 	rc = sqlite3_exec(db, "SELECT count(*) FROM audit;", NULL, NULL, NULL);
 	sqlite3_close(db);
 	sodium_memzero(hex, sizeof(hex));

@@ -147,8 +147,9 @@ SLOW_TEST(kek_rotates_twice_under_steady_load_without_a_failed_exchange, 180)
 	l = rg_load_start(&gw, 2, 10);
 	usleep(300000);
 	for (int i = 0; i < 2; i++) {
-		snprintf(cmd, sizeof(cmd), "%s/recgatectl admin --url %s --key "
-		         "%s/clients/admin.key rotate kek > /dev/null",
+		/* `keys rotate` is `admin ... rotate`. */
+		snprintf(cmd, sizeof(cmd), "%s/recgatectl keys rotate kek --url %s "
+		         "--key %s/clients/admin.key > /dev/null",
 		         rg_test_build(), gw.url, gw.dir);
 		CHECKF(system(cmd) == 0, "%s", cmd);
 		usleep(300000);

@@ -46,6 +46,11 @@ rg_t_raw(const char *path, int page_size, const char *sql)
 	CHECK(snprintf(stmt, sizeof(stmt), "PRAGMA cipher_page_size = %d;",
 	               page_size) < (int)sizeof(stmt));
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
+	/* SQLCipher 3's HMAC and KDF, which recgate pins on 4.x too (3.4
+	 * knows neither name and ignores both). */
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"
+	                   "PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;",
+	                   NULL, NULL, NULL) == SQLITE_OK);
 	rc = sqlite3_exec(db, sql != NULL ? sql :
 	                  "SELECT count(*) FROM sqlite_master;", NULL, NULL, NULL);
 	sqlite3_close(db);

@@ -39,6 +39,11 @@ rg_t_opens(const char *path, const uint8_t key[32], int page_size)
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
 	snprintf(stmt, sizeof(stmt), "PRAGMA cipher_page_size = %d;", page_size);
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
+	/* SQLCipher 3's HMAC and KDF, which recgate pins on 4.x too (3.4
+	 * knows neither name and ignores both). */
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"
+	                   "PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;",
+	                   NULL, NULL, NULL) == SQLITE_OK);
 	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master;", NULL, NULL,
 	                  NULL);
 	sqlite3_close(db);
@@ -155,14 +160,17 @@ TEST(store_rekey_keeps_a_4096_byte_database_at_4096)
 	randombytes_buf(newk, sizeof(newk));
 	rg_t_rpath(path, sizeof(path), "big.db");
 	snprintf(tmp, sizeof(tmp), "%s.rekey", path);
-	/* Made as SQLCipher 4 would by default: 4096-byte pages. */
+	/* 4096-byte pages, SQLCipher 4's default, with 3's HMAC and KDF
+	 * (test_store_cipher.c has 4's throughout). */
 	sodium_bin2hex(hex, sizeof(hex), oldk, 32);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	snprintf(stmt, sizeof(stmt), "PRAGMA key = \"x'%s'\";", hex);
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096; CREATE TABLE "
-	                   "x(a); INSERT INTO x VALUES(1);", NULL, NULL,
-	                   NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096;"
+	                   "PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"
+	                   "PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;"
+	                   "CREATE TABLE x(a); INSERT INTO x VALUES(1);", NULL,
+	                   NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = rg_store_open(path, oldk, 0, err, sizeof(err));
 	CHECKF(st != NULL, "%s", err);
