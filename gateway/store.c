@@ -111,6 +111,7 @@ enum rg_store_sql {
 	RG_SQL_NONCE_STALE,
 	RG_SQL_NONCE_INSERT,
 	RG_SQL_NONCE_PRUNE,
+	RG_SQL_NONCE_GET,
 	RG_SQL_RECORD_PUT,
 	RG_SQL_RECORD_GET,
 	RG_SQL_CHANGES,
@@ -149,6 +150,8 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
 	[RG_SQL_NONCE_INSERT] =
 	    "INSERT INTO nonces(keyid, nonce, expires_ms) VALUES(?1, ?2, ?3)",
 	[RG_SQL_NONCE_PRUNE] = "DELETE FROM nonces WHERE expires_ms < ?1",
+	[RG_SQL_NONCE_GET] =
+	    "SELECT expires_ms FROM nonces WHERE keyid = ?1 AND nonce = ?2",
 	[RG_SQL_RECORD_PUT] =
 	    "INSERT INTO records(resource, id, version, key_version, time_ms,"
 	    " sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -190,6 +193,11 @@ struct rg_store {
 	int wal_pages;          /* in the WAL after the last commit */
 	int fail_at;            /* rg_store_fail_after: 0 = off */
 	int writes;             /* write statements since fail_after */
+	/* The open batch's nonce claims (store_nonce.c), inserted just
+	 * before COMMIT: outside a savepoint an insert costs a tenth of one
+	 * inside, SQLCipher encrypting every page a savepoint journals. */
+	struct rg_nonce_set *claims;
+	int in_batch;           /* between rg_store_begin and commit/rollback */
 	char cipher_version[64];
 	char err[256];
 };
@@ -660,6 +668,7 @@ rg_store_close(rg_store *st)
 		sqlite3_finalize(st->stmt[i]);
 	for (int i = 0; i < RG_STORE_XCACHE; i++)
 		sqlite3_finalize(st->xcache[i].s);
+	rg_nonce_set_free(st->claims);
 	/* With every statement finalized close cannot be busy; an open
 	 * transaction is rolled back by SQLite. */
 	if (st->db != NULL)
@@ -743,12 +752,49 @@ rg_store_cipher_version(const rg_store *st)
 
 /* ---- transactions ---- */
 
+static int rg_store_nonce_insert(rg_store *st, const char *keyid,
+                                 const char *nonce, int64_t expires_ms);
+
 int
 rg_store_begin(rg_store *st)
 {
 	if (!rg_store_write_ok(st))
 		return RG_STORE_ERROR;
-	return rg_store_run(st, RG_SQL_BEGIN, "begin");
+	if (st->claims == NULL && (st->claims = rg_nonce_set_new()) == NULL) {
+		rg_store_setmsg(st, "begin: out of memory");
+		return RG_STORE_ERROR;
+	}
+	if (rg_store_run(st, RG_SQL_BEGIN, "begin") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	rg_nonce_set_clear(st->claims, 1);
+	st->in_batch = 1;
+	return RG_STORE_OK;
+}
+
+/* The batch's nonce claims become rows, outside any savepoint of the
+ * keeper's (its exchanges' are all released or undone by now). A claim
+ * that cannot be written fails the commit, and so the whole batch: none of
+ * its exchanges is acknowledged without its nonce recorded. */
+static int
+rg_store_claims_write(rg_store *st)
+{
+	size_t n = st->claims != NULL ? rg_nonce_set_count(st->claims) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *keyid, *nonce;
+		int64_t expires_ms;
+
+		rg_nonce_set_get(st->claims, i, &keyid, &nonce, &expires_ms);
+		if (rg_store_nonce_insert(st, keyid, nonce, expires_ms) !=
+		    SQLITE_DONE) {
+			rg_store_seterr(st, "commit: nonce claims");
+			return RG_STORE_ERROR;
+		}
+	}
+	/* The rows now stand or fall with the transaction. */
+	if (n > 0)
+		rg_nonce_set_clear(st->claims, 0);
+	return RG_STORE_OK;
 }
 
 int
@@ -756,13 +802,24 @@ rg_store_commit(rg_store *st)
 {
 	if (!rg_store_write_ok(st))
 		return RG_STORE_ERROR;
+	if (rg_store_claims_write(st) != RG_STORE_OK)
+		return RG_STORE_ERROR;
 	/* WAL with synchronous=FULL syncs the log before COMMIT returns. */
-	return rg_store_run(st, RG_SQL_COMMIT, "commit");
+	if (rg_store_run(st, RG_SQL_COMMIT, "commit") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	st->in_batch = 0;
+	if (st->claims != NULL)
+		rg_nonce_set_clear(st->claims, 1);
+	return RG_STORE_OK;
 }
 
 int
 rg_store_rollback(rg_store *st)
 {
+	/* Whatever happens below, no claim of this batch stands. */
+	st->in_batch = 0;
+	if (st->claims != NULL)
+		rg_nonce_set_clear(st->claims, 1);
 	/* SQLite rolls back by itself after some errors (I/O, full disk);
 	 * the caller's rollback then has nothing left to do. */
 	if (sqlite3_get_autocommit(st->db))
@@ -773,13 +830,28 @@ rg_store_rollback(rg_store *st)
 int
 rg_store_savepoint(rg_store *st)
 {
-	return rg_store_run(st, RG_SQL_SAVEPOINT, "savepoint");
+	/* The claim set follows SQLite's savepoint stack exactly. */
+	if (st->claims != NULL && rg_nonce_set_mark(st->claims) != 0) {
+		rg_store_setmsg(st, "savepoint: nested too deep");
+		return RG_STORE_ERROR;
+	}
+	if (rg_store_run(st, RG_SQL_SAVEPOINT, "savepoint") != RG_STORE_OK) {
+		if (st->claims != NULL)
+			rg_nonce_set_pop(st->claims);
+		return RG_STORE_ERROR;
+	}
+	return RG_STORE_OK;
 }
 
 int
 rg_store_release(rg_store *st)
 {
-	return rg_store_run(st, RG_SQL_RELEASE, "release");
+	if (rg_store_run(st, RG_SQL_RELEASE, "release") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	/* Its claims now belong to the enclosing savepoint or the batch. */
+	if (st->claims != NULL)
+		rg_nonce_set_pop(st->claims);
+	return RG_STORE_OK;
 }
 
 int
@@ -788,7 +860,10 @@ rg_store_undo(rg_store *st)
 	/* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
 	if (rg_store_run(st, RG_SQL_ROLLBACK_TO, "undo") != RG_STORE_OK)
 		return RG_STORE_ERROR;
-	return rg_store_run(st, RG_SQL_RELEASE, "undo");
+	/* The undone exchange's nonce goes with the rest of its work. */
+	if (st->claims != NULL)
+		rg_nonce_set_rewind(st->claims);
+	return rg_store_release(st);
 }
 
 /* ---- meta ---- */
@@ -1002,6 +1077,59 @@ rg_store_nonce_insert(rg_store *st, const char *keyid, const char *nonce,
 	return rc;
 }
 
+/*
+ * A claim inside a batch: refused when the table holds the nonce unexpired
+ * or the batch already claimed it, else kept in the batch's set for
+ * rg_store_commit to insert. The batch holds the write lock (BEGIN
+ * IMMEDIATE), so nothing else can insert the row in between. Returns an
+ * RG_STORE_ code, or 1 when the set is full and the caller must insert.
+ */
+static int
+rg_store_nonce_defer(rg_store *st, const char *keyid, const char *nonce,
+                     int64_t expires_ms, int64_t now_ms)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_GET);
+	int rc, stale = 0;
+
+	if (rg_nonce_set_has(st->claims, keyid, nonce))
+		return RG_STORE_EXISTS;
+	if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
+	    rg_store_bind_text(s, 2, nonce) != SQLITE_OK) {
+		rg_store_seterr(st, "nonce_claim");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		stale = sqlite3_column_int64(s, 0) < now_ms;
+	rg_store_done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rg_store_seterr(st, "nonce_claim");
+		return RG_STORE_ERROR;
+	}
+	if (rc == SQLITE_ROW && !stale)
+		return RG_STORE_EXISTS;
+	if (rg_nonce_set_add(st->claims, keyid, nonce, expires_ms) != 0)
+		return 1;
+	/* An expired row guards nothing any more (the signature it came
+	 * from is outside the window too): it goes now, inside the
+	 * exchange's savepoint, so that the insert at COMMIT cannot clash. */
+	if (stale) {
+		s = rg_store_stmt(st, RG_SQL_NONCE_STALE);
+		if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
+		    rg_store_bind_text(s, 2, nonce) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 3, now_ms) != SQLITE_OK) {
+			rg_store_seterr(st, "nonce_claim");
+			rg_store_done(s);
+			return RG_STORE_ERROR;
+		}
+		if (rg_store_run(st, RG_SQL_NONCE_STALE, "nonce_claim") !=
+		    RG_STORE_OK)
+			return RG_STORE_ERROR;
+	}
+	return RG_STORE_OK;
+}
+
 int
 rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
                         int64_t expires_ms, int64_t now_ms)
@@ -1015,6 +1143,12 @@ rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
 	}
 	if (!rg_store_write_ok(st))
 		return RG_STORE_ERROR;
+	if (st->in_batch && st->claims != NULL &&
+	    !sqlite3_get_autocommit(st->db)) {
+		rc = rg_store_nonce_defer(st, keyid, nonce, expires_ms, now_ms);
+		if (rc != 1)
+			return rc;
+	}
 	rc = rg_store_nonce_insert(st, keyid, nonce, expires_ms);
 	/* A row whose time has passed guards nothing any more (the signature
 	 * it came from is outside the window too): clear it so that the

@@ -45,4 +45,26 @@ int rg_store_cipher_major(sqlite3 *db);
  * SQLCipher cannot express it (skip it), -1 failed. */
 int rg_store_cipher_apply(sqlite3 *db, const char *schema, int profile);
 
+/* store_nonce.c: the nonce claims of the open batch, inserted by store.c
+ * just before COMMIT (the set runs no SQL). add: 0, or -1 when full or out
+ * of memory (the caller then inserts the claim itself). mark/rewind/pop
+ * follow SAVEPOINT / ROLLBACK TO / RELEASE; mark fails when nested too
+ * deep. clear forgets every claim (and the marks when savepoints_too). */
+struct rg_nonce_set;
+struct rg_nonce_set *rg_nonce_set_new(void);
+void rg_nonce_set_free(struct rg_nonce_set *ns);
+int rg_nonce_set_has(const struct rg_nonce_set *ns, const char *keyid,
+                     const char *nonce);
+int rg_nonce_set_add(struct rg_nonce_set *ns, const char *keyid,
+                     const char *nonce, int64_t expires_ms);
+size_t rg_nonce_set_count(const struct rg_nonce_set *ns);
+/* The i-th claim; the strings are the set's until it changes. */
+void rg_nonce_set_get(const struct rg_nonce_set *ns, size_t i,
+                      const char **keyid, const char **nonce,
+                      int64_t *expires_ms);
+int rg_nonce_set_mark(struct rg_nonce_set *ns);
+void rg_nonce_set_rewind(struct rg_nonce_set *ns);
+void rg_nonce_set_pop(struct rg_nonce_set *ns);
+void rg_nonce_set_clear(struct rg_nonce_set *ns, int savepoints_too);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * test_key_leaks.c -- no key material leaves the keystore: after online
  * rotations of every kind (signing key, KEK, a department's new key, the
- * master secret), the database file and its WAL, the daemon's stderr and
+ * master secret, a resource's data key, the database key), the database file and its WAL, the daemon's stderr and
  * everything recgatectl printed hold none of the gateway's keys (signing
  * seeds and secret keys and their X25519 form, KEKs, data keys, the
  * database key), the master secrets or the departments' private keys,
@@ -279,6 +279,20 @@ SLOW_TEST(no_key_material_in_database_wal_logs_or_command_output, 180)
 	/* A rotation after the change, and the key lists, for their output. */
 	snprintf(args, sizeof(args), "admin --url %s --key %s/clients/admin.key "
 	         "rotate signing", gw.url, gw.dir);
+	CHECK_EQ_INT(kl_ctl(args, clilog), 0);
+	/* The keys a data-key rotation and a database rekey replace (the old
+	 * database key leaves the keystore), then both rotations. */
+	kl_master(m2, master, &s, "the last master secret");
+	snprintf(path, sizeof(path), "%s/keystore", gw.dir);
+	kl_keystore(path, master, &s);
+	snprintf(args, sizeof(args), "keys rotate data hazard-declaration --url %s "
+	         "--key %s/clients/admin.key", gw.url, gw.dir);
+	CHECK_EQ_INT(kl_ctl(args, clilog), 0);
+	snprintf(args, sizeof(args), "keys rotate database --url %s --key "
+	         "%s/clients/admin.key", gw.url, gw.dir);
+	CHECK_EQ_INT(kl_ctl(args, clilog), 0);
+	snprintf(args, sizeof(args), "keys reencrypt-status --url %s --key "
+	         "%s/clients/admin.key", gw.url, gw.dir);
 	CHECK_EQ_INT(kl_ctl(args, clilog), 0);
 	snprintf(args, sizeof(args), "keys list --config '%s'", gw.conf);
 	CHECK_EQ_INT(kl_ctl(args, clilog), 0);
