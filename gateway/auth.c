@@ -54,26 +54,36 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 	const char *si = rg_request_header(req, "signature-input");
 	const char *sv = rg_request_header(req, "signature");
 	struct rg_httpsig_msg msg = {0};
-	rg_httpsig *hs = NULL;
+	rg_httpsig *own_hs = NULL;
+	const rg_httpsig *hs;
 	const char *keyid, *alg, *nonce;
 	int64_t created, expires, now_s = now_ms / 1000;
-	char *base = NULL;
+	char *own_base = NULL;
+	const char *base;
 	size_t baselen;
 	rg_err err;
-	int rc;
+	int rc, noted_digests;
 
 	memset(out, 0, sizeof(*out));
 	if (si == NULL || sv == NULL)
 		return RG_ERR_SIGNATURE_MISSING;
-	switch (rg_httpsig_parse(si, sv, &hs)) {
-	case RG_HTTPSIG_OK:
-		break;
-	case RG_HTTPSIG_MISSING:
-		return RG_ERR_SIGNATURE_MISSING;
-	case RG_HTTPSIG_NOMEM:
-		return RG_ERR_INTERNAL;
-	default:
-		return RG_ERR_SIGNATURE_MALFORMED;
+	/* A noted request comes with the fields preverify.c parsed from
+	 * these very headers: the same parse, not repeated. Every check
+	 * below still runs on them. */
+	if (req->sig_ok && req->pre_hs != NULL && req->pre_base != NULL) {
+		hs = req->pre_hs;
+	} else {
+		switch (rg_httpsig_parse(si, sv, &own_hs)) {
+		case RG_HTTPSIG_OK:
+			break;
+		case RG_HTTPSIG_MISSING:
+			return RG_ERR_SIGNATURE_MISSING;
+		case RG_HTTPSIG_NOMEM:
+			return RG_ERR_INTERNAL;
+		default:
+			return RG_ERR_SIGNATURE_MALFORMED;
+		}
+		hs = own_hs;
 	}
 	keyid = rg_httpsig_keyid(hs);
 	alg = rg_httpsig_alg(hs);
@@ -137,13 +147,30 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 		goto done;
 	}
 
+	if (own_hs == NULL) {
+		/* The note's own base and signature: it holds exactly when the
+		 * key read now, inside the batch, is the key it verified. */
+		size_t siglen;
+		const uint8_t *sig = rg_httpsig_signature(hs, &siglen);
+
+		base = req->pre_base;
+		baselen = req->pre_baselen;
+		if (siglen != crypto_sign_BYTES ||
+		    (sodium_memcmp(req->sig_pub, out->key.pub, 32) != 0 &&
+		     crypto_sign_verify_detached(sig, (const uint8_t *)base,
+		                                 baselen, out->key.pub) != 0)) {
+			err = RG_ERR_SIGNATURE_INVALID;
+			goto done;
+		}
+		goto verified;
+	}
 	msg.method = req->method;
 	msg.path = req->path;
 	msg.query = req->query;
 	msg.authority = rg_request_header(req, "host");
 	msg.header = rg_auth_header;
 	msg.ctx = (void *)req;
-	switch (rg_httpsig_base(hs, &msg, &base, &baselen)) {
+	switch (rg_httpsig_base(hs, &msg, &own_base, &baselen)) {
 	case RG_HTTPSIG_OK:
 		break;
 	case RG_HTTPSIG_NOMEM:
@@ -153,6 +180,7 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 		err = RG_ERR_SIGNATURE_COVERAGE;
 		goto done;
 	}
+	base = own_base;
 	{
 		size_t siglen;
 		const uint8_t *sig = rg_httpsig_signature(hs, &siglen);
@@ -166,11 +194,18 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 			goto done;
 		}
 	}
+verified:
+	/* The helper's answers stand only with its own base (own_hs NULL):
+	 * they were computed from that base and this request's body. */
+	noted_digests = own_hs == NULL && req->pre_digest != NULL;
 	if (req->body_len > 0) {
 		const char *cd = rg_request_header(req, "content-digest");
 
-		rc = cd != NULL ? rg_content_digest_check(cd, req->body,
-		                                          req->body_len) : 1;
+		if (noted_digests)
+			rc = req->pre_cd;
+		else
+			rc = cd != NULL ? rg_content_digest_check(cd, req->body,
+			                                          req->body_len) : 1;
 		if (rc == 1) {
 			err = RG_ERR_DIGEST_MISSING;
 			goto done;
@@ -195,7 +230,10 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 		err = RG_ERR_STORAGE;
 		goto done;
 	}
-	{
+	if (noted_digests) {
+		memcpy(out->request_digest, req->pre_digest,
+		       sizeof(out->request_digest));
+	} else {
 		const struct rg_sha256_part parts[] = {{base, baselen},
 		                                       {req->body, req->body_len}};
 
@@ -204,7 +242,7 @@ rg_auth_check(rg_store *st, const struct rg_request *req, int64_t now_ms,
 	out->purpose = rg_request_header(req, "recgate-purpose");
 	err = RG_OK;
 done:
-	free(base);
-	rg_httpsig_free(hs);
+	free(own_base);
+	rg_httpsig_free(own_hs);
 	return err;
 }

@@ -4,11 +4,15 @@
  *
  * It owns the helper thread and nothing else. It never decides: it only
  * notes on a request that its signature verified under a given key over a
- * given base, and rg_auth_check (auth.c) uses that note only when the key
- * and base it computes itself are the same. For a verified record
- * submission it also parses the body and encodes each record canonically,
- * pure functions of the body that rg_ex_submit would otherwise compute;
- * checking the records against the catalogue stays with the keeper. The
+ * given base, handing over the parsed fields and that base, and
+ * rg_auth_check (auth.c) runs every check on them and uses the note only
+ * when the key it reads itself is the noted one. For a verified request it
+ * also checks the body against its Content-Digest and hashes base and body
+ * (the answers go with the note; the keeper refuses on them), and for a
+ * record submission it parses the body and encodes each record
+ * canonically, pure functions of the body that rg_ex_submit would
+ * otherwise compute; checking the records against the catalogue stays with
+ * the keeper. The
  * helper thread touches no shared state but the job slots handed to it,
  * and never the store or the keystore.
  */
@@ -20,6 +24,7 @@
 #include <sodium.h>
 
 #include "crypto/httpsig.h"
+#include "crypto/sha256.h"
 #include "gateway/preverify.h"
 
 struct rg_pv_job {
@@ -37,6 +42,10 @@ struct rg_pv_job {
 	json_t *body;
 	char **canon;
 	size_t ncanon;
+	/* The body's digests (rg_pv_digests), once the signature verified. */
+	int digests;
+	int cd;
+	uint8_t digest[32];
 };
 
 struct rg_preverify {
@@ -97,6 +106,29 @@ rg_pv_parse(struct rg_pv_job *job)
 	}
 }
 
+/*
+ * What rg_auth_check computes from the body after the signature: the
+ * Content-Digest check and SHA-256(base || body), both pure functions of
+ * the request and the base just verified.
+ */
+static void
+rg_pv_digests(struct rg_pv_job *job)
+{
+	const struct rg_request *req = job->req;
+	const struct rg_sha256_part parts[] = {{job->base, job->baselen},
+	                                       {req->body, req->body_len}};
+
+	job->cd = 0;
+	if (req->body_len > 0) {
+		const char *cd = rg_request_header(req, "content-digest");
+
+		job->cd = cd != NULL ? rg_content_digest_check(cd, req->body,
+		                                               req->body_len) : 1;
+	}
+	rg_sha256_v(job->digest, parts, 2);
+	job->digests = 1;
+}
+
 /* A POST to /v1/resources/{rid}/records with a body. */
 static int
 rg_pv_is_submission(const struct rg_request *req)
@@ -136,6 +168,8 @@ rg_pv_main(void *arg)
 			    (const uint8_t *)work[i].base, work[i].baselen,
 			    work[i].pub) == 0;
 
+			if (ok)
+				rg_pv_digests(&work[i]);
 			if (ok && work[i].parse)
 				rg_pv_parse(&work[i]);
 			pthread_mutex_lock(&pv->mu);
@@ -330,6 +364,11 @@ rg_preverify_wait(rg_preverify *pv, size_t i)
 		return;
 	job->req->sig_ok = 1;
 	memcpy(job->req->sig_pub, job->pub, sizeof(job->req->sig_pub));
+	job->req->pre_hs = job->hs;
+	job->req->pre_base = job->base;
+	job->req->pre_baselen = job->baselen;
+	job->req->pre_digest = job->digests ? job->digest : NULL;
+	job->req->pre_cd = job->cd;
 	if (job->body != NULL && job->ncanon == json_array_size(job->body)) {
 		job->req->pre_body = job->body;
 		job->req->pre_canon = job->canon;
@@ -367,6 +406,10 @@ rg_preverify_run(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
 		reqs[i]->pre_body = NULL;
 		reqs[i]->pre_canon = NULL;
 		reqs[i]->pre_ncanon = 0;
+		reqs[i]->pre_hs = NULL;
+		reqs[i]->pre_base = NULL;
+		reqs[i]->pre_baselen = 0;
+		reqs[i]->pre_digest = NULL;
 	}
 	rg_preverify_end(pv);
 }

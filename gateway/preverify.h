@@ -27,7 +27,9 @@ void rg_preverify_free(rg_preverify *pv);
  * start hands them to the helper thread, which verifies them in order while
  * the caller handles request after request; wait(i) before handling
  * reqs[i] gives it its note if its signature verified (sig_ok / sig_pub /
- * sig_hash, request.h); end waits for the helper and lets go of the run.
+ * sig_hash, with the parsed fields and base it verified, pre_hs / pre_base,
+ * and the body's Content-Digest answer and request digest, pre_cd /
+ * pre_digest, owned by the run like pre_body below, request.h); end waits for the helper and lets go of the run.
  * A request whose signature does not verify, or that was not prepared, is
  * left as it was, for rg_auth_check to check inline and refuse with the
  * right error. rg_auth_check still does every check in its order, and

@@ -45,6 +45,17 @@ struct rg_request {
 	struct json_t *pre_body;
 	char *const *pre_canon;
 	size_t pre_ncanon;
+	/* Set with sig_ok (preverify.c): the parsed Signature fields and the
+	 * signature base the note is about, so that rg_auth_check need not
+	 * compute them again. Borrowed like pre_body. */
+	const struct rg_httpsig *pre_hs;
+	const char *pre_base;
+	size_t pre_baselen;
+	/* With pre_hs, when the helper also did these (NULL otherwise):
+	 * SHA-256(pre_base || body), and rg_content_digest_check's answer
+	 * for the body (0 when there is none). Borrowed like pre_body. */
+	const uint8_t *pre_digest;
+	int pre_cd;
 };
 
 /* Header value by lower-case name, or NULL. */

@@ -780,6 +780,9 @@ rg_store_claims_write(rg_store *st)
 {
 	size_t n = st->claims != NULL ? rg_nonce_set_count(st->claims) : 0;
 
+	/* One write operation for the seam, when there is anything to write. */
+	if (n > 0 && !rg_store_write_ok(st))
+		return RG_STORE_ERROR;
 	for (size_t i = 0; i < n; i++) {
 		const char *keyid, *nonce;
 		int64_t expires_ms;

@@ -1,0 +1,247 @@
+/*
+ * test_nonce_batch.c -- the replay guard inside a batch: claims are kept in
+ * memory and written just before COMMIT, and must refuse a replay within
+ * the batch, across batches and after a reopen exactly as rows would; an
+ * undone exchange frees its nonce, and a claim that cannot be written
+ * fails the whole batch.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "gateway/store.h"
+#include "gateway/store_int.h"
+#include "tests/test.h"
+#include "tests/unit/keeper_fixture.h"
+
+static const uint8_t rg_nb_key[RG_STORE_KEYLEN] = {
+	0x5a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
+	0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+	0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
+
+static rg_store *
+rg_nb_open(void)
+{
+	char path[512], err[256] = "";
+	rg_store *st;
+	int n = snprintf(path, sizeof(path), "%s/nb.db", rg_test_tmpdir());
+
+	CHECK(n > 0 && (size_t)n < sizeof(path));
+	st = rg_store_open(path, rg_nb_key, 1, err, sizeof(err));
+	CHECKF(st != NULL, "open: %s", err);
+	return st;
+}
+
+/* Rows in the nonces table, as the database says. */
+static int
+rg_nb_rows(rg_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int n = -1;
+
+	CHECK(sqlite3_prepare_v2(rg_store_db(st), "SELECT count(*) FROM nonces",
+	                         -1, &s, NULL) == SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+TEST(batch_nonce_claim_refuses_a_replay_within_the_batch_and_after_reopen)
+{
+	rg_store *st = rg_nb_open();
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_savepoint(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 5000, 1000) == RG_STORE_OK);
+	CHECK(rg_store_release(st) == RG_STORE_OK);
+	/* Not yet a row: held for the commit. */
+	CHECK_EQ_INT(rg_nb_rows(st), 0);
+	CHECK(rg_store_savepoint(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 5000, 1000) == RG_STORE_EXISTS);
+	/* Another key's nonce of the same text is another claim. */
+	CHECK(rg_store_nonce_claim_at(st, "k2", "n1", 5000, 1000) == RG_STORE_OK);
+	CHECK(rg_store_release(st) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 2);
+
+	/* The next batch sees the committed rows. */
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 5000, 2000) == RG_STORE_EXISTS);
+	CHECK(rg_store_nonce_claim_at(st, "k2", "n1", 5000, 2000) == RG_STORE_EXISTS);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	rg_store_close(st);
+
+	/* And so does the next process. */
+	st = rg_nb_open();
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 5000, 3000) == RG_STORE_EXISTS);
+	/* An expired row guards nothing: reclaimed, and written once. */
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 6000) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 6000) == RG_STORE_EXISTS);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 2);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 7000) == RG_STORE_EXISTS);
+	rg_store_close(st);
+}
+
+TEST(batch_nonce_claim_undone_with_its_savepoint_is_free_again)
+{
+	rg_store *st = rg_nb_open();
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	/* Nested: the inner undo drops only the inner claim. */
+	CHECK(rg_store_savepoint(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "outer", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_savepoint(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "inner", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_undo(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "outer", 5000, 0) == RG_STORE_EXISTS);
+	CHECK(rg_store_release(st) == RG_STORE_OK);
+
+	CHECK(rg_store_savepoint(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "undone", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_undo(st) == RG_STORE_OK);
+	/* The undone exchange's nonce can be used by its retry. */
+	CHECK(rg_store_savepoint(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "undone", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "inner", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_release(st) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 3);
+	rg_store_close(st);
+}
+
+TEST(batch_nonce_claims_go_with_a_rolled_back_batch)
+{
+	rg_store *st = rg_nb_open();
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	for (int i = 0; i < 200; i++) {
+		char n[32];
+
+		snprintf(n, sizeof(n), "nonce-%d", i);
+		CHECK(rg_store_nonce_claim_at(st, "k", n, 5000, 0) == RG_STORE_OK);
+	}
+	CHECK(rg_store_rollback(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 0);
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "nonce-7", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 1);
+	rg_store_close(st);
+}
+
+TEST(batch_nonce_claim_that_cannot_be_written_fails_the_commit)
+{
+	rg_store *st = rg_nb_open();
+
+	/* A row that appears behind the claim's back (nothing in recgate
+	 * does this) makes the insert at COMMIT clash: the commit fails and
+	 * the caller's rollback leaves nothing. */
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "a", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "b", 5000, 0) == RG_STORE_OK);
+	CHECK(sqlite3_exec(rg_store_db(st), "INSERT INTO nonces VALUES('k', 'b', 5000)",
+	                   NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_ERROR);
+	CHECK(strstr(rg_store_errmsg(st), "nonce claims") != NULL);
+	CHECK(rg_store_rollback(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 0);
+
+	/* The injected failure of that write does the same. */
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "a", 5000, 0) == RG_STORE_OK);
+	rg_store_fail_after(st, 2); /* 1: the commit, 2: the claims' rows */
+	CHECK(rg_store_commit(st) == RG_STORE_ERROR);
+	rg_store_fail_after(st, 0);
+	CHECK(rg_store_rollback(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 0);
+	rg_store_close(st);
+}
+
+TEST(batch_savepoints_nested_past_the_limit_are_refused)
+{
+	rg_store *st = rg_nb_open();
+	int opened = 0;
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	while (opened < 100 && rg_store_savepoint(st) == RG_STORE_OK)
+		opened++;
+	CHECK_EQ_INT(opened, 32);
+	CHECK(strstr(rg_store_errmsg(st), "nested too deep") != NULL);
+	/* The stack still matches SQLite's: each level undoes its claim. */
+	CHECK(rg_store_nonce_claim_at(st, "k", "deep", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_undo(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "deep", 5000, 0) == RG_STORE_OK);
+	for (int i = 1; i < opened; i++)
+		CHECK(rg_store_release(st) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 1);
+	rg_store_close(st);
+}
+
+/* ---- the keeper ---- */
+
+TEST(keeper_replay_within_one_batch_is_refused_and_the_batch_commits)
+{
+	struct fixture f;
+	struct treq t, u;
+	struct answer a[3] = {{0}}, late = {0};
+
+	fixture_open(&f);
+	treq_make(&t, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	treq_make(&u, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	rg_keeper_handle(f.kp, &t.req, answer_cb, &a[0]);
+	rg_keeper_handle(f.kp, &t.req, answer_cb, &a[1]); /* the replay */
+	rg_keeper_handle(f.kp, &u.req, answer_cb, &a[2]);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(a[0].status, 200);
+	CHECK_EQ_INT(a[1].status, 401);
+	CHECK_EQ_STR(a[1].code, "replay");
+	CHECK_EQ_INT(a[2].status, 200);
+	/* One batch: the replay was refused inside it, not by a failure. */
+	CHECK_EQ_INT(f.kp->stats.batches, 1);
+	/* In a later batch, the committed nonce still refuses it. */
+	rg_keeper_handle(f.kp, &u.req, answer_cb, &late);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(late.status, 401);
+	CHECK_EQ_STR(late.code, "replay");
+	treq_free(&t);
+	treq_free(&u);
+	fixture_close(&f);
+}
+
+TEST(keeper_failed_nonce_write_at_commit_fails_the_batch_and_burns_nothing)
+{
+	struct fixture f;
+	struct treq t[3];
+	struct answer a[3] = {{0}}, b[3] = {{0}};
+
+	fixture_open(&f);
+	for (int i = 0; i < 3; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+		CHECK_EQ_INT(a[i].count, 0);
+	}
+	rg_store_fail_after(f.kp->st, 2); /* the COMMIT passes, its claims fail */
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	rg_store_fail_after(f.kp->st, 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(a[i].status, 500);
+		CHECK_EQ_STR(a[i].code, "storage_failed");
+	}
+	CHECK_EQ_INT(f.kp->audit_size, 0);
+	/* Nothing was acknowledged, so the very same requests go through. */
+	for (int i = 0; i < 3; i++)
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &b[i]);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(b[i].status, 200);
+		treq_free(&t[i]);
+	}
+	CHECK_EQ_INT(f.kp->audit_size, 3);
+	fixture_close(&f);
+}
