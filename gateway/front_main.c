@@ -5,6 +5,7 @@
  * database handle and no file; if the keeper goes, the front answers what
  * is in flight with 503 and exits.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct rg_fmain {
 	rg_channel *keeper;
 	uv_signal_t sigterm;
 	uv_timer_t drain;
+	uv_timer_t trim;
 	struct rg_inflight *inflight;
 	size_t ninflight;
 	uint64_t next_id;
@@ -147,6 +149,23 @@ rg_fmain_http_closed(void *ctx)
 	(void)ctx;
 }
 
+/*
+ * Give freed memory back to the system. A burst of requests on many
+ * connections takes a read buffer each; once they are answered the
+ * buffers are free, but the allocator keeps the pages, so the front would
+ * stay at its busiest size while thousands of connections sit idle.
+ */
+#define RG_FMAIN_TRIM_MS 1000
+#define RG_FMAIN_TRIM_FREE (4u << 20)
+
+static void
+rg_fmain_trim(uv_timer_t *t)
+{
+	(void)t;
+	if (mallinfo2().fordblks > RG_FMAIN_TRIM_FREE)
+		(void)malloc_trim(0);
+}
+
 static void
 rg_fmain_drain_timeout(uv_timer_t *t)
 {
@@ -173,6 +192,7 @@ rg_fmain_stop(struct rg_fmain *fm, int status)
 	}
 	fm->stopping = 2;
 	uv_close((uv_handle_t *)&fm->drain, rg_fmain_closed);
+	uv_close((uv_handle_t *)&fm->trim, rg_fmain_closed);
 	rg_channel_close(fm->keeper);
 	rg_http_close(fm->http, rg_fmain_http_closed, fm);
 }
@@ -212,13 +232,17 @@ rg_front_main(const struct rg_config *cfg, const struct rg_identity *id,
 	if (fm.http == NULL || fm.keeper == NULL ||
 	    (rc = rg_http_listen_fd(fm.http, listen_fd)) != 0 ||
 	    uv_signal_init(fm.loop, &fm.sigterm) != 0 ||
-	    uv_timer_init(fm.loop, &fm.drain) != 0) {
+	    uv_timer_init(fm.loop, &fm.drain) != 0 ||
+	    uv_timer_init(fm.loop, &fm.trim) != 0) {
 		fprintf(stderr, "recgated[front]: cannot set up the event loop\n");
 		return 1;
 	}
 	rg_channel_ref(fm.keeper); /* fm.keeper's own reference */
 	fm.sigterm.data = fm.drain.data = &fm;
 	uv_signal_start(&fm.sigterm, rg_fmain_signal, SIGTERM);
+	uv_timer_start(&fm.trim, rg_fmain_trim, RG_FMAIN_TRIM_MS,
+	               RG_FMAIN_TRIM_MS);
+	uv_unref((uv_handle_t *)&fm.trim); /* never keeps the front alive */
 	if (rg_procs_confine(cfg, id, RG_SANDBOX_FRONT, NULL, "front") != 0)
 		return 1;
 	if (write(ready_fd, &ready, 1) != 1 || close(ready_fd) != 0)
