@@ -1761,9 +1761,14 @@ rg_ks_readable(const struct rg_ks_meta *m)
 	                        m->status == RG_KEYSTORE_RETIRING);
 }
 
-const uint8_t *
-rg_keystore_data_key(const rg_keystore *ks, const char *resource,
-                     uint32_t *version)
+/*
+ * A resource's data key that is held (not destroyed): the highest active
+ * version (oldest 0) or the oldest version of any status (oldest 1). Its
+ * bytes and *version, or NULL.
+ */
+static const uint8_t *
+rg_ks_data_pick(const rg_keystore *ks, const char *resource, int oldest,
+                uint32_t *version)
 {
 	const struct rg_ks_meta *best = NULL;
 
@@ -1772,10 +1777,12 @@ rg_keystore_data_key(const rg_keystore *ks, const char *resource,
 	for (size_t i = 0; i < ks->nitems; i++) {
 		const struct rg_ks_meta *m = &ks->items[i];
 
-		if (m->purpose == RG_KEYSTORE_DATA && m->slot != 0 &&
-		    m->status == RG_KEYSTORE_ACTIVE &&
-		    strcmp(m->resource, resource) == 0 &&
-		    (best == NULL || m->version > best->version))
+		if (m->purpose != RG_KEYSTORE_DATA || m->slot == 0 ||
+		    strcmp(m->resource, resource) != 0 ||
+		    (!oldest && m->status != RG_KEYSTORE_ACTIVE))
+			continue;
+		if (best == NULL || (oldest ? m->version < best->version
+		                            : m->version > best->version))
 			best = m;
 	}
 	if (best == NULL)
@@ -1783,6 +1790,13 @@ rg_keystore_data_key(const rg_keystore *ks, const char *resource,
 	if (version != NULL)
 		*version = best->version;
 	return ks->keys + best->slot * RG_KEYSTORE_KEYLEN;
+}
+
+const uint8_t *
+rg_keystore_data_key(const rg_keystore *ks, const char *resource,
+                     uint32_t *version)
+{
+	return rg_ks_data_pick(ks, resource, 0, version);
 }
 
 const uint8_t *
@@ -2780,23 +2794,7 @@ const uint8_t *
 rg_keystore_pseudonym_key(const rg_keystore *ks, const char *resource,
                           uint32_t *version)
 {
-	const struct rg_ks_meta *best = NULL;
-
-	if (resource == NULL)
-		return NULL;
-	for (size_t i = 0; i < ks->nitems; i++) {
-		const struct rg_ks_meta *m = &ks->items[i];
-
-		if (m->purpose == RG_KEYSTORE_DATA && m->slot != 0 &&
-		    strcmp(m->resource, resource) == 0 &&
-		    (best == NULL || m->version < best->version))
-			best = m;
-	}
-	if (best == NULL)
-		return NULL;
-	if (version != NULL)
-		*version = best->version;
-	return ks->keys + best->slot * RG_KEYSTORE_KEYLEN;
+	return rg_ks_data_pick(ks, resource, 1, version);
 }
 
 struct rg_ks_data_add {

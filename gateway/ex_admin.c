@@ -54,43 +54,6 @@ rg_admin_caller_ok(struct rg_exchange *ex)
 	return 1;
 }
 
-/* The body as an object with only the allowed members; NULL if refused. */
-static json_t *
-rg_admin_body(struct rg_exchange *ex, const char *const *allowed)
-{
-	const struct rg_request *req = ex->req;
-	json_error_t jerr;
-	const char *name;
-	json_t *body, *v;
-
-	body = req->body_len > 0
-	    ? json_loadb((const char *)req->body, req->body_len,
-	                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
-	if (!json_is_object(body)) {
-		rg_ex_refuse(ex, "reject", RG_ERR_BAD_JSON, NULL, NULL,
-		             "expected a JSON object");
-		json_decref(body);
-		return NULL;
-	}
-	json_object_foreach(body, name, v) {
-		size_t i;
-
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], name) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			char field[128];
-
-			snprintf(field, sizeof(field), "%s", name);
-			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, field,
-			             "unknown member");
-			json_decref(body);
-			return NULL;
-		}
-	}
-	return body;
-}
-
 /* Allow with result = admin = a copy of what changed. */
 int
 rg_admin_allow(struct rg_exchange *ex, json_t *change)
@@ -119,7 +82,7 @@ rg_ex_admin_key_add(struct rg_exchange *ex)
 	json_t *body;
 	int rc, ok = 0;
 
-	if (!rg_admin_caller_ok(ex) || (body = rg_admin_body(ex, allowed)) == NULL)
+	if (!rg_admin_caller_ok(ex) || (body = rg_ex_body(ex, 1, allowed)) == NULL)
 		return 0;
 	dept = json_string_value(json_object_get(body, "department"));
 	keyid = json_string_value(json_object_get(body, "keyid"));

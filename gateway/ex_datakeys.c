@@ -37,43 +37,27 @@ rg_dk_rotate_file(void *ctx, const char *path, const rg_keystore_secret *secret,
 static int
 rg_dk_rotate_body(struct rg_exchange *ex, char *resource, size_t len)
 {
-	const struct rg_request *req = ex->req;
-	const char *name, *rid;
-	json_t *body, *v;
-	json_error_t jerr;
-	int ok = 1;
+	static const char *const allowed[] = {"resource", NULL};
+	json_t *body = rg_ex_body(ex, 0, allowed), *v;
+	const char *rid;
 
 	resource[0] = '\0';
-	if (req->body_len == 0)
-		return 0;
-	body = json_loadb((const char *)req->body, req->body_len,
-	                  JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(body)) {
-		rg_ex_refuse(ex, "reject", RG_ERR_BAD_JSON, NULL, NULL,
-		             "expected {} or {\"resource\": ID}");
-		json_decref(body);
+	if (body == NULL)
 		return -1;
-	}
-	json_object_foreach(body, name, v) {
-		if (strcmp(name, "resource") != 0) {
-			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL,
-			             "body", "unknown member");
-			ok = 0;
-			break;
-		}
+	if ((v = json_object_get(body, "resource")) != NULL) {
 		rid = json_string_value(v);
 		if (rid == NULL || rid[0] == '\0' ||
 		    strlen(rid) >= len || strspn(rid,
 		    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(rid)) {
 			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL,
 			             "resource", "expected [a-z0-9-]{1,63}");
-			ok = 0;
-			break;
+			json_decref(body);
+			return -1;
 		}
 		snprintf(resource, len, "%s", rid);
 	}
 	json_decref(body);
-	return ok ? 0 : -1;
+	return 0;
 }
 
 /*

@@ -70,53 +70,6 @@ rg_keeper_load_grants(rg_store *st, rg_policy *pol)
 
 /* ---- the pieces every step uses -------------------------------------- */
 
-/*
- * The body as a JSON object whose members are all in allowed. An empty
- * body is {} unless required. NULL when refused (recorded in ex).
- */
-static json_t *
-rg_ex_grant_body(struct rg_exchange *ex, int required,
-                 const char *const *allowed)
-{
-	const struct rg_request *req = ex->req;
-	json_error_t jerr;
-	const char *name;
-	json_t *body, *v;
-
-	if (req->body_len == 0 && !required)
-		return json_object();
-	body = req->body_len > 0
-	    ? json_loadb((const char *)req->body, req->body_len,
-	                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
-	if (!json_is_object(body)) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "expected a JSON object%s%s",
-		         body == NULL && req->body_len > 0 ? ": " : "",
-		         body == NULL && req->body_len > 0 ? jerr.text : "");
-		rg_ex_refuse(ex, "reject", RG_ERR_BAD_JSON, NULL, NULL, msg);
-		json_decref(body);
-		return NULL;
-	}
-	json_object_foreach(body, name, v) {
-		size_t i;
-
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], name) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			char field[128];
-
-			snprintf(field, sizeof(field), "%s", name);
-			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, field,
-			             "unknown member");
-			json_decref(body);
-			return NULL;
-		}
-	}
-	return body;
-}
-
 /* A required non-empty string member of at most RG_GRANT_TEXTLEN - 1
  * bytes; NULL when refused. */
 static const char *
@@ -301,7 +254,7 @@ rg_ex_grant_request(struct rg_exchange *ex)
 		             "the gateway holds as many grants as it can");
 		return 0;
 	}
-	if ((body = rg_ex_grant_body(ex, 1, allowed)) == NULL)
+	if ((body = rg_ex_body(ex, 1, allowed)) == NULL)
 		return 0;
 	rid = json_string_value(json_object_get(body, "resource"));
 	if (rid == NULL || (res = rg_catalogue_find(cat, rid)) == NULL) {
@@ -371,7 +324,7 @@ rg_ex_grant_sign(struct rg_exchange *ex, rg_action action)
 	json_t *doc = NULL, *body;
 	int rc;
 
-	if ((body = rg_ex_grant_body(ex, 0, allowed)) == NULL)
+	if ((body = rg_ex_body(ex, 0, allowed)) == NULL)
 		return 0;
 	rc = rg_ex_grant_load(ex, &doc, &g);
 	if (rc == 0)
@@ -433,7 +386,7 @@ rg_ex_grant_move(struct rg_exchange *ex, rg_action action, const char *step,
 	const char *text = NULL;
 	int rc;
 
-	if ((body = rg_ex_grant_body(ex, text_required, allowed)) == NULL)
+	if ((body = rg_ex_body(ex, text_required, allowed)) == NULL)
 		return 0;
 	if ((text_required || json_object_get(body, text_name) != NULL) &&
 	    (text = rg_ex_grant_text(ex, body, text_name)) == NULL) {

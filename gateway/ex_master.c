@@ -64,31 +64,11 @@ rg_master_describe(const struct rg_keystore_kdf *p)
 static json_t *
 rg_master_body(struct rg_exchange *ex, const char **to, const char **sealed)
 {
-	const struct rg_request *req = ex->req;
-	json_t *body = NULL;
-	const char *name;
-	json_t *v;
+	static const char *const allowed[] = {"to", "sealed", NULL};
+	json_t *body = rg_ex_body(ex, 1, allowed);
 
-	if (req->body_len > 0)
-		body = json_loadb((const char *)req->body, req->body_len,
-		                  JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(body)) {
-		rg_ex_refuse(ex, "reject", RG_ERR_BAD_JSON, NULL, NULL,
-		             "expected {\"to\", \"sealed\"}");
-		json_decref(body);
+	if (body == NULL)
 		return NULL;
-	}
-	json_object_foreach(body, name, v) {
-		if (strcmp(name, "to") != 0 && strcmp(name, "sealed") != 0) {
-			char field[128];
-
-			snprintf(field, sizeof(field), "%s", name);
-			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, field,
-			             "unknown member");
-			json_decref(body);
-			return NULL;
-		}
-	}
 	*to = json_string_value(json_object_get(body, "to"));
 	*sealed = json_string_value(json_object_get(body, "sealed"));
 	if (*to == NULL || *sealed == NULL) {

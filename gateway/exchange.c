@@ -768,3 +768,49 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 	}
 	return 1;
 }
+
+/*
+ * The body as a JSON object whose members are all in allowed. An empty
+ * body is {} unless required. NULL when refused (recorded in ex).
+ */
+json_t *
+rg_ex_body(struct rg_exchange *ex, int required, const char *const *allowed)
+{
+	const struct rg_request *req = ex->req;
+	json_error_t jerr;
+	const char *name;
+	json_t *body, *v;
+
+	if (req->body_len == 0 && !required)
+		return json_object();
+	body = req->body_len > 0
+	    ? json_loadb((const char *)req->body, req->body_len,
+	                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	if (!json_is_object(body)) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "expected a JSON object%s%s",
+		         body == NULL && req->body_len > 0 ? ": " : "",
+		         body == NULL && req->body_len > 0 ? jerr.text : "");
+		rg_ex_refuse(ex, "reject", RG_ERR_BAD_JSON, NULL, NULL, msg);
+		json_decref(body);
+		return NULL;
+	}
+	json_object_foreach(body, name, v) {
+		size_t i;
+
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], name) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			char field[128];
+
+			snprintf(field, sizeof(field), "%s", name);
+			rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, field,
+			             "unknown member");
+			json_decref(body);
+			return NULL;
+		}
+	}
+	return body;
+}

@@ -54,6 +54,11 @@ typedef int (*rg_ex_handler)(struct rg_exchange *ex);
  * reason NULL = the error code; field and msg may be NULL. */
 void rg_ex_refuse(struct rg_exchange *ex, const char *decision, rg_err err,
                   const char *reason, const char *field, const char *msg);
+/* The body as a JSON object whose members are all in allowed (NULL
+ * terminated); an empty body is {} unless required. Caller decrefs; NULL
+ * when refused (bad_json, or bad_parameter naming the unknown member). */
+json_t *rg_ex_body(struct rg_exchange *ex, int required,
+                   const char *const *allowed);
 /* Ask the policy; on denial records the refusal and returns -1. */
 int rg_ex_decide(struct rg_exchange *ex, rg_action action, const char *resource,
                  struct rg_decision *d);
