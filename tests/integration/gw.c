@@ -3,6 +3,7 @@
  * over TCP, exactly as a department's system would.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,41 @@ rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms)
 	}
 	gw->pid = 0;
 	return status;
+}
+
+int
+rg_gw_start_fails(const struct rg_gw *gw, const char *passfile, int pass_fd,
+                  char *out, size_t outlen)
+{
+	char bin[600], log[600];
+	int status = 0, fd;
+	FILE *f;
+	size_t n;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/recgated", rg_test_build());
+	snprintf(log, sizeof(log), "%s/daemon.out", rg_test_tmpdir());
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (passfile != NULL &&
+		    ((fd = open(passfile, O_RDONLY)) < 0 ||
+		     dup2(fd, pass_fd) != pass_fd))
+			_exit(126);
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+		    dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
+			_exit(126);
+		execl(bin, bin, "-c", gw->conf, "--listen", "127.0.0.1:0",
+		      (char *)NULL);
+		_exit(127);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	f = fopen(log, "r");
+	CHECK(f != NULL);
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int

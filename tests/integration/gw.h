@@ -45,6 +45,12 @@ void rg_gw_conf_set(struct rg_gw *gw, const char *name, const char *value);
  */
 int rg_gw_wait_exit(struct rg_gw *gw, int timeout_ms);
 
+/* Start recgated on gw's config expecting it to fail, with passfile (may
+ * be NULL) open on descriptor pass_fd; its exit status, and what it
+ * printed in out. */
+int rg_gw_start_fails(const struct rg_gw *gw, const char *passfile,
+                      int pass_fd, char *out, size_t outlen);
+
 /* Run recgatectl with args (a shell fragment, stdin /dev/null); its exit
  * status, and what it printed (stdout and stderr) in out. */
 int rg_gw_ctl(const char *args, char *out, size_t outlen);

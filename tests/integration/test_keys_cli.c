@@ -127,41 +127,6 @@ rg_t_conf_passphrase(struct rg_gw *gw)
 	free(text);
 }
 
-/* Start recgated with passfile on RG_T_PASS_FD, expecting it to fail;
- * its exit status, what it printed in out. */
-static int
-rg_t_daemon_fails(const struct rg_gw *gw, const char *passfile, char *out,
-                  size_t outlen)
-{
-	char bin[600], log[600];
-	int status = 0, fd;
-	FILE *f;
-	size_t n;
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/recgated", rg_test_build());
-	snprintf(log, sizeof(log), "%s/daemon.out", rg_test_tmpdir());
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		if ((fd = open(passfile, O_RDONLY)) < 0 ||
-		    dup2(fd, RG_T_PASS_FD) != RG_T_PASS_FD ||
-		    (fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
-		    dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
-			_exit(126);
-		execl(bin, bin, "-c", gw->conf, "--listen", "127.0.0.1:0",
-		      (char *)NULL);
-		_exit(127);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	f = fopen(log, "r");
-	CHECK(f != NULL);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180)
 {
 	struct rg_gw gw;
@@ -211,7 +176,7 @@ SLOW_TEST(master_secret_moves_to_a_passphrase_and_the_daemon_starts_with_it, 180
 	CHECKF(strstr(out, "wrong passphrase") != NULL, "%s", out);
 
 	/* The daemon refuses a wrong one, saying so, and does not start. */
-	CHECK_EQ_INT(rg_t_daemon_fails(&gw, wrong, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_start_fails(&gw, wrong, RG_T_PASS_FD, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "wrong passphrase") != NULL, "%s", out);
 	CHECK(strstr(out, "not the passphrase") == NULL);
 

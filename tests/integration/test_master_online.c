@@ -67,37 +67,6 @@ ms_keys_table(struct rg_gw *gw, const char *pass, char *out, size_t outlen)
 	CHECK(strstr(out, " signing ") != NULL);
 }
 
-/* Start recgated on gw's config expecting it to fail; its output. */
-static int
-ms_daemon_fails(const struct rg_gw *gw, char *out, size_t outlen)
-{
-	char bin[600], log[600];
-	int status = 0, fd;
-	size_t n;
-	FILE *f;
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/recgated", rg_test_build());
-	snprintf(log, sizeof(log), "%s/daemon.out", rg_test_tmpdir());
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
-		    dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
-			_exit(126);
-		execl(bin, bin, "-c", gw->conf, "--listen", "127.0.0.1:0",
-		      (char *)NULL);
-		_exit(127);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	f = fopen(log, "r");
-	CHECK(f != NULL);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Restart with the passphrase in file pass on MS_PASS_FD. */
 static void
 ms_restart_pass(struct rg_gw *gw, const char *pass)
@@ -322,10 +291,10 @@ SLOW_TEST(master_secret_changes_online_three_ways_while_exchanges_continue, 240)
 
 	/* The old secrets no longer open it, and the gateway says why. */
 	rg_gw_conf_set(&gw, "master_key_file", "m2.key");
-	CHECK_EQ_INT(ms_daemon_fails(&gw, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_start_fails(&gw, NULL, -1, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "changed online") != NULL, "%s", out);
 	rg_gw_conf_set(&gw, "master_key_file", "master.key");
-	CHECK_EQ_INT(ms_daemon_fails(&gw, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_start_fails(&gw, NULL, -1, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "changed online") != NULL, "%s", out);
 	/* The new one does; every record reads. */
 	rg_gw_conf_set(&gw, "master_key_file", "m3.key");
@@ -473,7 +442,7 @@ SLOW_TEST(master_changed_to_a_passphrase_online_starts_with_the_passphrase, 120)
 	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
 	rg_gw_stop(&gw);
 	/* The key file it was sealed under: refused, and told why. */
-	CHECK_EQ_INT(ms_daemon_fails(&gw, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_start_fails(&gw, NULL, -1, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "protected by a passphrase") != NULL &&
 	       strstr(out, "changed online") != NULL, "%s", out);
 	rg_gw_conf_set(&gw, "master_key_file", NULL);
@@ -603,7 +572,7 @@ ms_crash_drill(const char *point, int new_opens)
 	/* The wrong one first: refused, naming the situation. */
 	rg_gw_conf_set(&gw, "master_key_file", new_opens ? "master.key"
 	                                                 : "m2.key");
-	CHECK_EQ_INT(ms_daemon_fails(&gw, out, sizeof(out)), 1);
+	CHECK_EQ_INT(rg_gw_start_fails(&gw, NULL, -1, out, sizeof(out)), 1);
 	CHECKF(strstr(out, new_opens ? "new secret" : "previous secret") != NULL,
 	       "%s", out);
 	rg_gw_conf_set(&gw, "master_key_file", new_opens ? "m2.key"
