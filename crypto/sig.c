@@ -14,9 +14,12 @@
 
 struct rg_sigkey {
 	/* crypto_sign_SECRETKEYBYTES in sodium_malloc memory, PROT_NOACCESS
-	 * except while rg_sig_lock() holds it open. */
+	 * except while rg_sig_lock() holds it open or a run of signatures
+	 * (rg_sig_hold) is under way. */
 	unsigned char *sk;
 	uint8_t pub[RG_SIG_PUBLEN];
+	/* Runs under way (rg_sig_hold minus rg_sig_release), under lock. */
+	unsigned held;
 	/*
 	 * Opening the page and closing it again is not atomic: two threads
 	 * signing with one key could close it under each other. The lock
@@ -39,7 +42,7 @@ rg_sig_lock(const rg_sigkey *key)
 {
 	if (pthread_mutex_lock(rg_sig_mutex(key)) != 0)
 		return -1;
-	if (sodium_mprotect_readonly(key->sk) != 0) {
+	if (key->held == 0 && sodium_mprotect_readonly(key->sk) != 0) {
 		pthread_mutex_unlock(rg_sig_mutex(key));
 		return -1;
 	}
@@ -51,7 +54,42 @@ rg_sig_unlock(const rg_sigkey *key)
 {
 	/* Failing to close the page again is a broken invariant: we would
 	 * leave a readable key behind, so stop rather than carry on. */
-	if (sodium_mprotect_noaccess(key->sk) != 0)
+	if (key->held == 0 && sodium_mprotect_noaccess(key->sk) != 0)
+		abort();
+	pthread_mutex_unlock(rg_sig_mutex(key));
+}
+
+/* The mutable part of a const key, like its mutex: the count of runs. */
+static unsigned *
+rg_sig_held(const rg_sigkey *key)
+{
+	return (unsigned *)&key->held;
+}
+
+int
+rg_sig_hold(const rg_sigkey *key)
+{
+	if (key == NULL || pthread_mutex_lock(rg_sig_mutex(key)) != 0)
+		return -1;
+	if (key->held == 0 && sodium_mprotect_readonly(key->sk) != 0) {
+		pthread_mutex_unlock(rg_sig_mutex(key));
+		return -1;
+	}
+	(*rg_sig_held(key))++;
+	pthread_mutex_unlock(rg_sig_mutex(key));
+	return 0;
+}
+
+void
+rg_sig_release(const rg_sigkey *key)
+{
+	if (key == NULL)
+		return;
+	if (pthread_mutex_lock(rg_sig_mutex(key)) != 0)
+		abort();
+	if (key->held == 0)
+		abort(); /* a release without its hold: a bug, not a state */
+	if (--*rg_sig_held(key) == 0 && sodium_mprotect_noaccess(key->sk) != 0)
 		abort();
 	pthread_mutex_unlock(rg_sig_mutex(key));
 }

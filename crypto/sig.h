@@ -34,6 +34,16 @@ void rg_sigkey_seed(const rg_sigkey *key, uint8_t seed[RG_SIG_SEEDLEN]);
 /* Sign msg. Returns 0, or -1 if the key could not be unlocked. */
 int rg_sig_sign(const rg_sigkey *key, const uint8_t *msg, size_t len,
                 uint8_t sig[RG_SIG_LEN]);
+/*
+ * A run of signatures: between rg_sig_hold and its rg_sig_release the
+ * secret key's pages stay readable, so that the signatures of one batch
+ * cost two page-protection changes in all instead of two each (each is a
+ * system call and, with several threads, a TLB flush on every core). Runs
+ * nest and may come from several threads; the key is closed again when
+ * the last one ends. hold returns 0, or -1 (nothing held).
+ */
+int rg_sig_hold(const rg_sigkey *key);
+void rg_sig_release(const rg_sigkey *key);
 /* Verify. Returns 0 if valid, -1 otherwise. */
 int rg_sig_verify(const uint8_t pub[RG_SIG_PUBLEN], const uint8_t *msg,
                   size_t len, const uint8_t sig[RG_SIG_LEN]);

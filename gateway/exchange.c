@@ -596,8 +596,8 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	static const char rg_receipt_key[] = ",\"receipt\":";
 	char *enc = NULL, *outtext, *rtext = NULL, *text;
 	const char *head;
-	size_t enclen, outlen, rlen, tlen, hlen;
-	int allow = strcmp(ex->decision, "allow") == 0, rc = -1;
+	size_t enclen, outlen, rlen, tlen, hlen, sig_off = 0;
+	int allow = strcmp(ex->decision, "allow") == 0, rc = -1, later = 0;
 
 	if (allow && ex->result_text != NULL) {
 		/* Encoded by the handler already, in the same canonical form. */
@@ -636,8 +636,15 @@ encoded:
 		        rg_store_errmsg(kp->st));
 		goto out;
 	}
-	if (rg_sig_sign(rg_keystore_signing_key(kp->ks), (uint8_t *)enc, enclen,
-	                sig) != 0)
+	/* Signed here, or, once the batch is committed, by the finisher
+	 * (finisher.h) on its own thread while this one goes on: the reply
+	 * leaves only after that, with the signature in the room left for
+	 * it. A signing key's announcement is always signed here. */
+	later = kp->fin != NULL && ex->cosign == NULL;
+	if (later)
+		memset(sig, 0, sizeof(sig));
+	else if (rg_sig_sign(rg_keystore_signing_key(kp->ks), (uint8_t *)enc,
+	                     enclen, sig) != 0)
 		goto out;
 	if (ex->cosign == NULL) {
 		/* The receipt as json_dumps(JSON_COMPACT) writes the object
@@ -653,6 +660,7 @@ encoded:
 		rg_jbuf_lit(&rb, ",\"keyid\":");
 		rg_jbuf_str(&rb, kp->gw_keyid);
 		rg_jbuf_lit(&rb, ",\"signature\":");
+		sig_off = rb.len + 1; /* past the opening quote */
 		rg_jbuf_b64(&rb, sig, sizeof(sig));
 		rg_jbuf_lit(&rb, "}");
 		if ((rtext = rg_jbuf_take(&rb, &rlen)) == NULL)
@@ -689,6 +697,13 @@ encoded:
 	resp->status = allow ? 200 : rg_err_status(ex->err);
 	resp->body = text;
 	resp->body_len = tlen;
+	if (later) {
+		free(kp->later.msg);
+		kp->later.msg = (uint8_t *)enc;
+		kp->later.len = enclen;
+		kp->later.off = hlen + outlen + sizeof(rg_receipt_key) - 1 + sig_off;
+		enc = NULL;
+	}
 	kp->audit_size++;
 	if (allow)
 		kp->stats.allowed++;

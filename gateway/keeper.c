@@ -5,7 +5,10 @@
  * snapshot. Each signed exchange runs inside a savepoint of the open batch
  * transaction; the batch commits in the loop's check phase, once per loop
  * iteration, so that every exchange read in one iteration shares one fsync.
- * No reply to a signed exchange leaves before its batch is durable.
+ * That fsync, and the receipts' signatures, are the finisher's
+ * (finisher.h): its thread makes a committed batch durable and signs it
+ * while this one runs the next. No reply to a signed exchange leaves
+ * before its batch is durable.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +102,7 @@ rg_keeper_load_policy(rg_store *st, char *err, size_t errlen)
 }
 
 static void rg_keeper_commit_cb(uv_check_t *check);
+static void rg_keeper_batch_done(void *ctx, struct rg_fin_job *job);
 static int rg_keeper_begin(rg_keeper *kp);
 
 /* The periodic checkpoint: only over what is committed, only when the log
@@ -226,6 +230,11 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 	/* A re-encryption cut short by a stop or a crash resumes. */
 	rg_reencrypt_init(kp);
 	kp->open_handles = 3;
+	/* Without its thread every batch is synced and signed inline. */
+	kp->fin = rg_finisher_new(loop, rg_keeper_batch_done, kp);
+	if (kp->fin == NULL)
+		fprintf(stderr, "recgated: no finisher thread; committing "
+		        "batches inline\n");
 	return kp;
 fail:
 	rg_policy_free(kp->pol);
@@ -261,18 +270,124 @@ rg_keeper_reload_policy(rg_keeper *kp)
 	return 0;
 }
 
-/* Commit the open batch and release its replies. */
+/*
+ * A committed batch on its way out: the finisher makes it durable and
+ * signs the receipts left to it, then rg_keeper_batch_done releases its
+ * replies. One allocation: the pending replies and the signature jobs
+ * follow the header.
+ */
+struct rg_batch {
+	struct rg_fin_job job;
+	struct rg_pending *pending;
+	size_t n;
+	uint64_t audit_size;       /* the log's size once this batch is durable */
+};
+
+/* Send one held reply (an error instead when failed) and let go of it. */
+static void
+rg_pending_release(struct rg_pending *p, int failed)
+{
+	if (failed)
+		rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
+	p->done(p->ctx, &p->resp);
+	rg_response_clear(&p->resp);
+	free(p->sig.msg);
+	p->sig = (struct rg_sig_later){0};
+}
+
+/* Sign a checkpoint once enough durable entries are past the last one:
+ * never over an entry that could still be lost or rolled back. */
+static void
+rg_keeper_checkpoint_due(rg_keeper *kp)
+{
+	if (kp->committed_size >= kp->checkpoint_size +
+	                          kp->cfg.checkpoint_every_entries)
+		(void)rg_audit_checkpoint(kp, kp->committed_size,
+		                          rg_keeper_now_ms());
+}
+
+/* The finisher gave a batch back (loop thread): durable and signed. */
+static void
+rg_keeper_batch_done(void *ctx, struct rg_fin_job *job)
+{
+	rg_keeper *kp = ctx;
+	struct rg_batch *b = job->arg;
+
+	for (size_t i = 0; i < b->n; i++)
+		rg_pending_release(&b->pending[i], job->failed);
+	if (b->audit_size > kp->committed_size)
+		kp->committed_size = b->audit_size;
+	free(b);
+	rg_keeper_checkpoint_due(kp);
+}
+
+/* The open batch's replies and signature jobs, moved out of the keeper
+ * into one allocation; NULL when out of memory (kp unchanged). */
+static struct rg_batch *
+rg_batch_take(rg_keeper *kp)
+{
+	size_t n = kp->npending, nsigs = 0, k = 0;
+	struct rg_batch *b;
+
+	for (size_t i = 0; i < n; i++)
+		nsigs += kp->pending[i].sig.msg != NULL;
+	b = malloc(sizeof(*b) + n * sizeof(struct rg_pending) +
+	           nsigs * sizeof(struct rg_fin_sig));
+	if (b == NULL)
+		return NULL;
+	b->pending = (struct rg_pending *)(b + 1);
+	b->n = n;
+	memcpy(b->pending, kp->pending, n * sizeof(struct rg_pending));
+	b->job = (struct rg_fin_job){0};
+	b->job.sigs = (struct rg_fin_sig *)(b->pending + n);
+	b->job.nsigs = nsigs;
+	for (size_t i = 0; i < n; i++) {
+		struct rg_pending *p = &b->pending[i];
+
+		if (p->sig.msg == NULL)
+			continue;
+		b->job.sigs[k++] = (struct rg_fin_sig){p->sig.msg, p->sig.len,
+		                                       p->resp.body + p->sig.off};
+	}
+	b->job.key = rg_keystore_signing_key(kp->ks);
+	b->job.arg = b;
+	b->audit_size = kp->audit_size;
+	kp->npending = 0;
+	return b;
+}
+
+void
+rg_keeper_drain(rg_keeper *kp)
+{
+	if (kp->fin != NULL)
+		rg_finisher_drain(kp->fin);
+}
+
+/*
+ * Commit the open batch and release its replies. With the finisher, the
+ * COMMIT does not wait for the disk: the batch goes to the finisher, which
+ * syncs the log and signs the receipts while this thread takes the next
+ * requests, and the replies leave when it gives the batch back. A batch
+ * that changes keys or schedules a rekey waits for it here, since what
+ * follows (a key swap, the rekey) must come after its durability.
+ */
 static void
 rg_keeper_flush(rg_keeper *kp)
 {
 	size_t n = kp->npending;
-	int failed = 0;
+	struct rg_batch *b = NULL;
+	int failed = 0, rc, keys_change;
 
 	if (!kp->in_batch)
 		return;
 	kp->in_batch = 0;
 	uv_check_stop(&kp->commit_check);
-	if (rg_store_commit(kp->st) != RG_STORE_OK) {
+	keys_change = kp->ks_next != NULL || kp->secret_next != NULL ||
+	              kp->dbrekey.scheduled;
+	if (kp->fin != NULL && n > 0)
+		b = rg_batch_take(kp); /* NULL: finished here, inline */
+	rc = b != NULL ? rg_store_commit_nosync(kp->st) : rg_store_commit(kp->st);
+	if (rc != RG_STORE_OK) {
 		/* Nothing of the batch is durable: every exchange in it fails,
 		 * and the log's length is what the database says it is. */
 		fprintf(stderr, "recgated: commit failed: %s\n",
@@ -290,33 +405,60 @@ rg_keeper_flush(rg_keeper *kp)
 			kp->stats.batch_max = n;
 		if (kp->pol_dirty)
 			(void)rg_keeper_reload_policy(kp); /* sets pol_stale */
-		kp->committed_size = kp->audit_size;
+		if (b == NULL)
+			kp->committed_size = kp->audit_size;
 		if (kp->ks_next != NULL)
 			rg_crashpoint("rotation.committed");
 	}
 	rg_crashpoint_commit(!failed);
 	/* A failed batch changed nothing: the old snapshot stands. */
 	kp->pol_dirty = 0;
+	if (b != NULL && failed) {
+		/* Back into the keeper's hands, answered below. */
+		memcpy(kp->pending, b->pending, n * sizeof(struct rg_pending));
+		kp->npending = n;
+		free(b);
+		b = NULL;
+	}
+	if (b != NULL) {
+		b->job.sync_fd = rg_store_wal_fd(kp->st);
+		if (b->job.sync_fd < 0) {
+			/* Never expected after a commit; sync the SQLite way. */
+			fprintf(stderr, "recgated: write-ahead log not open; "
+			                "stopping\n");
+			abort();
+		}
+		rg_finisher_submit(kp->fin, &b->job);
+		if (keys_change)
+			rg_keeper_drain(kp);
+	}
+	/* Inline (the batch is durable, or failed): receipts left for the
+	 * finisher are signed here, with the key they name, before a
+	 * rotation below puts the next one in use. */
+	for (size_t i = 0; i < kp->npending; i++) {
+		struct rg_pending *p = &kp->pending[i];
+		struct rg_fin_sig sig = {p->sig.msg, p->sig.len,
+		                         p->resp.body + p->sig.off};
+		struct rg_fin_job job = {.sync_fd = -1,
+		                         .key = rg_keystore_signing_key(kp->ks),
+		                         .sigs = &sig, .nsigs = 1};
+
+		if (failed || p->sig.msg == NULL)
+			continue;
+		rg_finisher_work(&job);
+		if (job.failed)
+			rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
+	}
 	/* A rotated signing key signs from the next batch on, and the
 	 * checkpoint below; a failed batch undoes the rotation. */
 	rg_admin_rotation_end(kp, !failed);
 	rg_reencrypt_batch_end(kp, !failed);
 	kp->stats.audit_size = kp->audit_size;
+	for (size_t i = 0; i < kp->npending; i++)
+		rg_pending_release(&kp->pending[i], failed);
 	kp->npending = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct rg_pending *p = &kp->pending[i];
-
-		if (failed)
-			rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
-		p->done(p->ctx, &p->resp);
-		rg_response_clear(&p->resp);
-	}
-	/* Signed after COMMIT, over the committed size: a checkpoint never
-	 * covers an entry that could still be rolled back. */
-	if (!failed && kp->committed_size >= kp->checkpoint_size +
-	                                      kp->cfg.checkpoint_every_entries)
-		(void)rg_audit_checkpoint(kp, kp->committed_size,
-		                          rg_keeper_now_ms());
+	if (!failed && b == NULL)
+		rg_keeper_checkpoint_due(kp);
 	/* The replies are out: the WAL checkpoint delays none of them. */
 	rg_store_wal_tidy(kp->st);
 }
@@ -370,8 +512,18 @@ rg_keeper_hold(rg_keeper *kp, struct rg_response *resp, rg_keeper_done done,
 		kp->pending = p;
 		kp->cap_pending = cap;
 	}
-	kp->pending[kp->npending++] = (struct rg_pending){*resp, done, ctx};
+	kp->pending[kp->npending++] = (struct rg_pending){*resp, done, ctx,
+	                                                  kp->later};
+	kp->later = (struct rg_sig_later){0};
 	return 0;
+}
+
+/* The running exchange left no reply to hold: drop its signature job. */
+static void
+rg_keeper_later_drop(rg_keeper *kp)
+{
+	free(kp->later.msg);
+	kp->later = (struct rg_sig_later){0};
 }
 
 void
@@ -416,6 +568,7 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 		rg_keeper_hold(kp, &resp, done, ctx); /* room reserved above */
 		return;
 	}
+	rg_keeper_later_drop(kp);
 	if (rc == 1)
 		rg_response_error(&resp, RG_ERR_STORAGE, NULL, NULL);
 	if (rg_store_undo(kp->st) != RG_STORE_OK) {
@@ -424,12 +577,8 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 		rg_store_rollback(kp->st);
 		kp->in_batch = 0;
 		uv_check_stop(&kp->commit_check);
-		for (size_t i = 0; i < kp->npending; i++) {
-			struct rg_pending *p = &kp->pending[i];
-			rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
-			p->done(p->ctx, &p->resp);
-			rg_response_clear(&p->resp);
-		}
+		for (size_t i = 0; i < kp->npending; i++)
+			rg_pending_release(&kp->pending[i], 1);
 		kp->npending = 0;
 		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK)
 			abort();
@@ -457,6 +606,7 @@ rg_keeper_closed(uv_handle_t *h)
 	if (--kp->open_handles > 0)
 		return;
 	free(kp->pending);
+	free(kp->later.msg);
 	rg_policy_free(kp->pol);
 	rg_store_close(kp->st);
 	rg_keystore_free(kp->ks);
@@ -473,6 +623,9 @@ rg_keeper_close(rg_keeper *kp)
 	if (kp == NULL)
 		return;
 	rg_keeper_flush(kp);
+	/* Every committed batch's replies go out before anything closes. */
+	rg_finisher_close(kp->fin);
+	kp->fin = NULL;
 	/* A rekey scheduled in that last batch was promised: carry it out. */
 	rg_dbrekey_run(kp);
 	uv_close((uv_handle_t *)&kp->checkpoint_timer, rg_keeper_closed);

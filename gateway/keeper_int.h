@@ -13,14 +13,27 @@
 
 #include "crypto/keystore.h"
 #include "gateway/dbrekey.h"
+#include "gateway/finisher.h"
 #include "gateway/keeper.h"
 #include "gateway/store.h"
 #include "policy/policy.h"
+
+/*
+ * A receipt signature left to the finisher (finisher.h): Ed25519 over the
+ * audit entry msg (malloc'd, owned here), written in base64 at offset off
+ * of the reply's body, where rg_ex_finish left room for it.
+ */
+struct rg_sig_later {
+	uint8_t *msg;
+	size_t len;
+	size_t off;
+};
 
 struct rg_pending {
 	struct rg_response resp;
 	rg_keeper_done done;
 	void *ctx;
+	struct rg_sig_later sig;   /* msg NULL: the reply is complete */
 };
 
 struct rg_keeper {
@@ -42,6 +55,12 @@ struct rg_keeper {
 	size_t npending, cap_pending;
 	uv_check_t commit_check;
 	int64_t last_prune_ms;
+	/* Committed batches being synced and signed (finisher.h), their
+	 * replies released as each comes back; NULL: done inline. */
+	rg_finisher *fin;
+	/* The running exchange's receipt signature, when rg_ex_finish left
+	 * it to the finisher; moved to its pending reply once held. */
+	struct rg_sig_later later;
 
 	/* Failed-authentication log, rate-limited per minute. */
 	int64_t authlog_window_ms;
@@ -131,6 +150,10 @@ int rg_audit_append_obj(rg_keeper *kp, json_t *entry);
 /* Wall clock in milliseconds. */
 int64_t rg_keeper_now_ms(void);
 
+/* keeper.c: wait for every committed batch to be durable and signed and
+ * release their replies (before anything that must follow them: a key
+ * swap, a database rekey, closing). */
+void rg_keeper_drain(rg_keeper *kp);
 /* keeper.c: open a batch (one transaction, committed in the loop's check
  * phase) unless one is open. 0 or -1. */
 int rg_keeper_batch_open(rg_keeper *kp);

@@ -5,11 +5,13 @@
  * moment it takes to key the connection, in guarded memory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -198,6 +200,12 @@ struct rg_store {
 	 * inside, SQLCipher encrypting every page a savepoint journals. */
 	struct rg_nonce_set *claims;
 	int in_batch;           /* between rg_store_begin and commit/rollback */
+	/* Durability (rg_store_wal_hook): the WAL, opened once it exists,
+	 * is synced after every commit but those rg_store_commit_nosync
+	 * makes, whose caller syncs it (rg_store_wal_fd). */
+	int wal_fd;
+	int defer_sync;
+	unsigned long long syncs;
 	char cipher_version[64];
 	char err[256];
 };
@@ -574,18 +582,88 @@ rg_store_set_wal(rg_store *st)
 	return ok ? 0 : -1;
 }
 
+/*
+ * The write-ahead log's descriptor, opened the first time it is needed
+ * (the file exists once the database is in WAL mode and has been read).
+ * Read-only: fdatasync needs no write access, and recgate never writes
+ * the WAL but through SQLite. -1 when it cannot be opened.
+ */
+static int
+rg_store_wal_open(rg_store *st)
+{
+	const char *db;
+	char path[PATH_MAX];
+
+	if (st->wal_fd >= 0)
+		return st->wal_fd;
+	db = sqlite3_db_filename(st->db, "main");
+	if (db == NULL || db[0] == '\0' ||
+	    snprintf(path, sizeof(path), "%s-wal", db) >= (int)sizeof(path))
+		return -1;
+	st->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return st->wal_fd;
+}
+
+/*
+ * Make everything written to the log so far durable. The connection runs
+ * with synchronous=NORMAL, under which SQLite syncs the log only at a
+ * checkpoint; recgate syncs it after each commit itself (here, from the
+ * WAL hook), which is what synchronous=FULL does, or, for a batch
+ * committed with rg_store_commit_nosync, leaves that to its caller, who
+ * holds the batch's replies until then.
+ *
+ * A failed sync stops the process: the kernel may have dropped the pages
+ * it could not write and report the next sync as a success, so no later
+ * answer could be trusted to be durable (the lesson PostgreSQL drew in
+ * 2018). The keeper restarts from what the disk holds.
+ */
+int
+rg_store_sync_fd(int fd)
+{
+	if (fd < 0)
+		return -1;
+	if (fdatasync(fd) != 0) {
+		fprintf(stderr, "recgated: fdatasync of the write-ahead log "
+		        "failed: %s; stopping\n", strerror(errno));
+		abort();
+	}
+	return 0;
+}
+
 /* Replaces SQLite's autocheckpoint hook: called after each commit. */
 static int
 rg_store_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
 	rg_store *st = ctx;
 
+	/* Only the main database has recgate's durability promise; an
+	 * attached copy (rekey) is synced by whoever made it. */
+	if (strcmp(name, "main") != 0)
+		return SQLITE_OK;
+	if (rg_store_wal_open(st) < 0)
+		return SQLITE_IOERR; /* committed, but not known to be durable */
+	if (!st->defer_sync) {
+		rg_store_sync_fd(st->wal_fd);
+		st->syncs++;
+	}
 	st->wal_pages = pages;
 	if (pages >= RG_STORE_WAL_HARD &&
 	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
 	                              NULL) == SQLITE_OK)
 		st->wal_pages = 0;
 	return SQLITE_OK;
+}
+
+int
+rg_store_wal_fd(rg_store *st)
+{
+	return rg_store_wal_open(st);
+}
+
+unsigned long long
+rg_store_sync_count(const rg_store *st)
+{
+	return st->syncs;
 }
 
 void
@@ -669,6 +747,8 @@ rg_store_close(rg_store *st)
 	for (int i = 0; i < RG_STORE_XCACHE; i++)
 		sqlite3_finalize(st->xcache[i].s);
 	rg_nonce_set_free(st->claims);
+	if (st->wal_fd >= 0)
+		close(st->wal_fd);
 	/* With every statement finalized close cannot be busy; an open
 	 * transaction is rolled back by SQLite. */
 	if (st->db != NULL)
@@ -698,6 +778,7 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
 			snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	st->wal_fd = -1;
 	/* Without CREATE a missing file is an error, not a new database. */
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
@@ -719,7 +800,10 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
 		goto fail;
 	}
 	if (rg_store_set_wal(st) != 0 ||
-	    rg_store_exec(st, "PRAGMA synchronous = FULL", "PRAGMA synchronous") != 0 ||
+	    /* NORMAL: SQLite leaves syncing the log after a commit to
+	     * rg_store_wal_hook, which does it unless the commit was
+	     * rg_store_commit_nosync; checkpoints sync as under FULL. */
+	    rg_store_exec(st, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous") != 0 ||
 	    /* 32 MiB of decrypted pages instead of SQLite's 2 MiB: the nonce
 	     * and record-id indexes take inserts at random places, and each
 	     * page read back from the file costs a pread and a decryption. */
@@ -807,13 +891,25 @@ rg_store_commit(rg_store *st)
 		return RG_STORE_ERROR;
 	if (rg_store_claims_write(st) != RG_STORE_OK)
 		return RG_STORE_ERROR;
-	/* WAL with synchronous=FULL syncs the log before COMMIT returns. */
+	/* The WAL hook syncs the log before COMMIT returns, unless
+	 * rg_store_commit_nosync asked it not to. */
 	if (rg_store_run(st, RG_SQL_COMMIT, "commit") != RG_STORE_OK)
 		return RG_STORE_ERROR;
 	st->in_batch = 0;
 	if (st->claims != NULL)
 		rg_nonce_set_clear(st->claims, 1);
 	return RG_STORE_OK;
+}
+
+int
+rg_store_commit_nosync(rg_store *st)
+{
+	int rc;
+
+	st->defer_sync = 1;
+	rc = rg_store_commit(st);
+	st->defer_sync = 0;
+	return rc;
 }
 
 int

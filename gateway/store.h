@@ -45,6 +45,18 @@ const char *rg_store_cipher_version(const rg_store *st);
  * a savepoint so that a failed request leaves the batch intact. */
 int rg_store_begin(rg_store *st);
 int rg_store_commit(rg_store *st);   /* durable on return (fsync) */
+/* Commit without waiting for the disk: the batch is in the write-ahead
+ * log but not durable until rg_store_sync_fd(rg_store_wal_fd(st)) runs
+ * (from any thread); nothing that depends on it may be released before. */
+int rg_store_commit_nosync(rg_store *st);
+/* The write-ahead log's descriptor (owned by st, valid until it closes),
+ * or -1. fdatasync on it makes every commit before the call durable. */
+int rg_store_wal_fd(rg_store *st);
+/* fdatasync(fd): 0, or -1 for fd < 0. A failed sync stops the process
+ * (the state of the disk is then unknown). Thread-safe. */
+int rg_store_sync_fd(int fd);
+/* Syncs made by commits so far (tests: which commits waited for the disk). */
+unsigned long long rg_store_sync_count(const rg_store *st);
 int rg_store_rollback(rg_store *st);
 int rg_store_savepoint(rg_store *st);
 int rg_store_release(rg_store *st);  /* keep the savepoint's work */

@@ -105,3 +105,9 @@ fixture_close(struct fixture *f)
 	CHECK(uv_loop_close(&f->loop) == 0);
 }
 
+void
+keeper_run(uv_loop_t *loop, rg_keeper *kp)
+{
+	uv_run(loop, UV_RUN_NOWAIT);
+	rg_keeper_drain(kp);
+}

@@ -47,6 +47,9 @@ void treq_free(struct treq *t);
 /* rg_keeper_done callback filling a struct answer. */
 void answer_cb(void *ctx, const struct rg_response *resp);
 void fixture_open(struct fixture *f);
+/* One loop iteration (the open batch commits in its check phase), then
+ * the committed batches back from the finisher: their replies are out. */
+void keeper_run(uv_loop_t *loop, rg_keeper *kp);
 void fixture_close(struct fixture *f);
 
 #endif

@@ -45,7 +45,7 @@ TEST(keeper_takes_the_noted_signature_fields_and_still_checks_key_and_nonce)
 		rg_keeper_handle(f.kp, reqs[i], answer_cb, &a[i]);
 	}
 	rg_preverify_end(pv);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	/* The first of a run is verified inline, the others are noted. */
 	CHECK_EQ_INT(noted[0], 0);
 	CHECK_EQ_INT(noted[1], 1);
@@ -89,7 +89,7 @@ TEST(keeper_refuses_a_noted_request_whose_key_was_revoked_in_the_batch)
 	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
 	rg_keeper_handle(f.kp, &t[1].req, answer_cb, &a);
 	rg_preverify_end(pv);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a.count, 1);
 	CHECK_EQ_INT(a.status, 401);
 	CHECK_EQ_STR(a.code, "key_revoked");
@@ -125,7 +125,7 @@ TEST(keeper_verifies_a_noted_request_again_when_its_key_changed_in_the_batch)
 	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
 	rg_keeper_handle(f.kp, &t[1].req, answer_cb, &a);
 	rg_preverify_end(pv);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a.count, 1);
 	CHECK_EQ_INT(a.status, 401);
 	CHECK_EQ_STR(a.code, "signature_invalid");
@@ -175,7 +175,7 @@ TEST(keeper_takes_the_noted_body_digests_and_refuses_a_body_that_differs)
 		rg_keeper_handle(f.kp, reqs[i], answer_cb, &a[i]);
 	}
 	rg_preverify_end(pv);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a[0].status, 200);
 	CHECK_EQ_INT(a[1].status, 200);
 	CHECK_EQ_INT(a[2].status, 400);

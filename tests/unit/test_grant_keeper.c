@@ -142,6 +142,7 @@ TEST(grant_step_changes_the_snapshot_only_when_its_batch_commits)
 	gk_make(&t, &medsec, "/v1/grants", body);
 	rg_keeper_handle(kp, &t.req, gk_answer_cb, &a);
 	uv_run(&loop, UV_RUN_NOWAIT);
+	rg_keeper_drain(kp); /* the finisher gives the batch back */
 	CHECK_EQ_INT(a.status, 200);
 	id = json_string_value(json_object_get(json_object_get(json_object_get(
 	    a.body, "result"), "grant"), "id"));
@@ -163,6 +164,7 @@ TEST(grant_step_changes_the_snapshot_only_when_its_batch_commits)
 	CHECK_EQ_STR(rg_policy_version(kp->pol), v1);
 	rg_store_fail_after(kp->st, 1);
 	uv_run(&loop, UV_RUN_NOWAIT);
+	rg_keeper_drain(kp); /* the finisher gives the batch back */
 	rg_store_fail_after(kp->st, 0);
 	CHECK_EQ_INT(a.count, 1);
 	CHECK_EQ_INT(a.status, 500);
@@ -176,6 +178,7 @@ TEST(grant_step_changes_the_snapshot_only_when_its_batch_commits)
 	a.count = 0;
 	rg_keeper_handle(kp, &t.req, gk_answer_cb, &a);
 	uv_run(&loop, UV_RUN_NOWAIT);
+	rg_keeper_drain(kp); /* the finisher gives the batch back */
 	CHECK_EQ_INT(a.status, 200);
 	CHECK(strcmp(rg_policy_version(kp->pol), v1) != 0);
 	CHECK_EQ_STR(gk_read_reason(kp), "ok_grant");

@@ -24,7 +24,7 @@ dbk_submit_ok(struct fixture *f)
 
 	treq_make(&t, &f->health, "POST", HAZARD_PATH, HAZARD_BODY);
 	rg_keeper_handle(f->kp, &t.req, answer_cb, &a);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	keeper_run(&f->loop, f->kp);
 	CHECK_EQ_INT(a.status, 200);
 	treq_free(&t);
 }
@@ -56,7 +56,7 @@ TEST(dbkey_rotation_runs_once_after_commit_and_a_second_in_the_batch_is_refused)
 	rg_keeper_handle(f.kp, &t2.req, answer_cb, &a2);
 	CHECK_EQ_INT(a1.count, 0);  /* held for the commit */
 	CHECK_EQ_INT(rg_keystore_db_version(f.kp->ks), 1);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a1.status, 200);
 	CHECK_EQ_INT(a2.status, 409);
 	CHECK_EQ_STR(a2.code, "admin_conflict");
@@ -87,7 +87,7 @@ TEST(dbkey_rotation_whose_batch_fails_never_runs)
 		f.kp->dbrekey.last = 0;
 		rg_store_fail_after(f.kp->st, k);
 		rg_keeper_handle(f.kp, &t.req, answer_cb, &a);
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		rg_store_fail_after(f.kp->st, 0);
 		CHECK_EQ_INT(a.count, 1);
 		if (a.status != 200) {
@@ -120,7 +120,7 @@ TEST(dbkey_rotation_whose_batch_fails_never_runs)
 
 		treq_make(&t, &f.admin, "POST", ROTATE, "");
 		rg_keeper_handle(f.kp, &t.req, answer_cb, &a);
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		CHECK_EQ_INT(a.status, 200);
 		CHECK(rg_keystore_db_version(f.kp->ks) > v);
 		CHECK_EQ_INT(f.kp->dbrekey.last, 1);

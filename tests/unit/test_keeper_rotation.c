@@ -54,7 +54,7 @@ rotation_under_faults(const char *path, int kek)
 		treq_make(&t, &f.admin, "POST", path, "");
 		rg_store_fail_after(f.kp->st, k);
 		rg_keeper_handle(f.kp, &t.req, answer_cb, &a);
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		rg_store_fail_after(f.kp->st, 0);
 		CHECK_EQ_INT(a.count, 1);
 		CHECK(f.kp->ks_next == NULL);
@@ -88,7 +88,7 @@ rotation_under_faults(const char *path, int kek)
 
 		treq_make(&t, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 		rg_keeper_handle(f.kp, &t.req, answer_cb, &a);
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		CHECK_EQ_INT(a.status, 200);
 		treq_free(&t);
 	}
@@ -122,7 +122,7 @@ TEST(revocation_holds_for_the_next_request_in_the_same_batch)
 	rg_keeper_handle(f.kp, &t1.req, answer_cb, &a1);
 	rg_keeper_handle(f.kp, &t2.req, answer_cb, &a2);
 	CHECK_EQ_INT(a1.count + a2.count, 0); /* both held for one commit */
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a1.count, 1);
 	CHECK_EQ_INT(a2.count, 1);
 	CHECK_EQ_INT(a1.status, 200);

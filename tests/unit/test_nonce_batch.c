@@ -197,7 +197,7 @@ TEST(keeper_replay_within_one_batch_is_refused_and_the_batch_commits)
 	rg_keeper_handle(f.kp, &t.req, answer_cb, &a[0]);
 	rg_keeper_handle(f.kp, &t.req, answer_cb, &a[1]); /* the replay */
 	rg_keeper_handle(f.kp, &u.req, answer_cb, &a[2]);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a[0].status, 200);
 	CHECK_EQ_INT(a[1].status, 401);
 	CHECK_EQ_STR(a[1].code, "replay");
@@ -206,7 +206,7 @@ TEST(keeper_replay_within_one_batch_is_refused_and_the_batch_commits)
 	CHECK_EQ_INT(f.kp->stats.batches, 1);
 	/* In a later batch, the committed nonce still refuses it. */
 	rg_keeper_handle(f.kp, &u.req, answer_cb, &late);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(late.status, 401);
 	CHECK_EQ_STR(late.code, "replay");
 	treq_free(&t);
@@ -227,7 +227,7 @@ TEST(keeper_failed_nonce_write_at_commit_fails_the_batch_and_burns_nothing)
 		CHECK_EQ_INT(a[i].count, 0);
 	}
 	rg_store_fail_after(f.kp->st, 2); /* the COMMIT passes, its claims fail */
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	rg_store_fail_after(f.kp->st, 0);
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ_INT(a[i].status, 500);
@@ -237,7 +237,7 @@ TEST(keeper_failed_nonce_write_at_commit_fails_the_batch_and_burns_nothing)
 	/* Nothing was acknowledged, so the very same requests go through. */
 	for (int i = 0; i < 3; i++)
 		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &b[i]);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ_INT(b[i].status, 200);
 		treq_free(&t[i]);

@@ -93,7 +93,7 @@ TEST(keeper_ignores_a_note_that_does_not_match_the_signature_it_checks)
 	memset(other.req.sig_hash, 0, 32);
 	rg_keeper_handle(f.kp, &other.req, answer_cb, &c);
 	rg_keeper_handle(f.kp, &good.req, answer_cb, &a);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(b.count, 1);
 	CHECK_EQ_INT(b.status, 401);
 	CHECK_EQ_STR(b.code, "signature_invalid");
@@ -140,7 +140,7 @@ TEST(preverify_parses_verified_submissions_ahead_and_nothing_else)
 		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
 	}
 	rg_preverify_end(pv);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a[0].status, 200);
 	CHECK_EQ_INT(a[1].status, 200);
 	CHECK_EQ_INT(a[2].status, 401);

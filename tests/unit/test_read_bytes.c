@@ -62,7 +62,7 @@ read_fields(struct fixture *f, const char *id)
 	t.req.body = NULL;
 	t.req.body_len = 0;
 	rg_keeper_handle(f->kp, &t.req, body_cb, &a);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	keeper_run(&f->loop, f->kp);
 	treq_free(&t);
 	CHECKF(a.status == 200, "status %d: %s", a.status, a.body ? a.body : "");
 	/* {"result":{"fields":{...},"id":... : fields is the first member

@@ -161,7 +161,7 @@ rx_exchange(struct fixture *f, const struct rg_client_key *k,
 	memset(a, 0, sizeof(*a));
 	treq_make(&t, k, method, path, body);
 	rg_keeper_handle(f->kp, &t.req, answer_cb, a);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	keeper_run(&f->loop, f->kp);
 	CHECK_EQ_INT(a->count, 1);
 	treq_free(&t);
 }
@@ -195,7 +195,7 @@ TEST(reencryption_runs_in_bounded_steps_and_retire_waits_for_it)
 	CHECK_EQ_STR(a.code, "admin_conflict");
 	/* One step per loop turn, never more than 128 versions each. */
 	for (int i = 0; i < 50; i++) {
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		CHECK(rg_store_reencrypt_get(f.kp->st, "hazard-declaration", &job)
 		      != RG_STORE_ERROR);
 		if (job.target == 0)
@@ -225,8 +225,8 @@ TEST(reencryption_runs_in_bounded_steps_and_retire_waits_for_it)
 	CHECK_EQ_INT(a.status, 200);
 	CHECK(rg_keystore_data_key_at(f.kp->ks, "hazard-declaration", 1) == NULL);
 	/* The handle is idle again once there is no work. */
-	uv_run(&f.loop, UV_RUN_NOWAIT);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(f.kp->reenc_running, 0);
 	fixture_close(&f);
 }
@@ -251,12 +251,12 @@ TEST(reencryption_step_that_fails_to_store_changes_nothing_and_resumes)
 	            "{\"resource\": \"hazard-declaration\"}", &a);
 	CHECK_EQ_INT(a.status, 200);
 	/* The job's first turn sets it up; then a step whose writes fail. */
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(rg_store_reencrypt_get(f.kp->st, "hazard-declaration",
 	                                    &before), RG_STORE_OK);
 	CHECK_EQ_STR(before.state, "running");
 	rg_store_fail_after(f.kp->st, 2);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
 	rg_store_fail_after(f.kp->st, 0);
 	CHECK_EQ_INT(f.kp->reenc_running, 0);
 	CHECK_EQ_INT(rg_store_reencrypt_get(f.kp->st, "hazard-declaration", &job),
@@ -272,7 +272,7 @@ TEST(reencryption_step_that_fails_to_store_changes_nothing_and_resumes)
 	rx_exchange(&f, &f.health, "POST", HAZARD_PATH, HAZARD_BODY, &a);
 	CHECK_EQ_INT(a.status, 200);
 	for (int i = 0; i < 20 && strcmp(job.state, "done") != 0; i++) {
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		CHECK_EQ_INT(rg_store_reencrypt_get(f.kp->st, "hazard-declaration",
 		                                    &job), RG_STORE_OK);
 	}
@@ -302,8 +302,8 @@ TEST(a_second_rotation_during_a_job_retargets_it_to_the_newest_version)
 	            "{\"resource\": \"hazard-declaration\"}", &a);
 	CHECK_EQ_INT(a.status, 200);
 	/* Set up, and one step under version 2. */
-	uv_run(&f.loop, UV_RUN_NOWAIT);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
+	keeper_run(&f.loop, f.kp);
+	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(rg_store_reencrypt_get(f.kp->st, "hazard-declaration", &job),
 	             RG_STORE_OK);
 	CHECK_EQ_INT(job.target, 2);
@@ -320,7 +320,7 @@ TEST(a_second_rotation_during_a_job_retargets_it_to_the_newest_version)
 	CHECK_EQ_INT(a.status, 200);
 	for (int i = 0; i < 60 && (job.target != 3 ||
 	                           strcmp(job.state, "done") != 0); i++) {
-		uv_run(&f.loop, UV_RUN_NOWAIT);
+		keeper_run(&f.loop, f.kp);
 		CHECK_EQ_INT(rg_store_reencrypt_get(f.kp->st, "hazard-declaration",
 		                                    &job), RG_STORE_OK);
 	}

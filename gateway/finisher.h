@@ -1,0 +1,59 @@
+/*
+ * finisher.h -- the last steps of a committed batch, on a thread of their
+ * own: making it durable (fdatasync of the write-ahead log its COMMIT
+ * wrote without waiting) and signing its receipts, while the keeper's
+ * thread goes on with the next batch. Batches come back to the loop
+ * thread, in the order they were handed over, once both steps are done;
+ * only then may their replies leave.
+ */
+#ifndef RG_FINISHER_H
+#define RG_FINISHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "crypto/sig.h"
+
+/* One signature to make: Ed25519 over msg, written as 88 characters of
+ * standard base64 at b64 (no terminating NUL). */
+struct rg_fin_sig {
+	const uint8_t *msg;
+	size_t len;
+	char *b64;
+};
+
+/* A batch handed to the finisher; the caller owns it and what it points
+ * to until it comes back through the done callback. */
+struct rg_fin_job {
+	int sync_fd;               /* fdatasync this first; -1: nothing to sync */
+	const rg_sigkey *key;      /* signs sigs[]; valid until the job is back */
+	struct rg_fin_sig *sigs;
+	size_t nsigs;
+	int failed;                /* set when a signature could not be made */
+	void *arg;                 /* the caller's */
+	struct rg_fin_job *next;   /* the finisher's */
+};
+
+typedef struct rg_finisher rg_finisher;
+/* Called on the loop thread for each finished job, in submission order. */
+typedef void (*rg_fin_done)(void *ctx, struct rg_fin_job *job);
+
+/* Starts the thread. NULL on failure (the caller then finishes inline). */
+rg_finisher *rg_finisher_new(uv_loop_t *loop, rg_fin_done done, void *ctx);
+/* Hand a job over. Never fails. */
+void rg_finisher_submit(rg_finisher *f, struct rg_fin_job *job);
+/* Jobs handed over and not yet given back. */
+size_t rg_finisher_busy(const rg_finisher *f);
+/* Wait until every job handed over is finished and give them all back
+ * (done callbacks run before this returns). Loop thread only. */
+void rg_finisher_drain(rg_finisher *f);
+/* Drain, stop the thread, and free f once its handle closed. NULL is fine. */
+void rg_finisher_close(rg_finisher *f);
+
+/* The work of one job on the calling thread (the inline path, and what
+ * the thread does): sync, then every signature in one rg_sig_hold run. */
+void rg_finisher_work(struct rg_fin_job *job);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * test_finisher.c -- the finisher thread (gateway/finisher.c): committed
+ * batches come back in order, each signature made with its job's key into
+ * the room left for it, and drain returns only with every job back; a run
+ * of signatures (rg_sig_hold) signs as single signatures do; the store's
+ * commits sync the log unless rg_store_commit_nosync leaves it to the
+ * caller.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "crypto/sig.h"
+#include "gateway/finisher.h"
+#include "gateway/store.h"
+#include "tests/test.h"
+
+#define RG_T_B64 88 /* base64 of a 64-byte signature, with padding */
+#define RG_T_JOBS 24
+#define RG_T_SIGS 5
+
+struct rg_t_batch {
+	struct rg_fin_job job;
+	struct rg_fin_sig sigs[RG_T_SIGS];
+	uint8_t msg[RG_T_SIGS][40];
+	char body[RG_T_SIGS][RG_T_B64 + 2]; /* room, then a guard byte */
+	int index;
+};
+
+struct rg_t_back {
+	int order[RG_T_JOBS];
+	int n;
+};
+
+static void
+rg_t_done(void *ctx, struct rg_fin_job *job)
+{
+	struct rg_t_back *back = ctx;
+	struct rg_t_batch *b = job->arg;
+
+	CHECK(back->n < RG_T_JOBS);
+	back->order[back->n++] = b->index;
+}
+
+/* Each signature in b is base64 of a valid Ed25519 signature by pub. */
+static void
+rg_t_check_batch(const struct rg_t_batch *b, const uint8_t pub[RG_SIG_PUBLEN])
+{
+	for (size_t i = 0; i < b->job.nsigs; i++) {
+		uint8_t sig[RG_SIG_LEN];
+		size_t siglen = 0;
+
+		CHECK_EQ_INT(b->body[i][RG_T_B64], '#'); /* nothing past the room */
+		CHECK(sodium_base642bin(sig, sizeof(sig), b->body[i], RG_T_B64,
+		                        NULL, &siglen, NULL,
+		                        sodium_base64_VARIANT_ORIGINAL) == 0);
+		CHECK_EQ_INT(siglen, RG_SIG_LEN);
+		CHECK(rg_sig_verify(pub, b->msg[i], sizeof(b->msg[i]), sig) == 0);
+	}
+}
+
+static void
+rg_t_batch_init(struct rg_t_batch *b, int index, const rg_sigkey *key, int fd)
+{
+	memset(b, 0, sizeof(*b));
+	b->index = index;
+	b->job.sync_fd = fd;
+	b->job.key = key;
+	b->job.sigs = b->sigs;
+	b->job.nsigs = (size_t)(index % (RG_T_SIGS + 1)); /* 0 .. 5 */
+	b->job.arg = b;
+	for (size_t i = 0; i < RG_T_SIGS; i++) {
+		randombytes_buf(b->msg[i], sizeof(b->msg[i]));
+		memset(b->body[i], '#', sizeof(b->body[i]));
+		b->sigs[i] = (struct rg_fin_sig){b->msg[i], sizeof(b->msg[i]),
+		                                 b->body[i]};
+	}
+}
+
+TEST(finisher_gives_batches_back_in_order_each_signed_into_its_room)
+{
+	uv_loop_t loop;
+	rg_sigkey *k1 = rg_sigkey_generate(), *k2 = rg_sigkey_generate();
+	uint8_t p1[RG_SIG_PUBLEN], p2[RG_SIG_PUBLEN];
+	struct rg_t_batch *b = calloc(RG_T_JOBS, sizeof(*b));
+	struct rg_t_back back = {{0}, 0};
+	char path[512];
+	rg_finisher *f;
+	int fd;
+
+	CHECK(k1 != NULL && k2 != NULL && b != NULL);
+	rg_sigkey_public(k1, p1);
+	rg_sigkey_public(k2, p2);
+	snprintf(path, sizeof(path), "%s/log", rg_test_tmpdir());
+	CHECK((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	CHECK(write(fd, "x", 1) == 1);
+	CHECK(uv_loop_init(&loop) == 0);
+	CHECK((f = rg_finisher_new(&loop, rg_t_done, &back)) != NULL);
+	CHECK_EQ_INT(rg_finisher_busy(f), 0);
+	/* Half the jobs with one key, half with the other, some with
+	 * nothing to sync; all handed over before any comes back. */
+	for (int i = 0; i < RG_T_JOBS; i++) {
+		rg_t_batch_init(&b[i], i, i % 2 ? k2 : k1, i % 3 ? fd : -1);
+		rg_finisher_submit(f, &b[i].job);
+	}
+	CHECK(rg_finisher_busy(f) <= RG_T_JOBS);
+	/* The loop runs until the last one is back (the handle keeps it
+	 * alive only while jobs are out), then has nothing left to do. */
+	CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	CHECK_EQ_INT(back.n, RG_T_JOBS);
+	CHECK_EQ_INT(rg_finisher_busy(f), 0);
+	for (int i = 0; i < RG_T_JOBS; i++) {
+		CHECK_EQ_INT(back.order[i], i);
+		CHECK_EQ_INT(b[i].job.failed, 0);
+		rg_t_check_batch(&b[i], i % 2 ? p2 : p1);
+	}
+	/* Drain: every job is back when it returns, without the loop. */
+	back.n = 0;
+	for (int i = 0; i < RG_T_JOBS; i++) {
+		rg_t_batch_init(&b[i], i, k1, fd);
+		rg_finisher_submit(f, &b[i].job);
+	}
+	rg_finisher_drain(f);
+	CHECK_EQ_INT(back.n, RG_T_JOBS);
+	CHECK_EQ_INT(rg_finisher_busy(f), 0);
+	for (int i = 0; i < RG_T_JOBS; i++) {
+		CHECK_EQ_INT(back.order[i], i);
+		rg_t_check_batch(&b[i], p1);
+	}
+	rg_finisher_close(f);
+	CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	CHECK_EQ_INT(uv_loop_close(&loop), 0);
+	close(fd);
+	free(b);
+	rg_sigkey_free(k1);
+	rg_sigkey_free(k2);
+}
+
+TEST(finisher_work_inline_signs_what_the_thread_would)
+{
+	rg_sigkey *k = rg_sigkey_generate();
+	uint8_t pub[RG_SIG_PUBLEN];
+	struct rg_t_batch b;
+
+	CHECK(k != NULL);
+	rg_sigkey_public(k, pub);
+	rg_t_batch_init(&b, RG_T_SIGS, k, -1);
+	rg_finisher_work(&b.job);
+	CHECK_EQ_INT(b.job.failed, 0);
+	rg_t_check_batch(&b, pub);
+	/* No key: nothing signed, the job says so. */
+	rg_t_batch_init(&b, 2, NULL, -1);
+	rg_finisher_work(&b.job);
+	CHECK_EQ_INT(b.job.failed, 1);
+	rg_sigkey_free(k);
+}
+
+TEST(sig_run_signs_as_single_signatures_do_and_nests)
+{
+	static const uint8_t msg[] = "an audit entry";
+	uint8_t a[RG_SIG_LEN], b[RG_SIG_LEN], c[RG_SIG_LEN], pub[RG_SIG_PUBLEN];
+	rg_sigkey *k = rg_sigkey_generate();
+
+	CHECK(k != NULL);
+	rg_sigkey_public(k, pub);
+	CHECK(rg_sig_sign(k, msg, sizeof(msg), a) == 0);
+	CHECK(rg_sig_hold(k) == 0);
+	CHECK(rg_sig_hold(k) == 0);
+	CHECK(rg_sig_sign(k, msg, sizeof(msg), b) == 0);
+	rg_sig_release(k);
+	/* Still held once: signing goes on. */
+	CHECK(rg_sig_sign(k, msg, sizeof(msg), c) == 0);
+	rg_sig_release(k);
+	/* Ed25519 is deterministic: one key, one message, one signature. */
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK(memcmp(a, c, sizeof(a)) == 0);
+	CHECK(rg_sig_verify(pub, msg, sizeof(msg), a) == 0);
+	/* Closed again: signing still opens the key for itself. */
+	CHECK(rg_sig_sign(k, msg, sizeof(msg), b) == 0);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK(rg_sig_hold(NULL) == -1);
+	rg_sigkey_free(k);
+}
+
+static const uint8_t rg_t_dbkey[RG_STORE_KEYLEN] = {
+	0x5a, 0x17, 0x02, 0x93, 0x44, 0xe1, 0x0c, 0x7d, 0x21, 0x38, 0x99,
+	0x4f, 0xa0, 0xb2, 0x6e, 0x13, 0x71, 0xc4, 0x08, 0x3b, 0x8d, 0xf0,
+	0x62, 0x1a, 0x55, 0xe9, 0x2c, 0x90, 0x07, 0xbd, 0x46, 0xd8};
+
+TEST(store_commit_syncs_the_log_and_commit_nosync_leaves_it_to_the_caller)
+{
+	char path[512], err[256] = "";
+	unsigned long long before;
+	rg_store *st;
+	int64_t now = (int64_t)time(NULL) * 1000;
+
+	snprintf(path, sizeof(path), "%s/db", rg_test_tmpdir());
+	st = rg_store_open(path, rg_t_dbkey, 1, err, sizeof(err));
+	CHECKF(st != NULL, "open: %s", err);
+	/* Creating the schema committed, synced, through the same hook. */
+	CHECK(rg_store_sync_count(st) >= 1);
+	CHECK(rg_store_wal_fd(st) >= 0);
+
+	before = rg_store_sync_count(st);
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim(st, "k1", "n1", now + 60000) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_store_sync_count(st), before + 1);
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim(st, "k1", "n2", now + 60000) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_commit_nosync(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_store_sync_count(st), before + 1);
+	/* The caller's sync, on the descriptor the store gives. */
+	CHECK(rg_store_sync_fd(rg_store_wal_fd(st)) == 0);
+	CHECK(rg_store_sync_fd(-1) == -1);
+	/* Committed all the same: the nonce is taken. */
+	CHECK(rg_store_nonce_claim(st, "k1", "n2", now + 60000) ==
+	      RG_STORE_EXISTS);
+	/* And the next plain commit syncs again. */
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim(st, "k1", "n3", now + 60000) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_store_sync_count(st), before + 2);
+	rg_store_close(st);
+}
