@@ -70,13 +70,13 @@ rg_dbrekey_open_store(rg_keeper *kp, const rg_keystore *ks, char *err,
 	    rg_store_key_opens(kp->cfg.database, rg_keystore_db_key(ks), kerr,
 	                       sizeof(kerr)) == 0 &&
 	    rg_store_key_opens(kp->cfg.database, prev, kerr, sizeof(kerr)) == 1) {
-		st = rg_store_open(kp->cfg.database, prev, 0, err, errlen);
+		st = rg_store_open_live(kp->cfg.database, prev, err, errlen);
 		if (st != NULL)
 			kp->dbrekey.open_version = pv;
 		return st;
 	}
-	return rg_store_open(kp->cfg.database, rg_keystore_db_key(ks), 0, err,
-	                     errlen);
+	return rg_store_open_live(kp->cfg.database, rg_keystore_db_key(ks), err,
+	                          errlen);
 }
 
 /* Replace kp->ks by next (loaded from the file just written). */
@@ -265,8 +265,8 @@ rg_dbrekey_carry(rg_keeper *kp, int64_t t0, int at_start)
 	rc = rg_store_rekey_swap(kp->cfg.database, tmp, err, sizeof(err));
 	if (rc < 0) {
 		/* Nothing renamed: the old file under the old key goes on. */
-		kp->st = rg_store_open(kp->cfg.database, old_key, 0, err,
-		                       sizeof(err));
+		kp->st = rg_store_open_live(kp->cfg.database, old_key, err,
+		                            sizeof(err));
 		if (kp->st == NULL) {
 			fprintf(stderr, "recgated: the database does not open "
 			        "again: %s\n", err);
@@ -281,8 +281,8 @@ rg_dbrekey_carry(rg_keeper *kp, int64_t t0, int at_start)
 	if (rc > 0)
 		fprintf(stderr, "recgated: WARNING: %s\n", err);
 	rg_crashpoint("dbkey.renamed");
-	st = rg_store_open(kp->cfg.database, rg_keystore_db_key(kp->ks), 0, err,
-	                   sizeof(err));
+	st = rg_store_open_live(kp->cfg.database, rg_keystore_db_key(kp->ks),
+	                        err, sizeof(err));
 	if (st == NULL) {
 		/* It opened in the check a moment ago: a broken invariant. */
 		fprintf(stderr, "recgated: the rekeyed database does not open: "

@@ -181,6 +181,7 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
  * depends on when.
  */
 #define RG_STORE_WAL_TIDY 1000
+#define RG_STORE_WAL_RESTART 4000
 #define RG_STORE_WAL_HARD 8000
 
 struct rg_store {
@@ -206,6 +207,8 @@ struct rg_store {
 	int wal_fd;
 	int defer_sync;
 	unsigned long long syncs;
+	int profile;            /* the cipher settings the file opened with */
+	struct rg_ckpt *ckpt;   /* background checkpointer (live store), or NULL */
 	char cipher_version[64];
 	char err[256];
 };
@@ -647,6 +650,8 @@ rg_store_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 		st->syncs++;
 	}
 	st->wal_pages = pages;
+	if (st->ckpt != NULL && pages >= RG_STORE_WAL_TIDY)
+		rg_ckpt_kick(st->ckpt);
 	if (pages >= RG_STORE_WAL_HARD &&
 	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
 	                              NULL) == SQLITE_OK)
@@ -669,7 +674,12 @@ rg_store_sync_count(const rg_store *st)
 void
 rg_store_wal_tidy(rg_store *st)
 {
-	if (st->wal_pages < RG_STORE_WAL_TIDY || !sqlite3_get_autocommit(st->db))
+	/* With a background checkpointer the writer steps in only at the
+	 * restart mark, to let the log start over (most of it is copied by
+	 * then, so little is left to do). */
+	int mark = st->ckpt != NULL ? RG_STORE_WAL_RESTART : RG_STORE_WAL_TIDY;
+
+	if (st->wal_pages < mark || !sqlite3_get_autocommit(st->db))
 		return;
 	/* A failure leaves the pages in the WAL for the next try. */
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
@@ -746,6 +756,10 @@ rg_store_close(rg_store *st)
 		sqlite3_finalize(st->stmt[i]);
 	for (int i = 0; i < RG_STORE_XCACHE; i++)
 		sqlite3_finalize(st->xcache[i].s);
+	/* The checkpointer's connection first: the last one to close
+	 * checkpoints and removes the log, and that must be this one. */
+	rg_ckpt_stop(st->ckpt);
+	st->ckpt = NULL;
 	rg_nonce_set_free(st->claims);
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
@@ -792,6 +806,7 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
 			st->db = NULL;
 		}
 		rc = rg_store_connect(st, path, flags, key, i);
+		st->profile = i;
 	}
 	if (rc != 0)
 		goto fail;
@@ -820,6 +835,48 @@ fail:
 		snprintf(err, errlen, "%s", st->err);
 	rg_store_close(st);
 	return NULL;
+}
+
+rg_store *
+rg_store_open_live(const char *path, const uint8_t key[RG_STORE_KEYLEN],
+                   char *err, size_t errlen)
+{
+	rg_store *st = rg_store_open(path, key, 0, err, errlen), *c;
+
+	if (st == NULL)
+		return NULL;
+	/* A second connection with the same key and settings, for the
+	 * checkpointer alone: no schema work, a small cache (it reads the
+	 * log, not the tables). Without it the writer checkpoints itself. */
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return st;
+	c->wal_fd = -1;
+	if (rg_store_connect(c, path, SQLITE_OPEN_READWRITE, key,
+	                     st->profile) == 0 &&
+	    rg_store_exec(c, "PRAGMA synchronous = NORMAL", "synchronous") == 0 &&
+	    rg_store_exec(c, "PRAGMA cache_size = 16", "cache_size") == 0) {
+		st->ckpt = rg_ckpt_start(c->db); /* closes it on failure */
+		c->db = NULL;
+	}
+	if (st->ckpt == NULL)
+		fprintf(stderr, "recgated: no background checkpointer (%s); "
+		        "the keeper checkpoints itself\n",
+		        c->err[0] != '\0' ? c->err : "no thread");
+	rg_store_close(c);
+	return st;
+}
+
+unsigned long long
+rg_store_background_checkpoints(rg_store *st)
+{
+	return st->ckpt != NULL ? rg_ckpt_runs(st->ckpt) : 0;
+}
+
+void
+rg_store_background_stop(rg_store *st)
+{
+	rg_ckpt_stop(st->ckpt);
+	st->ckpt = NULL;
 }
 
 const char *

@@ -34,6 +34,15 @@ typedef struct rg_store rg_store;
  * that the key opens the file, and creates the schema when missing. WAL
  * mode, synchronous=FULL. NULL with err set on failure.
  */
+/* The daemon's database (never created here): rg_store_open, plus a
+ * second connection on a thread of its own that checkpoints the log in
+ * the background (store_ckpt.c), so that the writer's thread does not.
+ * Without that thread it works as rg_store_open's store does. */
+rg_store *rg_store_open_live(const char *path,
+                             const uint8_t key[RG_STORE_KEYLEN], char *err,
+                             size_t errlen);
+/* Checkpoints the background thread ran so far (0 without one; tests). */
+unsigned long long rg_store_background_checkpoints(rg_store *st);
 rg_store *rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN],
                         int create, char *err, size_t errlen);
 void rg_store_close(rg_store *st);

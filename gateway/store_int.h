@@ -12,6 +12,16 @@
 
 /* The connection (owned by st). */
 sqlite3 *rg_store_db(rg_store *st);
+/* store_ckpt.c: the background checkpointer on its own connection (db,
+ * keyed and open; closed by stop, or at once when start fails: NULL). */
+struct rg_ckpt;
+struct rg_ckpt *rg_ckpt_start(sqlite3 *db);
+void rg_ckpt_kick(struct rg_ckpt *c);
+unsigned long long rg_ckpt_runs(struct rg_ckpt *c);
+void rg_ckpt_stop(struct rg_ckpt *c);
+/* Stop st's background checkpointer, if any (before a TRUNCATE
+ * checkpoint of its own, which a running one would make busy). */
+void rg_store_background_stop(rg_store *st);
 /* The write-failure seam: 1 when this write may go ahead, 0 (errmsg set)
  * when an injected failure stops it. Every write statement passes here. */
 int rg_store_write_allowed(rg_store *st);

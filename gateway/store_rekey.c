@@ -421,6 +421,9 @@ rg_store_rekey_export(rg_store *st, const char *tmp,
 		rg_rekey_err(err, errlen, "a transaction is open", NULL);
 		return -1;
 	}
+	/* The store is closed after the export whatever happens; its
+	 * background checkpointer would only make this one busy. */
+	rg_store_background_stop(st);
 	/* Everything committed into the file and the WAL emptied: the copy
 	 * is of the file alone, and closing the old one leaves no WAL whose
 	 * frames (under the old key) could be replayed into the new one. */
