@@ -720,6 +720,21 @@ out:
 }
 
 int
+rg_exchange_light(const struct rg_request *req)
+{
+	const struct rg_route *route = NULL;
+	struct rg_target t;
+
+	if (rg_route_find(req, &t, &route) != RG_OK || route->handler == NULL)
+		return 0;
+	/* Each checks everything before its first write, and writes only
+	 * its records (submit) and its audit entry, last. */
+	return route->handler == rg_ex_submit || route->handler == rg_ex_read ||
+	       route->handler == rg_ex_changes ||
+	       route->handler == rg_ex_catalogue;
+}
+
+int
 rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
                 struct rg_response *resp)
 {

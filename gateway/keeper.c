@@ -3,7 +3,7 @@
  *
  * Opening unlocks the keystore, opens the database and loads the policy
  * snapshot. Each signed exchange runs inside a savepoint of the open batch
- * transaction; the batch commits in the loop's check phase, once per loop
+ * transaction (the hot ones under a light one, rg_exchange_light); the batch commits in the loop's check phase, once per loop
  * iteration, so that every exchange read in one iteration shares one fsync.
  * That fsync, and the receipts' signatures, are the finisher's
  * (finisher.h): its thread makes a committed batch durable and signs it
@@ -532,7 +532,7 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 {
 	struct rg_response resp = {0};
 	uint64_t size_before;
-	int rc;
+	int rc, light;
 
 	kp->stats.requests++;
 	if (rg_exchange_unsigned(kp, req, &resp)) {
@@ -556,7 +556,10 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 		}
 		kp->npending--;
 	}
-	if (rg_keeper_begin(kp) != 0 || rg_store_savepoint(kp->st) != RG_STORE_OK) {
+	light = rg_exchange_light(req);
+	if (rg_keeper_begin(kp) != 0 ||
+	    (light ? rg_store_mark(kp->st) : rg_store_savepoint(kp->st)) !=
+	    RG_STORE_OK) {
 		fprintf(stderr, "recgated: cannot open a transaction: %s\n",
 		        rg_store_errmsg(kp->st));
 		rg_response_error(&resp, RG_ERR_STORAGE, NULL, NULL);
@@ -564,19 +567,26 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 	}
 	size_before = kp->audit_size;
 	rc = rg_exchange_run(kp, req, &resp);
-	if (rc == 1 && rg_store_release(kp->st) == RG_STORE_OK) {
+	if (rc == 1 && (light ? rg_store_mark_keep(kp->st)
+	                      : rg_store_release(kp->st)) == RG_STORE_OK) {
 		rg_keeper_hold(kp, &resp, done, ctx); /* room reserved above */
 		return;
 	}
 	rg_keeper_later_drop(kp);
 	if (rc == 1)
 		rg_response_error(&resp, RG_ERR_STORAGE, NULL, NULL);
-	if (rg_store_undo(kp->st) != RG_STORE_OK) {
-		/* The batch is in an unknown state: fail all of it. */
+	if ((light ? rg_store_mark_undo(kp->st) : rg_store_undo(kp->st)) !=
+	    RG_STORE_OK) {
+		/* The batch is in an unknown state: fail all of it, as a
+		 * failed commit does (nothing of it stands: no grant change,
+		 * no rotated key, no re-encryption step). */
 		kp->audit_size = size_before;
 		rg_store_rollback(kp->st);
 		kp->in_batch = 0;
 		uv_check_stop(&kp->commit_check);
+		kp->pol_dirty = 0;
+		rg_admin_rotation_end(kp, 0);
+		rg_reencrypt_batch_end(kp, 0);
 		for (size_t i = 0; i < kp->npending; i++)
 			rg_pending_release(&kp->pending[i], 1);
 		kp->npending = 0;

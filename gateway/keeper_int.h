@@ -181,6 +181,14 @@ json_t *rg_reencrypt_status(rg_keeper *kp);
  */
 int rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
                     struct rg_response *resp);
+/*
+ * 1 when req's exchange runs under the light savepoint (store.h:
+ * rg_store_mark) instead of a savepoint: the hot routes (record
+ * submissions and reads, the change feed, the catalogue), which refuse
+ * before they write and write only their rows and their audit entry. If
+ * such an exchange fails after a write, its whole batch fails.
+ */
+int rg_exchange_light(const struct rg_request *req);
 /* Requests that need no signature (/healthz, /v1/keys) and routing
  * errors: returns 1 and fills resp when it answered, 0 otherwise. */
 int rg_exchange_unsigned(rg_keeper *kp, const struct rg_request *req,

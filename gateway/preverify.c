@@ -1,8 +1,9 @@
 /*
- * preverify.c -- Ed25519 checks of a run of requests on a helper thread,
- * ahead of the keeper's thread handling the same requests in order.
+ * preverify.c -- Ed25519 checks of a run of requests on helper threads,
+ * ahead of the keeper's thread handling the same requests in order (which
+ * does a job itself when it gets there before the helper).
  *
- * It owns the helper thread and nothing else. It never decides: it only
+ * It owns the helper threads and nothing else. It never decides: it only
  * notes on a request that its signature verified under a given key over a
  * given base, handing over the parsed fields and that base, and
  * rg_auth_check (auth.c) runs every check on them and uses the note only
@@ -13,8 +14,8 @@
  * canonically, pure functions of the body that rg_ex_submit would
  * otherwise compute; checking the records against the catalogue stays with
  * the keeper. The
- * helper thread touches no shared state but the job slots handed to it,
- * and never the store or the keystore.
+ * helpers touch no shared state but the job slots handed to them, and
+ * never the store or the keystore.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -46,19 +47,30 @@ struct rg_pv_job {
 	int digests;
 	int cd;
 	uint8_t digest[32];
+	/* Set (under mu) once the results above are complete. */
+	int done;
 };
 
+/* Helper threads: a second one keeps the keeper's thread from waiting
+ * while the first is still on a job (a verification and a parse take
+ * about as long as the keeper's own work on a request). */
+#define RG_PV_THREADS 2
+
 struct rg_preverify {
-	pthread_t thread;
+	pthread_t thread[RG_PV_THREADS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int started;
 	int quit;
-	/* The run handed to the helper (NULL once it took it), and how many
-	 * of its jobs are done, in order. */
+	/* The run handed to the helper (NULL once it took it); the next job
+	 * nobody has taken yet (the helper takes them in order, the keeper's
+	 * thread takes the one it needs when the helper has not reached it);
+	 * whether the helper is still inside the run. */
 	struct rg_pv_job *work;
 	size_t nwork;
-	size_t ndone;
+	unsigned gen;              /* runs handed out so far */
+	size_t next;               /* atomic */
+	int helper_busy;           /* helpers inside the current run */
 	/* The current run, owned by the keeper's thread. */
 	struct rg_pv_job jobs[RG_PREVERIFY_MAX];
 	int job_of[RG_PREVERIFY_MAX];   /* request -> job, or -1 */
@@ -142,42 +154,55 @@ rg_pv_is_submission(const struct rg_request *req)
 	       strcmp(req->path + len - (sizeof(tail) - 1), tail) == 0;
 }
 
-/* The helper: verifies the jobs of each run in order, counting them. */
+/* One job: the signature, then (when it verified) the body's digests and,
+ * for a submission, its records. Marks it done. */
+static void
+rg_pv_run_job(struct rg_preverify *pv, struct rg_pv_job *job)
+{
+	int ok = crypto_sign_verify_detached(job->sig,
+	    (const uint8_t *)job->base, job->baselen, job->pub) == 0;
+
+	if (ok)
+		rg_pv_digests(job);
+	if (ok && job->parse)
+		rg_pv_parse(job);
+	pthread_mutex_lock(&pv->mu);
+	job->ok = ok;
+	job->done = 1;
+	pthread_cond_broadcast(&pv->cv);
+	pthread_mutex_unlock(&pv->mu);
+}
+
+/* The helper: takes the jobs of each run in order until none is left. */
 static void *
 rg_pv_main(void *arg)
 {
 	struct rg_preverify *pv = arg;
 
+	unsigned seen = 0;
+
 	for (;;) {
 		struct rg_pv_job *work;
-		size_t n;
+		size_t n, j;
 
 		pthread_mutex_lock(&pv->mu);
-		while (pv->work == NULL && !pv->quit)
+		while ((pv->work == NULL || pv->gen == seen) && !pv->quit)
 			pthread_cond_wait(&pv->cv, &pv->mu);
 		if (pv->quit) {
 			pthread_mutex_unlock(&pv->mu);
 			return NULL;
 		}
+		seen = pv->gen;
 		work = pv->work;
 		n = pv->nwork;
-		pv->work = NULL;
+		pv->helper_busy++;
 		pthread_mutex_unlock(&pv->mu);
-		for (size_t i = 0; i < n; i++) {
-			int ok = crypto_sign_verify_detached(work[i].sig,
-			    (const uint8_t *)work[i].base, work[i].baselen,
-			    work[i].pub) == 0;
-
-			if (ok)
-				rg_pv_digests(&work[i]);
-			if (ok && work[i].parse)
-				rg_pv_parse(&work[i]);
-			pthread_mutex_lock(&pv->mu);
-			work[i].ok = ok;
-			pv->ndone++;
-			pthread_cond_broadcast(&pv->cv);
-			pthread_mutex_unlock(&pv->mu);
-		}
+		while ((j = __atomic_fetch_add(&pv->next, 1, __ATOMIC_ACQ_REL)) < n)
+			rg_pv_run_job(pv, &work[j]);
+		pthread_mutex_lock(&pv->mu);
+		pv->helper_busy--;
+		pthread_cond_broadcast(&pv->cv);
+		pthread_mutex_unlock(&pv->mu);
 	}
 }
 
@@ -205,12 +230,13 @@ rg_preverify_free(rg_preverify *pv)
 {
 	if (pv == NULL)
 		return;
-	if (pv->started) {
+	if (pv->started > 0) {
 		pthread_mutex_lock(&pv->mu);
 		pv->quit = 1;
 		pthread_cond_broadcast(&pv->cv);
 		pthread_mutex_unlock(&pv->mu);
-		pthread_join(pv->thread, NULL);
+		for (int i = 0; i < pv->started; i++)
+			pthread_join(pv->thread[i], NULL);
 	}
 	pthread_cond_destroy(&pv->cv);
 	pthread_mutex_destroy(&pv->mu);
@@ -327,12 +353,16 @@ rg_preverify_start(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
 	if (!pv->started) {
 		/* Inside the sandbox: clone(CLONE_THREAD) and futex are allowed
 		 * for this (sandbox.c). Without the thread, no notes. */
-		if (pthread_create(&pv->thread, NULL, rg_pv_main, pv) != 0)
+		while (pv->started < RG_PV_THREADS &&
+		       pthread_create(&pv->thread[pv->started], NULL, rg_pv_main,
+		                      pv) == 0)
+			pv->started++;
+		if (!pv->started)
 			goto none;
-		pv->started = 1;
 	}
 	pthread_mutex_lock(&pv->mu);
-	pv->ndone = 0;
+	__atomic_store_n(&pv->next, 0, __ATOMIC_RELEASE);
+	pv->gen++;
 	pv->work = pv->jobs;
 	pv->nwork = pv->njobs;
 	pthread_cond_broadcast(&pv->cv);
@@ -354,11 +384,21 @@ rg_preverify_wait(rg_preverify *pv, size_t i)
 
 	if (pv == NULL || i >= pv->nreqs || (j = pv->job_of[i]) < 0)
 		return;
+	job = &pv->jobs[j];
+	/* Not taken yet (the helper is behind, or not yet running): this
+	 * thread does it rather than wait; jobs before it are all done. */
+	{
+		size_t expect = (size_t)j;
+
+		if (__atomic_compare_exchange_n(&pv->next, &expect, expect + 1, 0,
+		                                __ATOMIC_ACQ_REL,
+		                                __ATOMIC_ACQUIRE))
+			rg_pv_run_job(pv, job);
+	}
 	pthread_mutex_lock(&pv->mu);
-	while (pv->ndone <= (size_t)j)
+	while (!job->done)
 		pthread_cond_wait(&pv->cv, &pv->mu);
 	pthread_mutex_unlock(&pv->mu);
-	job = &pv->jobs[j];
 	if (!job->ok || rg_preverify_hash(job->sig, job->siglen, job->base,
 	                                  job->baselen, job->req->sig_hash) != 0)
 		return;
@@ -382,8 +422,14 @@ rg_preverify_end(rg_preverify *pv)
 	if (pv == NULL)
 		return;
 	if (pv->njobs > 0) {
+		/* Every job is done (each request waited for its own); the
+		 * helper may still be leaving the run: the jobs are reused. */
 		pthread_mutex_lock(&pv->mu);
-		while (pv->ndone < pv->njobs)
+		for (size_t i = 0; i < pv->njobs; i++)
+			while (!pv->jobs[i].done)
+				pthread_cond_wait(&pv->cv, &pv->mu);
+		pv->work = NULL; /* a helper that wakes late finds nothing */
+		while (pv->helper_busy)
 			pthread_cond_wait(&pv->cv, &pv->mu);
 		pthread_mutex_unlock(&pv->mu);
 	}

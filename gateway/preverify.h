@@ -1,7 +1,8 @@
 /*
  * preverify.h -- the Ed25519 verification of a run of requests' signatures
- * on one helper thread, running ahead of the keeper's thread, which handles
- * the requests one by one in arrival order.
+ * on helper threads, running ahead of the keeper's thread, which handles
+ * the requests one by one in arrival order (and verifies one itself when
+ * it reaches it before any helper took it).
  */
 #ifndef RG_PREVERIFY_H
 #define RG_PREVERIFY_H
@@ -16,15 +17,15 @@
 
 typedef struct rg_preverify rg_preverify;
 
-/* NULL when out of memory. The helper thread starts on the first run. */
+/* NULL when out of memory. The helper threads start on the first run. */
 rg_preverify *rg_preverify_new(void);
-/* Stops and joins the helper thread. NULL is fine. */
+/* Stops and joins the helper threads. NULL is fine. */
 void rg_preverify_free(rg_preverify *pv);
 
 /*
  * Verify the signatures of reqs[0..n) (n <= RG_PREVERIFY_MAX; reqs stays
  * valid until rg_preverify_end), reading each signer's public key from st:
- * start hands them to the helper thread, which verifies them in order while
+ * start hands them to the helper threads, which verify them in order while
  * the caller handles request after request; wait(i) before handling
  * reqs[i] gives it its note if its signature verified (sig_ok / sig_pub /
  * sig_hash, with the parsed fields and base it verified, pre_hs / pre_base,

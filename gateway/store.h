@@ -70,6 +70,13 @@ int rg_store_rollback(rg_store *st);
 int rg_store_savepoint(rg_store *st);
 int rg_store_release(rg_store *st);  /* keep the savepoint's work */
 int rg_store_undo(rg_store *st);     /* roll back to and release the savepoint */
+/* The light savepoint (no journal; one at a time): for work that writes
+ * its rows last. keep drops the mark as release does; undo gives back the
+ * nonce claims made since, and fails when a row changed since, in which
+ * case the caller must roll back the whole transaction. */
+int rg_store_mark(rg_store *st);
+int rg_store_mark_keep(rg_store *st);
+int rg_store_mark_undo(rg_store *st);
 /* Outside a transaction: checkpoint the WAL if it grew past its mark (call
  * once replies are out; skipping it loses nothing, commits then do it). */
 void rg_store_wal_tidy(rg_store *st);

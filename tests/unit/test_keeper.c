@@ -217,3 +217,98 @@ TEST(keeper_holds_replies_until_the_finisher_gives_their_batch_back_signed)
 	}
 	fixture_close(&f);
 }
+
+/*
+ * Hot exchanges run under the light savepoint (rg_exchange_light): one that
+ * fails before its first write leaves the rest of its batch alone; one that
+ * fails after a write (here: its record stored, its audit entry refused)
+ * takes the whole batch down with it, and nothing of the batch is stored.
+ */
+TEST(keeper_hot_exchange_failing_after_a_write_fails_its_whole_batch)
+{
+	struct fixture f;
+	struct treq t[3];
+	struct answer a[3] = {{0}};
+
+	fixture_open(&f);
+	/* Before any write: only the third fails. */
+	for (int i = 0; i < 3; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		if (i == 2)
+			rg_store_fail_after(f.kp->st, 1); /* its nonce claim */
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+		rg_store_fail_after(f.kp->st, 0);
+	}
+	keeper_run(&f.loop, f.kp);
+	CHECK_EQ_INT(a[0].status, 200);
+	CHECK_EQ_INT(a[1].status, 200);
+	CHECK_EQ_INT(a[2].status, 500);
+	CHECK_EQ_STR(a[2].code, "storage_failed");
+	CHECK_EQ_INT(record_count(&f), 2);
+	CHECK_EQ_INT(stored_audit_size(&f), 2);
+	for (int i = 0; i < 3; i++) {
+		treq_free(&t[i]);
+		a[i] = (struct answer){0};
+	}
+	/* After a write: all three fail, none is stored, the log is whole. */
+	for (int i = 0; i < 3; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		if (i == 2)
+			rg_store_fail_after(f.kp->st, 3); /* claim, record in; entry refused */
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+		rg_store_fail_after(f.kp->st, 0);
+	}
+	keeper_run(&f.loop, f.kp);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(a[i].count, 1);
+		CHECK_EQ_INT(a[i].status, 500);
+		CHECK_EQ_STR(a[i].code, "storage_failed");
+		treq_free(&t[i]);
+	}
+	CHECK_EQ_INT(record_count(&f), 2);
+	CHECK_EQ_INT(stored_audit_size(&f), 2);
+	CHECK_EQ_INT(f.kp->audit_size, 2);
+	/* And the next batch goes through. */
+	treq_make(&t[0], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	a[0] = (struct answer){0};
+	rg_keeper_handle(f.kp, &t[0].req, answer_cb, &a[0]);
+	keeper_run(&f.loop, f.kp);
+	CHECK_EQ_INT(a[0].status, 200);
+	CHECK_EQ_INT(record_count(&f), 3);
+	CHECK_EQ_INT(stored_audit_size(&f), 3);
+	treq_free(&t[0]);
+	fixture_close(&f);
+}
+
+TEST(store_light_mark_gives_back_claims_and_refuses_undo_after_a_write)
+{
+	struct fixture f;
+	rg_store *st;
+	int64_t now = rg_keeper_now_ms();
+
+	fixture_open(&f);
+	st = f.kp->st;
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	/* A claim under a mark, undone: the nonce is free again. */
+	CHECK(rg_store_mark(st) == RG_STORE_OK);
+	CHECK(rg_store_mark(st) == RG_STORE_ERROR); /* marks do not nest */
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", now + 60000, now) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_mark_undo(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", now + 60000, now) ==
+	      RG_STORE_OK);
+	/* Kept: the claim stands. */
+	CHECK(rg_store_mark(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n2", now + 60000, now) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_mark_keep(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n2", now + 60000, now) ==
+	      RG_STORE_EXISTS);
+	/* A row written under the mark: undo refuses, the caller rolls back. */
+	CHECK(rg_store_mark(st) == RG_STORE_OK);
+	CHECK(rg_store_meta_put(st, "probe", "x", 1) == RG_STORE_OK);
+	CHECK(rg_store_mark_undo(st) == RG_STORE_ERROR);
+	CHECK(rg_store_mark_keep(st) == RG_STORE_ERROR); /* no mark left */
+	CHECK(rg_store_rollback(st) == RG_STORE_OK);
+	fixture_close(&f);
+}
