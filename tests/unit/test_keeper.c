@@ -224,6 +224,21 @@ TEST(keeper_holds_replies_until_the_finisher_gives_their_batch_back_signed)
  * fails after a write (here: its record stored, its audit entry refused)
  * takes the whole batch down with it, and nothing of the batch is stored.
  */
+/* Three submissions in one batch, the third's fail_at-th write failing. */
+static void
+submit_three(struct fixture *f, struct treq t[3], struct answer a[3],
+             int fail_at)
+{
+	for (int i = 0; i < 3; i++) {
+		treq_make(&t[i], &f->health, "POST", HAZARD_PATH, HAZARD_BODY);
+		if (i == 2)
+			rg_store_fail_after(f->kp->st, fail_at);
+		rg_keeper_handle(f->kp, &t[i].req, answer_cb, &a[i]);
+		rg_store_fail_after(f->kp->st, 0);
+	}
+	keeper_run(&f->loop, f->kp);
+}
+
 TEST(keeper_hot_exchange_failing_after_a_write_fails_its_whole_batch)
 {
 	struct fixture f;
@@ -231,15 +246,8 @@ TEST(keeper_hot_exchange_failing_after_a_write_fails_its_whole_batch)
 	struct answer a[3] = {{0}};
 
 	fixture_open(&f);
-	/* Before any write: only the third fails. */
-	for (int i = 0; i < 3; i++) {
-		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
-		if (i == 2)
-			rg_store_fail_after(f.kp->st, 1); /* its nonce claim */
-		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
-		rg_store_fail_after(f.kp->st, 0);
-	}
-	keeper_run(&f.loop, f.kp);
+	/* Before any write (its nonce claim): only the third fails. */
+	submit_three(&f, t, a, 1);
 	CHECK_EQ_INT(a[0].status, 200);
 	CHECK_EQ_INT(a[1].status, 200);
 	CHECK_EQ_INT(a[2].status, 500);
@@ -250,15 +258,9 @@ TEST(keeper_hot_exchange_failing_after_a_write_fails_its_whole_batch)
 		treq_free(&t[i]);
 		a[i] = (struct answer){0};
 	}
-	/* After a write: all three fail, none is stored, the log is whole. */
-	for (int i = 0; i < 3; i++) {
-		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
-		if (i == 2)
-			rg_store_fail_after(f.kp->st, 3); /* claim, record in; entry refused */
-		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
-		rg_store_fail_after(f.kp->st, 0);
-	}
-	keeper_run(&f.loop, f.kp);
+	/* After a write (claim, record in, entry refused): all three fail,
+	 * none is stored, the log is whole. */
+	submit_three(&f, t, a, 3);
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ_INT(a[i].count, 1);
 		CHECK_EQ_INT(a[i].status, 500);
