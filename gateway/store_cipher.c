@@ -20,19 +20,25 @@
  * 3.4 (Debian 12): pages of 4096 bytes instead of 1024, HMAC-SHA512 and
  * PBKDF2-HMAC-SHA512 instead of SHA1, 256000 KDF iterations instead of
  * 64000. So recgate never relies on a default: it pins the 3.4 settings
- * (profile 0) on every version, and a file moves between the two Debian
- * releases both ways, with no migration that a package rollback could not
- * undo. With raw keys, which are all recgate uses, the KDF iterations
- * are not run; the KDF algorithm still derives the HMAC key (two rounds)
- * and the HMAC authenticates each page. HMAC-SHA1 is still a sound MAC
- * (HMAC needs no collision resistance); AES-256 encrypts on both.
+ * with 4096-byte pages (profile 0) on every version, and a file moves
+ * between the two Debian releases both ways, with no migration that a
+ * package rollback could not undo. With raw keys, which are all recgate
+ * uses, the KDF iterations are not run; the KDF algorithm still derives
+ * the HMAC key (two rounds) and the HMAC authenticates each page.
+ * HMAC-SHA1 is still a sound MAC (HMAC needs no collision resistance);
+ * AES-256 encrypts on both.
  *
- * The other profiles only open files recgate did not make that way: a
- * database made on SQLCipher 4 before the settings were pinned (4.x's
- * HMAC and KDF with 1024-byte pages), one with 4.x's defaults throughout,
- * and one with 3.4's settings and 4096-byte pages (what earlier versions
- * also accepted). Such a file is used as it is; a database rekey copies
- * the settings it was opened with (store_rekey.c).
+ * Why 4096-byte pages: a 2 KiB record took a cell and three overflow
+ * pages at 1024 bytes, each a WAL frame with its own encryption, HMAC and
+ * two writes; at 4096 it takes one page or two, and the keeper handles
+ * about 15 % more exchanges a second (tests/bench/results/profile.md).
+ *
+ * The other profiles only open files recgate did not make that way: the
+ * 3.4 settings with 1024-byte pages (what recgate wrote until then), a
+ * database made on SQLCipher 4 before the settings were pinned (4.x's HMAC
+ * and KDF with 1024-byte pages), and one with 4.x's defaults throughout.
+ * Such a file is used as it is; a database rekey copies the settings it
+ * was opened with (store_rekey.c).
  */
 static const struct rg_store_cipher_profile {
 	const char *name;
@@ -42,10 +48,10 @@ static const struct rg_store_cipher_profile {
 	const char *kdf;
 	int needs4;        /* only SQLCipher 4 can write or read it */
 } rg_store_cipher_profiles[] = {
+	{"sqlcipher3-4096", 4096, 64000, "HMAC_SHA1", "PBKDF2_HMAC_SHA1", 0},
 	{"sqlcipher3-1024", 1024, 64000, "HMAC_SHA1", "PBKDF2_HMAC_SHA1", 0},
 	{"sqlcipher4-1024", 1024, 256000, "HMAC_SHA512", "PBKDF2_HMAC_SHA512", 1},
 	{"sqlcipher4-4096", 4096, 256000, "HMAC_SHA512", "PBKDF2_HMAC_SHA512", 1},
-	{"sqlcipher3-4096", 4096, 64000, "HMAC_SHA1", "PBKDF2_HMAC_SHA1", 0},
 };
 
 #define RG_STORE_NPROFILES \

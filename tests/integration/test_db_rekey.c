@@ -63,7 +63,7 @@ dbk_opens(struct rg_gw *gw, const uint8_t key[32])
 	CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
 	snprintf(stmt, sizeof(stmt), "PRAGMA key = \"x'%s'\";", hex);
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 1024;", NULL, NULL,
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096;", NULL, NULL,
 	                   NULL) == SQLITE_OK);
 	/* SQLCipher 3's HMAC and KDF, which recgate pins on 4.x too (3.4
 	 * knows neither name and ignores both). */

@@ -111,9 +111,13 @@ rg_tc_major(void)
 	return major;
 }
 
-/* SQLCipher 3.4's settings, as recgate pins them (3.4 ignores the two
- * algorithm names, having SHA1 only). */
+/* SQLCipher 3.4's settings, as recgate pinned them until it moved to
+ * 4096-byte pages (3.4 ignores the two algorithm names, having SHA1 only). */
 #define RG_TC_V3 "PRAGMA cipher_page_size = 1024; PRAGMA kdf_iter = 64000;"   \
+	"PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"                            \
+	"PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;"
+/* What recgate gives a new database: the same with 4096-byte pages. */
+#define RG_TC_PINNED "PRAGMA cipher_page_size = 4096; PRAGMA kdf_iter = 64000;" \
 	"PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"                            \
 	"PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;"
 
@@ -152,16 +156,18 @@ TEST(store_new_database_gets_sqlcipher3_settings_on_every_version)
 	CHECKF(st != NULL, "open: %s", err);
 	CHECK(rg_store_meta_put(st, "probe", "x", 1) == RG_STORE_OK);
 	rg_tc_text(rg_store_db(st), "PRAGMA cipher_page_size", v, sizeof(v));
-	CHECK_EQ_STR(v, "1024");
+	CHECK_EQ_STR(v, "4096");
 	rg_tc_text(rg_store_db(st), "PRAGMA cipher_hmac_algorithm", v, sizeof(v));
 	/* 3.4 has no such setting and answers nothing; 4.x must say SHA1. */
 	CHECK_EQ_STR(v, rg_tc_major() >= 4 ? "HMAC_SHA1" : "");
 	rg_tc_text(rg_store_db(st), "PRAGMA cipher_kdf_algorithm", v, sizeof(v));
 	CHECK_EQ_STR(v, rg_tc_major() >= 4 ? "PBKDF2_HMAC_SHA1" : "");
 	rg_store_close(st);
-	/* A connection given 3.4's settings reads it, whatever the library. */
-	CHECK_EQ_INT(rg_tc_raw(path, rg_tc_key, RG_TC_V3,
+	/* A connection given those settings reads it, whatever the library;
+	 * 3.4's own page size does not. */
+	CHECK_EQ_INT(rg_tc_raw(path, rg_tc_key, RG_TC_PINNED,
 	                       "SELECT count(*) FROM meta;"), SQLITE_OK);
+	CHECK(rg_tc_raw(path, rg_tc_key, RG_TC_V3, NULL) != SQLITE_OK);
 	/* On 4.x its own defaults do not: the settings are really pinned. */
 	if (rg_tc_major() >= 4)
 		CHECK(rg_tc_raw(path, rg_tc_key, NULL, NULL) != SQLITE_OK);

@@ -1,8 +1,9 @@
 /*
  * test_store_pages.c -- the store's cipher page size (set explicitly to
- * 1024 for new databases whatever the SQLCipher version's default; 4096-byte
- * databases, SQLCipher 4's default, still open and keep their size) and the
- * statements the part files keep prepared.
+ * 4096 for new databases whatever the SQLCipher version's default; 1024-byte
+ * databases, what recgate wrote before and SQLCipher 3's default, still
+ * open and keep their size) and the statements the part files keep
+ * prepared.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ rg_t_raw(const char *path, int page_size, const char *sql)
 	return rc;
 }
 
-TEST(store_new_database_uses_1024_byte_cipher_pages)
+TEST(store_new_database_uses_4096_byte_cipher_pages)
 {
 	char path[512], err[256] = "";
 	rg_store *st;
@@ -70,13 +71,13 @@ TEST(store_new_database_uses_1024_byte_cipher_pages)
 	CHECK(rg_store_meta_put(st, "probe", "x", 1) == RG_STORE_OK);
 	rg_store_close(st);
 	CHECK(stat(path, &sb) == 0);
-	CHECK(sb.st_size > 0 && sb.st_size % 1024 == 0);
-	/* Page 1 authenticates under 1024 only. */
-	CHECK_EQ_INT(rg_t_raw(path, 1024, NULL), SQLITE_OK);
-	CHECK(rg_t_raw(path, 4096, NULL) != SQLITE_OK);
+	CHECK(sb.st_size > 0 && sb.st_size % 4096 == 0);
+	/* Page 1 authenticates under 4096 only. */
+	CHECK_EQ_INT(rg_t_raw(path, 4096, NULL), SQLITE_OK);
+	CHECK(rg_t_raw(path, 1024, NULL) != SQLITE_OK);
 }
 
-TEST(store_opens_a_database_made_with_4096_byte_pages_and_keeps_them)
+TEST(store_opens_a_database_made_with_1024_byte_pages_and_keeps_them)
 {
 	char path[512], err[256] = "";
 	void *val = NULL;
@@ -84,8 +85,8 @@ TEST(store_opens_a_database_made_with_4096_byte_pages_and_keeps_them)
 	rg_store *st;
 
 	rg_t_ppath(path, sizeof(path), "old.db");
-	/* As SQLCipher 4 makes them by default. */
-	CHECK_EQ_INT(rg_t_raw(path, 4096, "CREATE TABLE early(x);"), SQLITE_OK);
+	/* As recgate made them before, and SQLCipher 3 by default. */
+	CHECK_EQ_INT(rg_t_raw(path, 1024, "CREATE TABLE early(x);"), SQLITE_OK);
 	st = rg_store_open(path, rg_t_pkey, 0, err, sizeof(err));
 	CHECKF(st != NULL, "open: %s", err);
 	CHECK(rg_store_meta_put(st, "probe", "old", 3) == RG_STORE_OK);
@@ -96,8 +97,8 @@ TEST(store_opens_a_database_made_with_4096_byte_pages_and_keeps_them)
 	CHECK(len == 3 && memcmp(val, "old", 3) == 0);
 	free(val);
 	rg_store_close(st);
-	CHECK_EQ_INT(rg_t_raw(path, 4096, "SELECT count(*) FROM early;"), SQLITE_OK);
-	CHECK(rg_t_raw(path, 1024, NULL) != SQLITE_OK);
+	CHECK_EQ_INT(rg_t_raw(path, 1024, "SELECT count(*) FROM early;"), SQLITE_OK);
+	CHECK(rg_t_raw(path, 4096, NULL) != SQLITE_OK);
 }
 
 TEST(store_wrong_key_is_still_refused_under_either_page_size)
@@ -178,11 +179,11 @@ TEST(store_wal_is_checkpointed_by_tidy_not_inside_commit)
 	st = rg_store_open(path, rg_t_pkey, 1, err, sizeof(err));
 	CHECKF(st != NULL, "open: %s", err);
 	before = rg_t_fsize(path);
-	/* About 1.5 MiB of pages in one commit: past the tidy mark (1000
-	 * pages), short of the hard one. */
+	/* About 1300 pages of 4 KiB in one commit: past the tidy mark (1000
+	 * pages), short of the hard one (8000). */
 	memset(val, 'v', sizeof(val));
 	CHECK(rg_store_begin(st) == RG_STORE_OK);
-	for (int i = 0; i < 700; i++) {
+	for (int i = 0; i < 2600; i++) {
 		CHECK(snprintf(name, sizeof(name), "k%d", i) < (int)sizeof(name));
 		CHECK(rg_store_meta_put(st, name, val, sizeof(val)) == RG_STORE_OK);
 	}
@@ -199,7 +200,7 @@ TEST(store_wal_is_checkpointed_by_tidy_not_inside_commit)
 		void *v = NULL;
 		size_t len = 0;
 
-		CHECK(rg_store_meta_get(st, "k699", &v, &len) == RG_STORE_OK);
+		CHECK(rg_store_meta_get(st, "k2599", &v, &len) == RG_STORE_OK);
 		CHECK(len == sizeof(val) && memcmp(v, val, len) == 0);
 		free(v);
 	}

@@ -1,7 +1,7 @@
 /*
  * test_store_rekey.c -- the store's side of an online database rekey: the
  * copy under a new key opens with that key alone (SQLCipher used directly),
- * not with the old one, holds every row, keeps a 4096-byte database's page
+ * not with the old one, holds every row, keeps a 1024-byte database's page
  * size, and a failed copy leaves the database as it was and no file behind.
  */
 #include <stdio.h>
@@ -116,13 +116,13 @@ TEST(store_rekey_copy_opens_with_the_new_key_only_and_holds_every_row)
 	                             sizeof(err)) == 0, "%s", err);
 	CHECK_EQ_INT(info.records, 200);
 	CHECK_EQ_INT(info.audit_entries, 200);
-	CHECK_EQ_INT(info.page_size, 1024);
+	CHECK_EQ_INT(info.page_size, 4096);
 	CHECK(info.pages > 10);
-	CHECK(info.bytes == info.pages * 1024);
+	CHECK(info.bytes == info.pages * 4096);
 	/* The copy: the new key opens it, the old one does not; the live
 	 * database is untouched and still under the old key. */
-	CHECK_EQ_INT(rg_t_opens(tmp, newk, 1024), SQLITE_OK);
-	CHECK(rg_t_opens(tmp, oldk, 1024) != SQLITE_OK);
+	CHECK_EQ_INT(rg_t_opens(tmp, newk, 4096), SQLITE_OK);
+	CHECK(rg_t_opens(tmp, oldk, 4096) != SQLITE_OK);
 	CHECK_EQ_INT(rg_store_key_opens(tmp, newk, err, sizeof(err)), 1);
 	CHECK_EQ_INT(rg_store_key_opens(tmp, oldk, err, sizeof(err)), 0);
 	CHECK_EQ_INT(rg_store_key_opens(path, oldk, err, sizeof(err)), 1);
@@ -130,8 +130,8 @@ TEST(store_rekey_copy_opens_with_the_new_key_only_and_holds_every_row)
 	rg_store_close(st);
 	CHECKF(rg_store_rekey_swap(path, tmp, err, sizeof(err)) == 0, "%s", err);
 	CHECK(access(tmp, F_OK) != 0);
-	CHECK(rg_t_opens(path, oldk, 1024) != SQLITE_OK);
-	CHECK_EQ_INT(rg_t_opens(path, newk, 1024), SQLITE_OK);
+	CHECK(rg_t_opens(path, oldk, 4096) != SQLITE_OK);
+	CHECK_EQ_INT(rg_t_opens(path, newk, 4096), SQLITE_OK);
 	CHECK(rg_store_open(path, oldk, 0, err, sizeof(err)) == NULL);
 	st = rg_store_open(path, newk, 0, err, sizeof(err));
 	CHECKF(st != NULL, "%s", err);
@@ -148,7 +148,7 @@ TEST(store_rekey_copy_opens_with_the_new_key_only_and_holds_every_row)
 	CHECK(!rg_t_file_has(path, (const uint8_t *)hex, 64));
 }
 
-TEST(store_rekey_keeps_a_4096_byte_database_at_4096)
+TEST(store_rekey_keeps_a_1024_byte_database_at_1024)
 {
 	char path[512], tmp[600], err[256] = "", stmt[200], hex[65];
 	uint8_t oldk[32], newk[32];
@@ -160,13 +160,13 @@ TEST(store_rekey_keeps_a_4096_byte_database_at_4096)
 	randombytes_buf(newk, sizeof(newk));
 	rg_t_rpath(path, sizeof(path), "big.db");
 	snprintf(tmp, sizeof(tmp), "%s.rekey", path);
-	/* 4096-byte pages, SQLCipher 4's default, with 3's HMAC and KDF
-	 * (test_store_cipher.c has 4's throughout). */
+	/* 1024-byte pages, what recgate wrote before and SQLCipher 3's
+	 * default, with 3's HMAC and KDF (test_store_cipher.c has 4's). */
 	sodium_bin2hex(hex, sizeof(hex), oldk, 32);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	snprintf(stmt, sizeof(stmt), "PRAGMA key = \"x'%s'\";", hex);
 	CHECK(sqlite3_exec(db, stmt, NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096;"
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 1024;"
 	                   "PRAGMA cipher_hmac_algorithm = HMAC_SHA1;"
 	                   "PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA1;"
 	                   "CREATE TABLE x(a); INSERT INTO x VALUES(1);", NULL,
@@ -176,9 +176,9 @@ TEST(store_rekey_keeps_a_4096_byte_database_at_4096)
 	CHECKF(st != NULL, "%s", err);
 	CHECKF(rg_store_rekey_export(st, tmp, newk, oldk, &info, err,
 	                             sizeof(err)) == 0, "%s", err);
-	CHECK_EQ_INT(info.page_size, 4096);
-	CHECK_EQ_INT(rg_t_opens(tmp, newk, 4096), SQLITE_OK);
-	CHECK(rg_t_opens(tmp, newk, 1024) != SQLITE_OK);
+	CHECK_EQ_INT(info.page_size, 1024);
+	CHECK_EQ_INT(rg_t_opens(tmp, newk, 1024), SQLITE_OK);
+	CHECK(rg_t_opens(tmp, newk, 4096) != SQLITE_OK);
 	rg_store_close(st);
 	CHECKF(rg_store_rekey_swap(path, tmp, err, sizeof(err)) == 0, "%s", err);
 	st = rg_store_open(path, newk, 0, err, sizeof(err));
