@@ -423,7 +423,8 @@ rg_keeper_flush(rg_keeper *kp)
 	if (b != NULL) {
 		b->job.sync_fd = rg_store_wal_fd(kp->st);
 		if (b->job.sync_fd < 0) {
-			/* Never expected after a commit; sync the SQLite way. */
+			/* The WAL hook opened it at this commit, or failed
+			 * the commit: a broken invariant. */
 			fprintf(stderr, "recgated: write-ahead log not open; "
 			                "stopping\n");
 			abort();

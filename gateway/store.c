@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -780,7 +781,8 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
               char *err, size_t errlen)
 {
 	rg_store *st;
-	int flags = SQLITE_OPEN_READWRITE, rc;
+	struct stat sb;
+	int flags = SQLITE_OPEN_READWRITE, rc, existing;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -801,17 +803,19 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
 	/* Without CREATE a missing file is an error, not a new database. */
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
-	/* What recgate writes first, then the settings it still opens. A
+	/* A new (or empty) file gets what recgate writes; an existing one
+	 * is tried with every setting recgate opens, in probe order. A
 	 * wrong key fails every one with the same message. */
+	existing = stat(path, &sb) == 0 && sb.st_size > 0;
 	rc = -2;
-	for (int i = 0; i < rg_store_cipher_count() && (rc == -2 || rc == -3);
-	     i++) {
+	for (int k = 0; k < rg_store_cipher_count() && (rc == -2 || rc == -3);
+	     k++) {
 		if (st->db != NULL) {
 			sqlite3_close(st->db);
 			st->db = NULL;
 		}
-		rc = rg_store_connect(st, path, flags, key, i);
-		st->profile = i;
+		st->profile = existing ? rg_store_cipher_probe(k) : k;
+		rc = rg_store_connect(st, path, flags, key, st->profile);
 	}
 	if (rc != 0)
 		goto fail;

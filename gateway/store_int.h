@@ -46,6 +46,8 @@ int rg_store_audit_nodes_add(rg_store *st, uint64_t index,
  * profile 0 being what recgate writes on every SQLCipher version; the
  * others are tried in order when opening. */
 int rg_store_cipher_count(void);
+/* The profile to try k-th on an existing file (0 <= k < count), or -1. */
+int rg_store_cipher_probe(int k);
 /* A profile's short name, for messages. */
 const char *rg_store_cipher_name(int profile);
 /* The linked SQLCipher's major version (3, 4, ...), -1 if not SQLCipher. */

@@ -295,7 +295,8 @@ rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
 	/* As rg_store_open keys a connection, with every cipher profile it
 	 * accepts (store_cipher.c); the key through sqlite3_key, never in SQL
 	 * text. Only page 1 is read. */
-	for (int i = 0; i < rg_store_cipher_count() && ret == 0; i++) {
+	for (int k = 0; k < rg_store_cipher_count() && ret == 0; k++) {
+		int i = rg_store_cipher_probe(k);
 		char n[32];
 		sqlite3 *db = NULL;
 		int rc;

@@ -324,3 +324,29 @@ TEST(store_wrong_key_is_refused_under_every_cipher_profile)
 	CHECK_EQ_INT(rg_tc_raw(path, rg_tc_key, NULL,
 	                       "SELECT count(*) FROM early;"), SQLITE_OK);
 }
+
+/* Existing files are tried smaller pages first, each profile once, and a
+ * new file gets profile 0 (4096-byte pages). */
+TEST(store_probes_existing_files_with_smaller_pages_first)
+{
+	int seen[16] = {0}, last = 0, n = rg_store_cipher_count();
+
+	CHECK(n > 0 && n <= 16);
+	CHECK_EQ_STR(rg_store_cipher_name(0), "sqlcipher3-4096");
+	for (int k = 0; k < n; k++) {
+		int p = rg_store_cipher_probe(k), size;
+		const char *name;
+
+		CHECK(p >= 0 && p < n);
+		CHECK_EQ_INT(seen[p], 0);
+		seen[p] = 1;
+		name = rg_store_cipher_name(p);
+		CHECK(strrchr(name, '-') != NULL);
+		size = atoi(strrchr(name, '-') + 1);
+		CHECKF(size >= last, "probe %d: %s after %d-byte pages", k, name,
+		       last);
+		last = size;
+	}
+	CHECK_EQ_INT(rg_store_cipher_probe(n), -1);
+	CHECK_EQ_INT(rg_store_cipher_probe(-1), -1);
+}
