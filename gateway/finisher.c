@@ -34,15 +34,14 @@ struct rg_finisher {
 	struct rg_fin_job *ready, **ready_tail;
 };
 
-void
-rg_finisher_work(struct rg_fin_job *job)
+/* Every signature of job, in one rg_sig_hold run. */
+static void
+rg_finisher_sign(struct rg_fin_job *job)
 {
 	uint8_t sig[RG_SIG_LEN];
 	char b64[sodium_base64_ENCODED_LEN(RG_SIG_LEN,
 	                                   sodium_base64_VARIANT_ORIGINAL)];
 
-	if (job->sync_fd >= 0)
-		rg_store_sync_fd(job->sync_fd);
 	if (job->nsigs == 0)
 		return;
 	if (rg_sig_hold(job->key) != 0) {
@@ -61,6 +60,14 @@ rg_finisher_work(struct rg_fin_job *job)
 		memcpy(s->b64, b64, sizeof(b64) - 1);
 	}
 	rg_sig_release(job->key);
+}
+
+void
+rg_finisher_work(struct rg_fin_job *job)
+{
+	if (job->sync_fd >= 0)
+		rg_store_sync_fd(job->sync_fd);
+	rg_finisher_sign(job);
 }
 
 static void *
@@ -92,11 +99,7 @@ rg_finisher_main(void *arg)
 		}
 		tail = &run;
 		for (job = run; job != NULL; job = job->next) {
-			int fd = job->sync_fd;
-
-			job->sync_fd = -1; /* synced above */
-			rg_finisher_work(job);
-			job->sync_fd = fd;
+			rg_finisher_sign(job);
 			tail = &job->next;
 		}
 
