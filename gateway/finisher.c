@@ -29,6 +29,7 @@ struct rg_finisher {
 	pthread_cond_t back_cv;    /* drain waits for finished jobs */
 	int quit;
 	size_t busy;               /* submitted, not yet handed back */
+	int any_ready;             /* atomic: ready is not empty */
 	/* FIFO lists under mu: handed over, and finished. */
 	struct rg_fin_job *todo, **todo_tail;
 	struct rg_fin_job *ready, **ready_tail;
@@ -106,6 +107,7 @@ rg_finisher_main(void *arg)
 		pthread_mutex_lock(&f->mu);
 		*f->ready_tail = run;
 		f->ready_tail = tail;
+		__atomic_store_n(&f->any_ready, 1, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&f->back_cv);
 		uv_async_send(&f->async);
 	}
@@ -123,6 +125,7 @@ rg_finisher_deliver(rg_finisher *f)
 	job = f->ready;
 	f->ready = NULL;
 	f->ready_tail = &f->ready;
+	__atomic_store_n(&f->any_ready, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&f->mu);
 	for (; job != NULL; job = next) {
 		next = job->next;
@@ -133,6 +136,16 @@ rg_finisher_deliver(rg_finisher *f)
 		pthread_mutex_unlock(&f->mu);
 		f->done(f->ctx, job);
 	}
+}
+
+int
+rg_finisher_poll(rg_finisher *f)
+{
+	/* One load when nothing is back: cheap enough between requests. */
+	if (f == NULL || !__atomic_load_n(&f->any_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	rg_finisher_deliver(f);
+	return 1;
 }
 
 static void

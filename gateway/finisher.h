@@ -49,6 +49,10 @@ size_t rg_finisher_busy(const rg_finisher *f);
 /* Wait until every job handed over is finished and give them all back
  * (done callbacks run before this returns). Loop thread only. */
 void rg_finisher_drain(rg_finisher *f);
+/* Give back the jobs finished by now, without waiting for the loop to
+ * wake on them (the keeper's thread asks between requests of a long
+ * run). Loop thread only. 1 if any came back, else 0. NULL is fine. */
+int rg_finisher_poll(rg_finisher *f);
 /* Drain, stop the thread, and free f once its handle closed. NULL is fine. */
 void rg_finisher_close(rg_finisher *f);
 

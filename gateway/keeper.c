@@ -357,6 +357,13 @@ rg_batch_take(rg_keeper *kp)
 }
 
 void
+rg_keeper_poll(rg_keeper *kp)
+{
+	if (kp->fin != NULL)
+		(void)rg_finisher_poll(kp->fin);
+}
+
+void
 rg_keeper_drain(rg_keeper *kp)
 {
 	if (kp->fin != NULL)

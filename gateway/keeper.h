@@ -42,6 +42,11 @@ void rg_keeper_close(rg_keeper *kp);
  * stay valid until done is called. */
 void rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
                       rg_keeper_done done, void *ctx);
+/* Call the done callbacks of the committed batches that are durable and
+ * signed by now (they are otherwise called when the loop next polls):
+ * between the requests of a long run, so that their answers need not wait
+ * for the run's end. Never inside rg_keeper_handle's callbacks. */
+void rg_keeper_poll(rg_keeper *kp);
 
 /* Counters for /metrics and tests. */
 struct rg_keeper_stats {

@@ -90,6 +90,10 @@ rg_kmain_drained(void *ctx, rg_channel *ch)
 		rg_preverify_wait(km->pv, i);
 		rg_keeper_handle(km->kp, &km->run[i]->req, rg_kmain_done,
 		                 km->run[i]);
+		/* Earlier batches' answers leave as soon as they are durable,
+		 * not after this run: their senders' next requests then join
+		 * the batch this run fills. */
+		rg_keeper_poll(km->kp);
 	}
 	rg_preverify_end(km->pv);
 }

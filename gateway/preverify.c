@@ -56,7 +56,24 @@ struct rg_pv_job {
  * about as long as the keeper's own work on a request). */
 #define RG_PV_THREADS 2
 
+/*
+ * Public keys by keyid, for choosing the key a job verifies with: a
+ * lookup in the store cost the keeper's thread as much as the rest of
+ * preparing a run. A stale entry is harmless (rg_auth_check reads the key
+ * itself and ignores a note made with another one), and one whose
+ * verification fails is dropped, so a replaced key is read again.
+ * Direct-mapped; public keys only.
+ */
+#define RG_PV_KEYS 256
+
+struct rg_pv_key {
+	int used;
+	char keyid[128];
+	uint8_t pub[32];
+};
+
 struct rg_preverify {
+	struct rg_pv_key keys[RG_PV_KEYS];   /* the keeper's thread only */
 	pthread_t thread[RG_PV_THREADS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -269,6 +286,49 @@ rg_preverify_hash(const uint8_t *sig, size_t siglen, const char *base,
 	return 0;
 }
 
+/* The slot keyid maps to (FNV-1a). */
+static struct rg_pv_key *
+rg_pv_key_slot(struct rg_preverify *pv, const char *keyid)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)keyid; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &pv->keys[h % RG_PV_KEYS];
+}
+
+/* keyid's public key into pub, from the cache or the store. 0 or -1. */
+static int
+rg_pv_key_get(struct rg_preverify *pv, rg_store *st, const char *keyid,
+              uint8_t pub[32])
+{
+	struct rg_pv_key *k = rg_pv_key_slot(pv, keyid);
+	struct rg_store_key key;
+
+	if (k->used && strcmp(k->keyid, keyid) == 0) {
+		memcpy(pub, k->pub, 32);
+		return 0;
+	}
+	if (strlen(keyid) >= sizeof(k->keyid) ||
+	    rg_store_key_get(st, keyid, &key) != RG_STORE_OK)
+		return -1;
+	memcpy(pub, key.pub, 32);
+	k->used = 1;
+	memcpy(k->keyid, keyid, strlen(keyid) + 1);
+	memcpy(k->pub, key.pub, sizeof(k->pub));
+	return 0;
+}
+
+/* A verification with keyid's cached key failed: read it again next time. */
+static void
+rg_pv_key_drop(struct rg_preverify *pv, const char *keyid)
+{
+	struct rg_pv_key *k = rg_pv_key_slot(pv, keyid);
+
+	if (k->used && strcmp(k->keyid, keyid) == 0)
+		k->used = 0;
+}
+
 static const char *
 rg_pv_header(void *ctx, const char *lname)
 {
@@ -277,12 +337,12 @@ rg_pv_header(void *ctx, const char *lname)
 
 /* Everything the verification needs, or 0 to leave req to rg_auth_check. */
 static int
-rg_pv_prepare(rg_store *st, struct rg_request *req, struct rg_pv_job *job)
+rg_pv_prepare(struct rg_preverify *pv, rg_store *st, struct rg_request *req,
+              struct rg_pv_job *job)
 {
 	const char *si = rg_request_header(req, "signature-input");
 	const char *sv = rg_request_header(req, "signature");
 	struct rg_httpsig_msg msg = {0};
-	struct rg_store_key key;
 	const char *keyid, *alg;
 
 	memset(job, 0, sizeof(*job));
@@ -292,9 +352,8 @@ rg_pv_prepare(rg_store *st, struct rg_request *req, struct rg_pv_job *job)
 	keyid = rg_httpsig_keyid(job->hs);
 	alg = rg_httpsig_alg(job->hs);
 	if (keyid == NULL || alg == NULL || strcmp(alg, "ed25519") != 0 ||
-	    rg_store_key_get(st, keyid, &key) != RG_STORE_OK)
+	    rg_pv_key_get(pv, st, keyid, job->pub) != 0)
 		return 0;
-	memcpy(job->pub, key.pub, sizeof(job->pub));
 	msg.method = req->method;
 	msg.path = req->path;
 	msg.query = req->query;
@@ -343,7 +402,7 @@ rg_preverify_start(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
 		pv->job_of[0] = -1;
 	for (size_t i = 1; i < pv->nreqs; i++) {
 		pv->job_of[i] = -1;
-		if (rg_pv_prepare(st, reqs[i], &pv->jobs[pv->njobs]))
+		if (rg_pv_prepare(pv, st, reqs[i], &pv->jobs[pv->njobs]))
 			pv->job_of[i] = (int)pv->njobs++;
 		else
 			rg_pv_clear(&pv->jobs[pv->njobs]);
@@ -399,8 +458,12 @@ rg_preverify_wait(rg_preverify *pv, size_t i)
 	while (!job->done)
 		pthread_cond_wait(&pv->cv, &pv->mu);
 	pthread_mutex_unlock(&pv->mu);
-	if (!job->ok || rg_preverify_hash(job->sig, job->siglen, job->base,
-	                                  job->baselen, job->req->sig_hash) != 0)
+	if (!job->ok) {
+		rg_pv_key_drop(pv, rg_httpsig_keyid(job->hs));
+		return;
+	}
+	if (rg_preverify_hash(job->sig, job->siglen, job->base, job->baselen,
+	                      job->req->sig_hash) != 0)
 		return;
 	job->req->sig_ok = 1;
 	memcpy(job->req->sig_pub, job->pub, sizeof(job->req->sig_pub));

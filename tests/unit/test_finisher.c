@@ -1,7 +1,8 @@
 /*
  * test_finisher.c -- the finisher thread (gateway/finisher.c): committed
  * batches come back in order, each signature made with its job's key into
- * the room left for it, and drain returns only with every job back; a run
+ * the room left for it, and drain returns only with every job back (poll
+ * with those finished by now, and the keeper's answers with them); a run
  * of signatures (rg_sig_hold) signs as single signatures do; the store's
  * commits sync the log unless rg_store_commit_nosync leaves it to the
  * caller.
@@ -21,6 +22,7 @@
 #include "gateway/finisher.h"
 #include "gateway/store.h"
 #include "tests/test.h"
+#include "tests/unit/keeper_fixture.h"
 
 #define RG_T_B64 88 /* base64 of a 64-byte signature, with padding */
 #define RG_T_JOBS 24
@@ -141,6 +143,89 @@ TEST(finisher_gives_batches_back_in_order_each_signed_into_its_room)
 	free(b);
 	rg_sigkey_free(k1);
 	rg_sigkey_free(k2);
+}
+
+/* A millisecond's sleep, for the polling loops below. */
+static void
+rg_t_nap(void)
+{
+	struct timespec ms = {0, 1000000};
+
+	nanosleep(&ms, NULL);
+}
+
+TEST(finisher_poll_gives_back_what_is_finished_in_order_without_the_loop)
+{
+	uv_loop_t loop;
+	rg_sigkey *k = rg_sigkey_generate();
+	uint8_t pub[RG_SIG_PUBLEN];
+	struct rg_t_batch *b = calloc(RG_T_JOBS, sizeof(*b));
+	struct rg_t_back back = {{0}, 0};
+	rg_finisher *f;
+	int polls = 0, got = 0;
+
+	CHECK(k != NULL && b != NULL);
+	rg_sigkey_public(k, pub);
+	CHECK(uv_loop_init(&loop) == 0);
+	CHECK((f = rg_finisher_new(&loop, rg_t_done, &back)) != NULL);
+	CHECK_EQ_INT(rg_finisher_poll(NULL), 0);
+	CHECK_EQ_INT(rg_finisher_poll(f), 0); /* nothing handed over */
+	for (int i = 0; i < RG_T_JOBS; i++) {
+		rg_t_batch_init(&b[i], i, k, -1);
+		rg_finisher_submit(f, &b[i].job);
+	}
+	/* Each poll gives back a prefix of the jobs, never one twice. */
+	while (back.n < RG_T_JOBS && polls++ < 10000) {
+		int before = back.n;
+
+		got += rg_finisher_poll(f);
+		CHECK(back.n >= before);
+		if (back.n == before)
+			rg_t_nap();
+	}
+	CHECK_EQ_INT(back.n, RG_T_JOBS);
+	CHECK(got >= 1);
+	CHECK_EQ_INT(rg_finisher_busy(f), 0);
+	CHECK_EQ_INT(rg_finisher_poll(f), 0);
+	for (int i = 0; i < RG_T_JOBS; i++) {
+		CHECK_EQ_INT(back.order[i], i);
+		rg_t_check_batch(&b[i], pub);
+	}
+	/* The loop wakes to nothing left: no job comes back twice. */
+	CHECK_EQ_INT(uv_run(&loop, UV_RUN_NOWAIT), 0);
+	CHECK_EQ_INT(back.n, RG_T_JOBS);
+	rg_finisher_close(f);
+	CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	CHECK_EQ_INT(uv_loop_close(&loop), 0);
+	free(b);
+	rg_sigkey_free(k);
+}
+
+TEST(keeper_poll_answers_a_durable_batch_before_the_loop_wakes)
+{
+	struct fixture f;
+	struct treq t;
+	struct answer a = {0};
+	int polls = 0;
+
+	fixture_open(&f);
+	treq_make(&t, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	rg_keeper_handle(f.kp, &t.req, answer_cb, &a);
+	/* One iteration commits the batch in its check phase and hands it
+	 * to the finisher; the answer waits for it. */
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(a.count, 0);
+	while (a.count == 0 && polls++ < 10000) {
+		rg_keeper_poll(f.kp);
+		if (a.count == 0)
+			rg_t_nap();
+	}
+	CHECK_EQ_INT(a.count, 1);
+	CHECK_EQ_INT(a.status, 200);
+	keeper_run(&f.loop, f.kp);
+	CHECK_EQ_INT(a.count, 1);
+	treq_free(&t);
+	fixture_close(&f);
 }
 
 TEST(finisher_work_inline_signs_what_the_thread_would)

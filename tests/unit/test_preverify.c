@@ -162,3 +162,99 @@ TEST(preverify_parses_verified_submissions_ahead_and_nothing_else)
 	free(canon);
 	json_decref(want);
 }
+
+/* Run reqs[0..n) through pv and count the notes. */
+static int
+preverify_notes(rg_preverify *pv, rg_store *st, struct treq *t, int n)
+{
+	struct rg_request *reqs[8];
+	int notes = 0;
+
+	for (int i = 0; i < n; i++)
+		reqs[i] = &t[i].req;
+	rg_preverify_run(pv, st, reqs, (size_t)n);
+	for (int i = 0; i < n; i++)
+		notes += t[i].req.sig_ok;
+	return notes;
+}
+
+TEST(preverify_reads_a_key_again_once_a_verification_with_it_failed)
+{
+	struct fixture f;
+	struct treq t[3];
+	struct rg_store_key key;
+	struct rg_client_key other = {0};
+	uint8_t old_pub[32];
+	rg_preverify *pv = rg_preverify_new();
+
+	CHECK(pv != NULL);
+	fixture_open(&f);
+	/* The first run reads the key from the store and keeps it. */
+	for (int i = 0; i < 3; i++)
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 2);
+	for (int i = 0; i < 3; i++)
+		treq_free(&t[i]);
+	/* The key id now names another key, and requests are signed with it. */
+	CHECK(rg_store_key_get(f.kp->st, f.health.keyid, &key) == RG_STORE_OK);
+	memcpy(old_pub, key.pub, 32);
+	memcpy(other.department, f.health.department, sizeof(other.department));
+	memcpy(other.keyid, f.health.keyid, sizeof(other.keyid));
+	other.key = rg_sigkey_generate();
+	CHECK(other.key != NULL);
+	rg_sigkey_public(other.key, key.pub);
+	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
+	/* Verified with the key kept: no note, and the key is dropped... */
+	for (int i = 0; i < 3; i++)
+		treq_make(&t[i], &other, "POST", HAZARD_PATH, HAZARD_BODY);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 0);
+	for (int i = 0; i < 3; i++)
+		treq_free(&t[i]);
+	/* ...so the next run reads the new one, and notes under it. */
+	for (int i = 0; i < 3; i++)
+		treq_make(&t[i], &other, "POST", HAZARD_PATH, HAZARD_BODY);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 2);
+	CHECK(memcmp(t[2].req.sig_pub, key.pub, 32) == 0);
+	CHECK(memcmp(t[2].req.sig_pub, old_pub, 32) != 0);
+	for (int i = 0; i < 3; i++)
+		treq_free(&t[i]);
+	rg_sigkey_free(other.key);
+	fixture_close(&f);
+	rg_preverify_free(pv);
+}
+
+TEST(preverify_note_made_with_a_kept_key_the_store_replaced_is_refused)
+{
+	struct fixture f;
+	struct treq t[2];
+	struct rg_store_key key;
+	struct answer a = {0};
+	rg_preverify *pv = rg_preverify_new();
+
+	CHECK(pv != NULL);
+	fixture_open(&f);
+	for (int i = 0; i < 2; i++)
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 2), 1);
+	for (int i = 0; i < 2; i++)
+		treq_free(&t[i]);
+	/* The store's key changes; the kept one still verifies the old
+	 * signer's requests, and the note says so... */
+	CHECK(rg_store_key_get(f.kp->st, f.health.keyid, &key) == RG_STORE_OK);
+	key.pub[0] ^= 0x01;
+	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
+	for (int i = 0; i < 2; i++)
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 2), 1);
+	CHECK(memcmp(t[1].req.sig_pub, key.pub, 32) != 0);
+	/* ...but the keeper reads the store's key and refuses. */
+	rg_keeper_handle(f.kp, &t[1].req, answer_cb, &a);
+	keeper_run(&f.loop, f.kp);
+	CHECK_EQ_INT(a.count, 1);
+	CHECK_EQ_INT(a.status, 401);
+	CHECK_EQ_STR(a.code, "signature_invalid");
+	for (int i = 0; i < 2; i++)
+		treq_free(&t[i]);
+	fixture_close(&f);
+	rg_preverify_free(pv);
+}
