@@ -133,12 +133,25 @@ rg_ex_catalogue(struct rg_exchange *ex)
 	return 0;
 }
 
+/*
+ * A new record's id: 48 bits of the time in ms, big-endian, then 80
+ * random bits (the layout of RFC 9562's UUIDv7), in 32 hex digits. Ids
+ * made one after another sort together, so the records index takes each
+ * new one on its last page instead of on a random one (a page encrypted
+ * and written per record, and again at the checkpoint); 80 random bits
+ * keep two ids of the same millisecond apart.
+ */
 static void
-rg_random_id(char out[33])
+rg_record_id(int64_t now_ms, char out[33])
 {
 	uint8_t raw[16];
+	uint64_t t = now_ms > 0 ? (uint64_t)now_ms : 0;
 
-	randombytes_buf(raw, sizeof(raw));
+	for (int i = 5; i >= 0; i--) {
+		raw[i] = (uint8_t)(t & 0xff);
+		t >>= 8;
+	}
+	randombytes_buf(raw + 6, sizeof(raw) - 6);
 	rg_hex(raw, sizeof(raw), out);
 }
 
@@ -162,7 +175,7 @@ rg_ex_store_record(struct rg_exchange *ex, const rg_resource *res,
 
 	if (key == NULL)
 		return -1;
-	rg_random_id(id);
+	rg_record_id(ex->now_ms, id);
 	if (text == NULL &&
 	    (text = plain = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return -1;

@@ -33,7 +33,9 @@ struct rg_fmain {
 	uv_signal_t sigterm;
 	uv_timer_t drain;
 	uv_timer_t trim;
-	struct rg_inflight *inflight;
+	/* Oldest first: the keeper answers in about the order it was asked,
+	 * so an answer's request is found among the first few. */
+	struct rg_inflight *inflight, *inflight_tail;
 	size_t ninflight;
 	uint64_t next_id;
 	int stopping;
@@ -49,6 +51,8 @@ rg_fmain_unlink(struct rg_fmain *fm, struct rg_inflight *f)
 		fm->inflight = f->next;
 	if (f->next != NULL)
 		f->next->prev = f->prev;
+	else
+		fm->inflight_tail = f->prev;
 	fm->ninflight--;
 }
 
@@ -87,10 +91,12 @@ rg_fmain_request(void *ctx, const struct rg_request *req,
 	}
 	f->id = fm->next_id++;
 	f->reply = reply;
-	f->next = fm->inflight;
-	if (fm->inflight != NULL)
-		fm->inflight->prev = f;
-	fm->inflight = f;
+	f->prev = fm->inflight_tail;
+	if (fm->inflight_tail != NULL)
+		fm->inflight_tail->next = f;
+	else
+		fm->inflight = f;
+	fm->inflight_tail = f;
 	fm->ninflight++;
 	if (rg_channel_send(fm->keeper, frame, len) != 0) {
 		rg_fmain_unlink(fm, f);

@@ -314,3 +314,69 @@ TEST(store_light_mark_gives_back_claims_and_refuses_undo_after_a_write)
 	CHECK(rg_store_rollback(st) == RG_STORE_OK);
 	fixture_close(&f);
 }
+
+/* The id of the first record a submission's answer names, or "". */
+struct id_answer {
+	int count;
+	char id[64];
+};
+
+static void
+id_answer_cb(void *ctx, const struct rg_response *resp)
+{
+	struct id_answer *a = ctx;
+	json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+	json_t *rec = json_array_get(json_object_get(json_object_get(j,
+	    "result"), "records"), 0);
+	const char *id = json_string_value(json_object_get(rec, "id"));
+
+	a->count++;
+	snprintf(a->id, sizeof(a->id), "%s", id != NULL ? id : "");
+	json_decref(j);
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+TEST(keeper_record_ids_lead_with_their_time_and_sort_in_the_order_made)
+{
+	struct fixture f;
+	struct treq t[3];
+	struct id_answer a[3] = {{0}};
+	int64_t before, after;
+
+	fixture_open(&f);
+	before = wall_ms();
+	for (int i = 0; i < 3; i++) {
+		struct timespec ms2 = {0, 2000000};
+
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		rg_keeper_handle(f.kp, &t[i].req, id_answer_cb, &a[i]);
+		keeper_run(&f.loop, f.kp);
+		nanosleep(&ms2, NULL); /* the next one a later millisecond */
+	}
+	after = wall_ms();
+	for (int i = 0; i < 3; i++) {
+		long long t_ms = 0;
+
+		CHECK_EQ_INT(a[i].count, 1);
+		CHECK_EQ_INT(strlen(a[i].id), 32);
+		CHECK_EQ_INT(strspn(a[i].id, "0123456789abcdef"), 32);
+		/* 48 bits of milliseconds, then 80 random ones. */
+		CHECK(sscanf(a[i].id, "%12llx", &t_ms) == 1);
+		CHECK(t_ms >= before && t_ms <= after);
+		if (i > 0)
+			CHECK(strcmp(a[i - 1].id, a[i].id) < 0);
+	}
+	/* Two of the same millisecond still differ (the random part). */
+	CHECK(strcmp(a[0].id + 12, a[1].id + 12) != 0);
+	for (int i = 0; i < 3; i++)
+		treq_free(&t[i]);
+	fixture_close(&f);
+}
