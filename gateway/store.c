@@ -44,11 +44,20 @@ static const char rg_store_schema[] =
     " status TEXT NOT NULL,"
     " pub BLOB NOT NULL CHECK(length(pub)=32),"
     " created_ms INTEGER NOT NULL);"
+    /* The replay guard's claims as files before replay_log kept them:
+     * still read at open, pruned as they expire, never written. */
     "CREATE TABLE IF NOT EXISTS nonces("
     " keyid TEXT NOT NULL,"
     " nonce TEXT NOT NULL,"
     " expires_ms INTEGER NOT NULL,"
     " PRIMARY KEY(keyid, nonce)) WITHOUT ROWID;"
+    /* The replay guard's claims in the order they were made (tags:
+     * store_replay.c), read back into memory when first needed; by expiry
+     * for the prune, which claims made one after another share. */
+    "CREATE TABLE IF NOT EXISTS replay_log("
+    " tag BLOB NOT NULL CHECK(length(tag)=16),"
+    " expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS replay_log_expires ON replay_log(expires_ms);"
     "CREATE TABLE IF NOT EXISTS records("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " resource TEXT NOT NULL,"
@@ -111,10 +120,9 @@ enum rg_store_sql {
 	RG_SQL_DEPT_EACH,
 	RG_SQL_KEY_PUT,
 	RG_SQL_KEY_GET,
-	RG_SQL_NONCE_STALE,
 	RG_SQL_NONCE_INSERT,
 	RG_SQL_NONCE_PRUNE,
-	RG_SQL_NONCE_GET,
+	RG_SQL_NONCE_PRUNE_OLD,
 	RG_SQL_RECORD_PUT,
 	RG_SQL_RECORD_GET,
 	RG_SQL_CHANGES,
@@ -148,13 +156,10 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
 	    "SELECT k.keyid, k.dept, k.role, k.status, d.status, k.pub,"
 	    " k.created_ms FROM dept_keys k JOIN departments d ON d.id = k.dept"
 	    " WHERE k.keyid = ?1",
-	[RG_SQL_NONCE_STALE] =
-	    "DELETE FROM nonces WHERE keyid = ?1 AND nonce = ?2 AND expires_ms < ?3",
 	[RG_SQL_NONCE_INSERT] =
-	    "INSERT INTO nonces(keyid, nonce, expires_ms) VALUES(?1, ?2, ?3)",
-	[RG_SQL_NONCE_PRUNE] = "DELETE FROM nonces WHERE expires_ms < ?1",
-	[RG_SQL_NONCE_GET] =
-	    "SELECT expires_ms FROM nonces WHERE keyid = ?1 AND nonce = ?2",
+	    "INSERT INTO replay_log(tag, expires_ms) VALUES(?1, ?2)",
+	[RG_SQL_NONCE_PRUNE] = "DELETE FROM replay_log WHERE expires_ms < ?1",
+	[RG_SQL_NONCE_PRUNE_OLD] = "DELETE FROM nonces WHERE expires_ms < ?1",
 	[RG_SQL_RECORD_PUT] =
 	    "INSERT INTO records(resource, id, version, key_version, time_ms,"
 	    " sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -201,6 +206,8 @@ struct rg_store {
 	 * before COMMIT: outside a savepoint an insert costs a tenth of one
 	 * inside, SQLCipher encrypting every page a savepoint journals. */
 	struct rg_nonce_set *claims;
+	/* Every committed claim, once the first claim loaded them. */
+	struct rg_replay *replay;
 	int in_batch;           /* between rg_store_begin and commit/rollback */
 	/* Durability (rg_store_wal_hook): the WAL, opened once it exists,
 	 * is synced after every commit but those rg_store_commit_nosync
@@ -766,6 +773,7 @@ rg_store_close(rg_store *st)
 	rg_ckpt_stop(st->ckpt);
 	st->ckpt = NULL;
 	rg_nonce_set_free(st->claims);
+	rg_replay_free(st->replay);
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
 	/* With every statement finalized close cannot be busy; an open
@@ -904,6 +912,7 @@ rg_store_cipher_version(const rg_store *st)
 
 static int rg_store_nonce_insert(rg_store *st, const char *keyid,
                                  const char *nonce, int64_t expires_ms);
+static int rg_store_replay_load(rg_store *st);
 
 int
 rg_store_begin(rg_store *st)
@@ -924,7 +933,9 @@ rg_store_begin(rg_store *st)
 /* The batch's nonce claims become rows, outside any savepoint of the
  * keeper's (its exchanges' are all released or undone by now). A claim
  * that cannot be written fails the commit, and so the whole batch: none of
- * its exchanges is acknowledged without its nonce recorded. */
+ * its exchanges is acknowledged without its nonce recorded. Room for them
+ * in memory is made first, so that rg_store_claims_keep cannot fail once
+ * they are committed. */
 static int
 rg_store_claims_write(rg_store *st)
 {
@@ -933,6 +944,11 @@ rg_store_claims_write(rg_store *st)
 	/* One write operation for the seam, when there is anything to write. */
 	if (n > 0 && !rg_store_write_ok(st))
 		return RG_STORE_ERROR;
+	if (n > 0 && (rg_store_replay_load(st) != RG_STORE_OK ||
+	              rg_replay_reserve(st->replay, n) != 0)) {
+		rg_store_setmsg(st, "commit: nonce claims: out of memory");
+		return RG_STORE_ERROR;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *keyid, *nonce;
 		int64_t expires_ms;
@@ -944,10 +960,24 @@ rg_store_claims_write(rg_store *st)
 			return RG_STORE_ERROR;
 		}
 	}
-	/* The rows now stand or fall with the transaction. */
-	if (n > 0)
-		rg_nonce_set_clear(st->claims, 0);
 	return RG_STORE_OK;
+}
+
+/* The batch committed: its claims join the committed ones in memory. */
+static void
+rg_store_claims_keep(rg_store *st)
+{
+	size_t n = st->claims != NULL ? rg_nonce_set_count(st->claims) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *keyid, *nonce;
+		int64_t expires_ms;
+		uint8_t tag[RG_REPLAY_TAGLEN];
+
+		rg_nonce_set_get(st->claims, i, &keyid, &nonce, &expires_ms);
+		rg_replay_tag(keyid, nonce, tag);
+		rg_replay_put(st->replay, tag, expires_ms);
+	}
 }
 
 int
@@ -962,6 +992,7 @@ rg_store_commit(rg_store *st)
 	if (rg_store_run(st, RG_SQL_COMMIT, "commit") != RG_STORE_OK)
 		return RG_STORE_ERROR;
 	st->in_batch = 0;
+	rg_store_claims_keep(st);
 	if (st->claims != NULL)
 		rg_nonce_set_clear(st->claims, 1);
 	return RG_STORE_OK;
@@ -1282,17 +1313,18 @@ out:
 
 /* ---- nonces ---- */
 
-/* Step the nonce INSERT once: SQLite's result code. */
+/* Write one claim's row; SQLite's result code. */
 static int
 rg_store_nonce_insert(rg_store *st, const char *keyid, const char *nonce,
                       int64_t expires_ms)
 {
 	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_INSERT);
+	uint8_t tag[RG_REPLAY_TAGLEN];
 	int rc;
 
-	if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
-	    rg_store_bind_text(s, 2, nonce) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 3, expires_ms) != SQLITE_OK)
+	rg_replay_tag(keyid, nonce, tag);
+	if (rg_store_bind_blob(s, 1, tag, sizeof(tag)) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, expires_ms) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(s);
@@ -1300,56 +1332,92 @@ rg_store_nonce_insert(rg_store *st, const char *keyid, const char *nonce,
 	return rc;
 }
 
-/*
- * A claim inside a batch: refused when the table holds the nonce unexpired
- * or the batch already claimed it, else kept in the batch's set for
- * rg_store_commit to insert. The batch holds the write lock (BEGIN
- * IMMEDIATE), so nothing else can insert the row in between. Returns an
- * RG_STORE_ code, or 1 when the set is full and the caller must insert.
- */
+/* Put the claims sql reads (tag or key id and nonce, then expiry) into r. */
 static int
-rg_store_nonce_defer(rg_store *st, const char *keyid, const char *nonce,
-                     int64_t expires_ms, int64_t now_ms)
+rg_store_replay_read(rg_store *st, struct rg_replay *r, const char *sql,
+                     int legacy)
 {
-	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_GET);
-	int rc, stale = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
 
-	if (rg_nonce_set_has(st->claims, keyid, nonce))
-		return RG_STORE_EXISTS;
-	if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
-	    rg_store_bind_text(s, 2, nonce) != SQLITE_OK) {
-		rg_store_seterr(st, "nonce_claim");
-		rg_store_done(s);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		rg_store_seterr(st, "loading the nonce claims");
 		return RG_STORE_ERROR;
 	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		stale = sqlite3_column_int64(s, 0) < now_ms;
-	rg_store_done(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rg_store_seterr(st, "nonce_claim");
-		return RG_STORE_ERROR;
-	}
-	if (rc == SQLITE_ROW && !stale)
-		return RG_STORE_EXISTS;
-	if (rg_nonce_set_add(st->claims, keyid, nonce, expires_ms) != 0)
-		return 1;
-	/* An expired row guards nothing any more (the signature it came
-	 * from is outside the window too): it goes now, inside the
-	 * exchange's savepoint, so that the insert at COMMIT cannot clash. */
-	if (stale) {
-		s = rg_store_stmt(st, RG_SQL_NONCE_STALE);
-		if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
-		    rg_store_bind_text(s, 2, nonce) != SQLITE_OK ||
-		    sqlite3_bind_int64(s, 3, now_ms) != SQLITE_OK) {
-			rg_store_seterr(st, "nonce_claim");
-			rg_store_done(s);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint8_t tag[RG_REPLAY_TAGLEN];
+
+		if (legacy) {
+			const char *keyid = (const char *)sqlite3_column_text(s, 0);
+			const char *nonce = (const char *)sqlite3_column_text(s, 1);
+
+			if (keyid == NULL || nonce == NULL)
+				continue;
+			rg_replay_tag(keyid, nonce, tag);
+		} else {
+			if (sqlite3_column_bytes(s, 0) != (int)sizeof(tag))
+				continue; /* the CHECK keeps this from happening */
+			memcpy(tag, sqlite3_column_blob(s, 0), sizeof(tag));
+		}
+		if (rg_replay_reserve(r, 1) != 0) {
+			rg_store_setmsg(st, "loading the nonce claims: out of "
+			                    "memory");
+			sqlite3_finalize(s);
 			return RG_STORE_ERROR;
 		}
-		if (rg_store_run(st, RG_SQL_NONCE_STALE, "nonce_claim") !=
-		    RG_STORE_OK)
-			return RG_STORE_ERROR;
+		rg_replay_put(r, tag, sqlite3_column_int64(s, legacy ? 2 : 1));
 	}
+	if (rc != SQLITE_DONE) {
+		rg_store_seterr(st, "loading the nonce claims");
+		sqlite3_finalize(s);
+		return RG_STORE_ERROR;
+	}
+	sqlite3_finalize(s);
+	return RG_STORE_OK;
+}
+
+/*
+ * Every committed claim into memory, once per open store: those of
+ * replay_log and those older files kept in nonces. Expired ones too (the
+ * prune drops them): which are expired depends on the caller's clock.
+ */
+static int
+rg_store_replay_load(rg_store *st)
+{
+	struct rg_replay *r;
+
+	if (st->replay != NULL)
+		return RG_STORE_OK;
+	if ((r = rg_replay_new()) == NULL) {
+		rg_store_setmsg(st, "loading the nonce claims: out of memory");
+		return RG_STORE_ERROR;
+	}
+	if (rg_store_replay_read(st, r, "SELECT keyid, nonce, expires_ms FROM "
+	                         "nonces", 1) != RG_STORE_OK ||
+	    rg_store_replay_read(st, r, "SELECT tag, expires_ms FROM replay_log",
+	                         0) != RG_STORE_OK) {
+		rg_replay_free(r);
+		return RG_STORE_ERROR;
+	}
+	st->replay = r;
+	return RG_STORE_OK;
+}
+
+/* A claim that an earlier one still guards: RG_STORE_EXISTS, else OK (an
+ * expired claim guards nothing: the signature it came from is outside
+ * the window too), or RG_STORE_ERROR. */
+static int
+rg_store_nonce_check(rg_store *st, const char *keyid, const char *nonce,
+                     int64_t now_ms)
+{
+	uint8_t tag[RG_REPLAY_TAGLEN];
+	int64_t expires_ms;
+
+	if (rg_store_replay_load(st) != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	rg_replay_tag(keyid, nonce, tag);
+	if (rg_replay_find(st->replay, tag, &expires_ms) && expires_ms >= now_ms)
+		return RG_STORE_EXISTS;
 	return RG_STORE_OK;
 }
 
@@ -1357,7 +1425,7 @@ int
 rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
                         int64_t expires_ms, int64_t now_ms)
 {
-	sqlite3_stmt *s;
+	uint8_t tag[RG_REPLAY_TAGLEN];
 	int rc;
 
 	if (keyid == NULL || nonce == NULL) {
@@ -1368,34 +1436,34 @@ rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
 		return RG_STORE_ERROR;
 	if (st->in_batch && st->claims != NULL &&
 	    !sqlite3_get_autocommit(st->db)) {
-		rc = rg_store_nonce_defer(st, keyid, nonce, expires_ms, now_ms);
-		if (rc != 1)
+		/* In the batch's set until rg_store_commit writes it; the
+		 * batch holds the write lock, so nothing else can claim it
+		 * in between. */
+		if (rg_nonce_set_has(st->claims, keyid, nonce))
+			return RG_STORE_EXISTS;
+		if ((rc = rg_store_nonce_check(st, keyid, nonce, now_ms)) !=
+		    RG_STORE_OK)
 			return rc;
-	}
-	rc = rg_store_nonce_insert(st, keyid, nonce, expires_ms);
-	/* A row whose time has passed guards nothing any more (the signature
-	 * it came from is outside the window too): clear it so that the
-	 * insert decides. Fresh nonces, nearly all of them, skip this. */
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		s = rg_store_stmt(st, RG_SQL_NONCE_STALE);
-		if (rg_store_bind_text(s, 1, keyid) != SQLITE_OK ||
-		    rg_store_bind_text(s, 2, nonce) != SQLITE_OK ||
-		    sqlite3_bind_int64(s, 3, now_ms) != SQLITE_OK) {
-			rg_store_seterr(st, "nonce_claim");
-			rg_store_done(s);
+		if (rg_nonce_set_add(st->claims, keyid, nonce, expires_ms) != 0) {
+			rg_store_setmsg(st, "nonce_claim: too many in one batch");
 			return RG_STORE_ERROR;
 		}
-		if (rg_store_run(st, RG_SQL_NONCE_STALE, "nonce_claim") != RG_STORE_OK)
-			return RG_STORE_ERROR;
-		if (sqlite3_changes(st->db) > 0)
-			rc = rg_store_nonce_insert(st, keyid, nonce, expires_ms);
-	}
-	if (rc == SQLITE_DONE)
 		return RG_STORE_OK;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return RG_STORE_EXISTS;
-	rg_store_seterr(st, "nonce_claim");
-	return RG_STORE_ERROR;
+	}
+	/* Outside a batch: the row now, in memory once it is written. */
+	if ((rc = rg_store_nonce_check(st, keyid, nonce, now_ms)) != RG_STORE_OK)
+		return rc;
+	if (rg_replay_reserve(st->replay, 1) != 0) {
+		rg_store_setmsg(st, "nonce_claim: out of memory");
+		return RG_STORE_ERROR;
+	}
+	if (rg_store_nonce_insert(st, keyid, nonce, expires_ms) != SQLITE_DONE) {
+		rg_store_seterr(st, "nonce_claim");
+		return RG_STORE_ERROR;
+	}
+	rg_replay_tag(keyid, nonce, tag);
+	rg_replay_put(st->replay, tag, expires_ms);
+	return RG_STORE_OK;
 }
 
 int
@@ -1413,19 +1481,35 @@ rg_store_nonce_claim(rg_store *st, const char *keyid, const char *nonce,
 	                                   ts.tv_nsec / 1000000);
 }
 
-int
-rg_store_nonce_prune(rg_store *st, int64_t now_ms)
+/* Delete the rows of one prune statement expired at now_ms. */
+static int
+rg_store_nonce_prune_one(rg_store *st, enum rg_store_sql which, int64_t now_ms)
 {
-	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_PRUNE);
+	sqlite3_stmt *s = rg_store_stmt(st, which);
 
-	if (!rg_store_write_ok(st))
-		return RG_STORE_ERROR;
 	if (sqlite3_bind_int64(s, 1, now_ms) != SQLITE_OK) {
 		rg_store_seterr(st, "nonce_prune");
 		rg_store_done(s);
 		return RG_STORE_ERROR;
 	}
-	return rg_store_run(st, RG_SQL_NONCE_PRUNE, "nonce_prune");
+	return rg_store_run(st, which, "nonce_prune");
+}
+
+int
+rg_store_nonce_prune(rg_store *st, int64_t now_ms)
+{
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	if (rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE, now_ms) !=
+	        RG_STORE_OK ||
+	    rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE_OLD, now_ms) !=
+	        RG_STORE_OK)
+		return RG_STORE_ERROR;
+	/* Whether or not the rows' deletion commits, what it deleted had
+	 * expired: memory may forget them now. A failed sweep keeps them. */
+	if (st->replay != NULL)
+		(void)rg_replay_sweep(st->replay, now_ms);
+	return RG_STORE_OK;
 }
 
 /* ---- records ---- */

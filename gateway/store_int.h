@@ -79,4 +79,23 @@ void rg_nonce_set_rewind(struct rg_nonce_set *ns);
 void rg_nonce_set_pop(struct rg_nonce_set *ns);
 void rg_nonce_set_clear(struct rg_nonce_set *ns, int savepoints_too);
 
+/* store_replay.c: the committed nonce claims in memory, by tag (the
+ * replay_log table holds them on disk). find: 1 with the claim's expiry,
+ * or 0. reserve makes room for n more puts (0, or -1 when out of memory),
+ * after which put cannot fail; put keeps the later expiry of a tag seen
+ * twice. sweep drops the claims expired at now_ms (0, or -1: kept). */
+#define RG_REPLAY_TAGLEN 16
+struct rg_replay;
+void rg_replay_tag(const char *keyid, const char *nonce,
+                   uint8_t tag[RG_REPLAY_TAGLEN]);
+struct rg_replay *rg_replay_new(void);
+void rg_replay_free(struct rg_replay *r);
+int rg_replay_find(const struct rg_replay *r,
+                   const uint8_t tag[RG_REPLAY_TAGLEN], int64_t *expires_ms);
+int rg_replay_reserve(struct rg_replay *r, size_t n);
+void rg_replay_put(struct rg_replay *r, const uint8_t tag[RG_REPLAY_TAGLEN],
+                   int64_t expires_ms);
+int rg_replay_sweep(struct rg_replay *r, int64_t now_ms);
+size_t rg_replay_count(const struct rg_replay *r);
+
 #endif

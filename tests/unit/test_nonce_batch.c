@@ -34,14 +34,14 @@ rg_nb_open(void)
 	return st;
 }
 
-/* Rows in the nonces table, as the database says. */
+/* Rows in the replay log, as the database says. */
 static int
 rg_nb_rows(rg_store *st)
 {
 	sqlite3_stmt *s = NULL;
 	int n = -1;
 
-	CHECK(sqlite3_prepare_v2(rg_store_db(st), "SELECT count(*) FROM nonces",
+	CHECK(sqlite3_prepare_v2(rg_store_db(st), "SELECT count(*) FROM replay_log",
 	                         -1, &s, NULL) == SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int(s, 0);
@@ -78,11 +78,12 @@ TEST(batch_nonce_claim_refuses_a_replay_within_the_batch_and_after_reopen)
 	st = rg_nb_open();
 	CHECK(rg_store_begin(st) == RG_STORE_OK);
 	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 5000, 3000) == RG_STORE_EXISTS);
-	/* An expired row guards nothing: reclaimed, and written once. */
+	/* An expired claim guards nothing: reclaimed, and written once (the
+	 * expired row stays until the prune). */
 	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 6000) == RG_STORE_OK);
 	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 6000) == RG_STORE_EXISTS);
 	CHECK(rg_store_commit(st) == RG_STORE_OK);
-	CHECK_EQ_INT(rg_nb_rows(st), 2);
+	CHECK_EQ_INT(rg_nb_rows(st), 3);
 	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 7000) == RG_STORE_EXISTS);
 	rg_store_close(st);
 }
@@ -138,20 +139,8 @@ TEST(batch_nonce_claim_that_cannot_be_written_fails_the_commit)
 {
 	rg_store *st = rg_nb_open();
 
-	/* A row that appears behind the claim's back (nothing in recgate
-	 * does this) makes the insert at COMMIT clash: the commit fails and
-	 * the caller's rollback leaves nothing. */
-	CHECK(rg_store_begin(st) == RG_STORE_OK);
-	CHECK(rg_store_nonce_claim_at(st, "k", "a", 5000, 0) == RG_STORE_OK);
-	CHECK(rg_store_nonce_claim_at(st, "k", "b", 5000, 0) == RG_STORE_OK);
-	CHECK(sqlite3_exec(rg_store_db(st), "INSERT INTO nonces VALUES('k', 'b', 5000)",
-	                   NULL, NULL, NULL) == SQLITE_OK);
-	CHECK(rg_store_commit(st) == RG_STORE_ERROR);
-	CHECK(strstr(rg_store_errmsg(st), "nonce claims") != NULL);
-	CHECK(rg_store_rollback(st) == RG_STORE_OK);
-	CHECK_EQ_INT(rg_nb_rows(st), 0);
-
-	/* The injected failure of that write does the same. */
+	/* The claims' rows cannot be written: the commit fails, the
+	 * caller's rollback leaves no row, and memory took none of them. */
 	CHECK(rg_store_begin(st) == RG_STORE_OK);
 	CHECK(rg_store_nonce_claim_at(st, "k", "a", 5000, 0) == RG_STORE_OK);
 	rg_store_fail_after(st, 2); /* 1: the commit, 2: the claims' rows */
@@ -159,6 +148,11 @@ TEST(batch_nonce_claim_that_cannot_be_written_fails_the_commit)
 	rg_store_fail_after(st, 0);
 	CHECK(rg_store_rollback(st) == RG_STORE_OK);
 	CHECK_EQ_INT(rg_nb_rows(st), 0);
+	/* The nonce is free: the next batch takes it. */
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "a", 5000, 0) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 1);
 	rg_store_close(st);
 }
 
@@ -244,4 +238,99 @@ TEST(keeper_failed_nonce_write_at_commit_fails_the_batch_and_burns_nothing)
 	}
 	CHECK_EQ_INT(f.kp->audit_size, 3);
 	fixture_close(&f);
+}
+
+/* ---- the committed claims in memory (store_replay.c) ---- */
+
+TEST(replay_set_finds_what_it_took_grows_and_sweeps_the_expired)
+{
+	struct rg_replay *r = rg_replay_new();
+	uint8_t a[RG_REPLAY_TAGLEN], b[RG_REPLAY_TAGLEN];
+	int64_t exp = 0;
+	int found = 0;
+
+	CHECK(r != NULL);
+	/* Tags: key id and nonce kept apart, and each pair its own. */
+	rg_replay_tag("ab", "c", a);
+	rg_replay_tag("a", "bc", b);
+	CHECK(memcmp(a, b, sizeof(a)) != 0);
+	rg_replay_tag("k", "n", a);
+	rg_replay_tag("k", "n", b);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK_EQ_INT(rg_replay_find(r, a, &exp), 0); /* empty */
+	/* Ten thousand claims, half expiring at 1000 and half at 5000,
+	 * through several growths. */
+	for (int i = 0; i < 10000; i++) {
+		char n[32];
+		uint8_t t[RG_REPLAY_TAGLEN];
+
+		snprintf(n, sizeof(n), "nonce-%d", i);
+		rg_replay_tag("k", n, t);
+		CHECK(rg_replay_reserve(r, 1) == 0);
+		rg_replay_put(r, t, i % 2 ? 5000 : 1000);
+	}
+	CHECK_EQ_INT(rg_replay_count(r), 10000);
+	for (int i = 0; i < 10000; i++) {
+		char n[32];
+		uint8_t t[RG_REPLAY_TAGLEN];
+
+		snprintf(n, sizeof(n), "nonce-%d", i);
+		rg_replay_tag("k", n, t);
+		if (rg_replay_find(r, t, &exp) && exp == (i % 2 ? 5000 : 1000))
+			found++;
+	}
+	CHECK_EQ_INT(found, 10000);
+	rg_replay_tag("k", "nonce-10000", a);
+	CHECK_EQ_INT(rg_replay_find(r, a, &exp), 0);
+	/* A tag seen again keeps the later expiry, and counts once. */
+	rg_replay_tag("k", "nonce-0", a);
+	CHECK(rg_replay_reserve(r, 1) == 0);
+	rg_replay_put(r, a, 3000);
+	rg_replay_put(r, a, 2000);
+	CHECK(rg_replay_find(r, a, &exp) && exp == 3000);
+	CHECK_EQ_INT(rg_replay_count(r), 10000);
+	/* The sweep at 2000 drops the 4999 that expired at 1000. */
+	CHECK(rg_replay_sweep(r, 2000) == 0);
+	CHECK_EQ_INT(rg_replay_count(r), 5001);
+	rg_replay_tag("k", "nonce-2", b);
+	CHECK_EQ_INT(rg_replay_find(r, b, &exp), 0);
+	CHECK(rg_replay_find(r, a, &exp) && exp == 3000);
+	rg_replay_tag("k", "nonce-9999", b);
+	CHECK(rg_replay_find(r, b, &exp) && exp == 5000);
+	rg_replay_free(r);
+}
+
+TEST(store_nonces_an_older_file_kept_still_refuse_their_replay)
+{
+	rg_store *st = rg_nb_open();
+
+	/* A file from before the replay log: its claims in nonces. */
+	CHECK(sqlite3_exec(rg_store_db(st),
+	                   "INSERT INTO nonces VALUES('k', 'old', 5000);"
+	                   "INSERT INTO nonces VALUES('k', 'gone', 1500)",
+	                   NULL, NULL, NULL) == SQLITE_OK);
+	rg_store_close(st);
+	st = rg_nb_open();
+	CHECK(rg_store_nonce_claim_at(st, "k", "old", 5000, 1000) ==
+	      RG_STORE_EXISTS);
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "old", 5000, 1000) ==
+	      RG_STORE_EXISTS);
+	CHECK(rg_store_nonce_claim_at(st, "k", "gone", 5000, 2000) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	/* The prune takes expired rows from both tables. */
+	CHECK(rg_store_nonce_prune(st, 6000) == RG_STORE_OK);
+	{
+		sqlite3_stmt *s = NULL;
+
+		CHECK(sqlite3_prepare_v2(rg_store_db(st),
+		    "SELECT count(*) FROM nonces", -1, &s, NULL) == SQLITE_OK);
+		CHECK(sqlite3_step(s) == SQLITE_ROW);
+		CHECK_EQ_INT(sqlite3_column_int(s, 0), 0);
+		sqlite3_finalize(s);
+	}
+	CHECK_EQ_INT(rg_nb_rows(st), 0);
+	CHECK(rg_store_nonce_claim_at(st, "k", "old", 9000, 6000) == RG_STORE_OK);
+	rg_store_close(st);
 }
