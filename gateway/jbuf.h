@@ -26,7 +26,8 @@ void rg_jbuf_int(struct rg_jbuf *b, int64_t v);
 /* Is s valid UTF-8 as json_string() requires (no overlong forms, no
  * surrogates, nothing past U+10FFFF)? json_string refuses the others. */
 int rg_jbuf_utf8_ok(const char *s);
-/* bin as a JSON string of its standard, padded Base64. */
+/* bin as a JSON string of its standard, padded Base64. Public bytes
+ * only: the encoding is not constant-time. */
 void rg_jbuf_b64(struct rg_jbuf *b, const uint8_t *bin, size_t len);
 /* The text, NUL-terminated (the caller frees it), its length in *len;
  * NULL if an allocation failed. The buffer is empty afterwards. */

@@ -295,6 +295,20 @@ rg_pending_release(struct rg_pending *p, int failed)
 	p->sig = (struct rg_sig_later){0};
 }
 
+static void
+rg_keeper_replies_out(rg_keeper *kp)
+{
+	if (kp->replies_out != NULL)
+		kp->replies_out(kp->replies_ctx);
+}
+
+void
+rg_keeper_on_replies_out(rg_keeper *kp, void (*fn)(void *ctx), void *ctx)
+{
+	kp->replies_out = fn;
+	kp->replies_ctx = ctx;
+}
+
 /* Sign a checkpoint once enough durable entries are past the last one:
  * never over an entry that could still be lost or rolled back. */
 static void
@@ -315,6 +329,7 @@ rg_keeper_batch_done(void *ctx, struct rg_fin_job *job)
 
 	for (size_t i = 0; i < b->n; i++)
 		rg_pending_release(&b->pending[i], job->failed);
+	rg_keeper_replies_out(kp);
 	if (b->audit_size > kp->committed_size)
 		kp->committed_size = b->audit_size;
 	free(b);
@@ -464,6 +479,8 @@ rg_keeper_flush(rg_keeper *kp)
 	kp->stats.audit_size = kp->audit_size;
 	for (size_t i = 0; i < kp->npending; i++)
 		rg_pending_release(&kp->pending[i], failed);
+	if (kp->npending > 0)
+		rg_keeper_replies_out(kp);
 	kp->npending = 0;
 	if (!failed && b == NULL)
 		rg_keeper_checkpoint_due(kp);
@@ -597,6 +614,8 @@ rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
 		rg_reencrypt_batch_end(kp, 0);
 		for (size_t i = 0; i < kp->npending; i++)
 			rg_pending_release(&kp->pending[i], 1);
+		if (kp->npending > 0)
+			rg_keeper_replies_out(kp);
 		kp->npending = 0;
 		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK)
 			abort();

@@ -47,6 +47,13 @@ void rg_keeper_handle(rg_keeper *kp, const struct rg_request *req,
  * between the requests of a long run, so that their answers need not wait
  * for the run's end. Never inside rg_keeper_handle's callbacks. */
 void rg_keeper_poll(rg_keeper *kp);
+/* fn(ctx) after each run of replies that leave together (a batch's, or
+ * a failed batch's), once all were passed to their done callbacks: a
+ * caller that gathers them sends them at once. Replies made inside
+ * rg_keeper_handle itself (refused before any batch) are not followed by
+ * it: the caller sends those after handling. */
+void rg_keeper_on_replies_out(rg_keeper *kp, void (*fn)(void *ctx),
+                              void *ctx);
 
 /* Counters for /metrics and tests. */
 struct rg_keeper_stats {

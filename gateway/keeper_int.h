@@ -58,6 +58,10 @@ struct rg_keeper {
 	/* Committed batches being synced and signed (finisher.h), their
 	 * replies released as each comes back; NULL: done inline. */
 	rg_finisher *fin;
+	/* Called once the replies that leave together have all been
+	 * passed to their done callbacks (rg_keeper_on_replies_out). */
+	void (*replies_out)(void *ctx);
+	void *replies_ctx;
 	/* The running exchange's receipt signature, when rg_ex_finish left
 	 * it to the finisher; moved to its pending reply once held. */
 	struct rg_sig_later later;

@@ -37,14 +37,66 @@ struct rg_kmain {
 	rg_preverify *pv;
 	struct rg_kreq *run[RG_PREVERIFY_MAX];
 	size_t nrun;
+	/* Answers gathered for one channel and sent in one write when the
+	 * replies that leave together are all out: one wake-up of the front
+	 * per batch rather than one per answer. */
+	rg_channel *out_ch;     /* holds a reference while out_len > 0 */
+	uint8_t *out;
+	size_t out_len, out_cap;
 };
 
 /* One request in the keeper's hands; it owns its decoded copy. */
 struct rg_kreq {
+	struct rg_kmain *km;
 	rg_channel *ch;
 	uint64_t id;
 	struct rg_request req;
 };
+
+/* Send the gathered answers. */
+static void
+rg_kmain_out_flush(void *ctx)
+{
+	struct rg_kmain *km = ctx;
+	rg_channel *ch = km->out_ch;
+
+	if (km->out_len == 0)
+		return;
+	if (rg_channel_send(ch, km->out, km->out_len) != 0)
+		rg_channel_close(ch);
+	km->out = NULL;
+	km->out_len = km->out_cap = 0;
+	km->out_ch = NULL;
+	rg_channel_unref(ch);
+}
+
+/* Gather one answer's frame (taking it) for ch. 0, or -1: not taken. */
+static int
+rg_kmain_out_add(struct rg_kmain *km, rg_channel *ch, uint8_t *frame,
+                 size_t len)
+{
+	if (km->out_len > 0 && km->out_ch != ch)
+		rg_kmain_out_flush(km);
+	if (km->out_cap - km->out_len < len) {
+		size_t cap = km->out_cap ? km->out_cap : 65536;
+		uint8_t *p;
+
+		while (cap - km->out_len < len)
+			cap *= 2;
+		if ((p = realloc(km->out, cap)) == NULL)
+			return -1;
+		km->out = p;
+		km->out_cap = cap;
+	}
+	if (km->out_len == 0) {
+		km->out_ch = ch;
+		rg_channel_ref(ch);
+	}
+	memcpy(km->out + km->out_len, frame, len);
+	km->out_len += len;
+	free(frame);
+	return 0;
+}
 
 static void
 rg_kmain_done(void *ctx, const struct rg_response *resp)
@@ -55,7 +107,10 @@ rg_kmain_done(void *ctx, const struct rg_response *resp)
 
 	if (rg_channel_alive(kr->ch)) {
 		frame = rg_wire_encode_response(kr->id, resp, &len);
-		if (frame == NULL || rg_channel_send(kr->ch, frame, len) != 0)
+		if (frame == NULL)
+			rg_channel_close(kr->ch);
+		else if (rg_kmain_out_add(kr->km, kr->ch, frame, len) != 0 &&
+		         rg_channel_send(kr->ch, frame, len) != 0)
 			rg_channel_close(kr->ch);
 	}
 	rg_channel_unref(kr->ch);
@@ -96,6 +151,8 @@ rg_kmain_drained(void *ctx, rg_channel *ch)
 		rg_keeper_poll(km->kp);
 	}
 	rg_preverify_end(km->pv);
+	/* Answers made while handling (refusals before any batch). */
+	rg_kmain_out_flush(km);
 }
 
 static int
@@ -121,6 +178,7 @@ rg_kmain_frame(void *ctx, rg_channel *ch, const uint8_t *frame, size_t len)
 		free(kr);
 		return -1;
 	}
+	kr->km = km;
 	kr->ch = ch;
 	rg_channel_ref(ch);
 	if (km->nrun == RG_PREVERIFY_MAX)
@@ -195,6 +253,7 @@ rg_kmain_signal(uv_signal_t *s, int signum)
 	/* Commit and answer what is in hand, then let go of everything. */
 	rg_keeper_close(km->kp);
 	km->kp = NULL;
+	rg_kmain_out_flush(km);
 	if (km->front != NULL) {
 		rg_channel *ch = km->front;
 		km->front = NULL;
@@ -226,6 +285,7 @@ rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
 		fprintf(stderr, "recgated[keeper]: %s\n", err);
 		return 1;
 	}
+	rg_keeper_on_replies_out(km.kp, rg_kmain_out_flush, &km);
 	/* Without it (out of memory) every signature is checked inline. */
 	km.pv = rg_preverify_new();
 	if (uv_poll_init(km.loop, &km.control, control_fd) != 0 ||
@@ -248,6 +308,7 @@ rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
 		return 1;
 	}
 	uv_run(km.loop, UV_RUN_DEFAULT);
+	rg_kmain_out_flush(&km); /* nothing is left by now; if it were */
 	uv_loop_close(km.loop);
 	rg_preverify_free(km.pv);
 	return 0;

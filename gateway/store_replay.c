@@ -138,7 +138,8 @@ rg_replay_rebuild(struct rg_replay *r, size_t cap, int64_t now_ms)
 	return 0;
 }
 
-/* Slots for n entries at most three quarters full. */
+/* The fewest slots (a power of two, 64 at least) that hold n entries at
+ * most three quarters full: between 4/3 and 8/3 slots an entry. */
 static size_t
 rg_replay_cap_for(size_t n)
 {
@@ -158,8 +159,8 @@ rg_replay_reserve(struct rg_replay *r, size_t n)
 		return -1;
 	if (r->cap > 0 && need <= r->cap / 4 * 3)
 		return 0;
-	/* Twice what is needed: growing again waits as long as this did. */
-	return rg_replay_rebuild(r, rg_replay_cap_for(need * 2), RG_REPLAY_EMPTY);
+	/* At least twice the slots: growth is geometric. */
+	return rg_replay_rebuild(r, rg_replay_cap_for(need), RG_REPLAY_EMPTY);
 }
 
 void
@@ -189,7 +190,7 @@ rg_replay_sweep(struct rg_replay *r, int64_t now_ms)
 	for (size_t i = 0; i < r->cap; i++)
 		live += r->slot[i].expires_ms != RG_REPLAY_EMPTY &&
 		        r->slot[i].expires_ms >= now_ms;
-	return rg_replay_rebuild(r, rg_replay_cap_for(live * 2), now_ms);
+	return rg_replay_rebuild(r, rg_replay_cap_for(live), now_ms);
 }
 
 size_t

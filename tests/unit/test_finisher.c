@@ -377,3 +377,75 @@ TEST(live_store_checkpoints_in_the_background_and_keeps_every_row)
 	}
 	rg_store_close(st);
 }
+
+/* Counts the hook's calls and the answers out at the last one. */
+struct out_count {
+	int calls;
+	int answered_at_call;
+	struct answer *a;
+	int n;
+};
+
+static void
+out_count_cb(void *ctx)
+{
+	struct out_count *o = ctx;
+
+	o->calls++;
+	o->answered_at_call = 0;
+	for (int i = 0; i < o->n; i++)
+		o->answered_at_call += o->a[i].count;
+}
+
+TEST(keeper_tells_when_a_batch_s_replies_are_all_out)
+{
+	struct fixture f;
+	struct treq t[3];
+	struct answer a[3] = {{0}};
+	struct out_count o = {0, 0, a, 3};
+
+	fixture_open(&f);
+	rg_keeper_on_replies_out(f.kp, out_count_cb, &o);
+	for (int i = 0; i < 3; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+	}
+	CHECK_EQ_INT(o.calls, 0);
+	keeper_run(&f.loop, f.kp);
+	/* One batch: one call, after its three replies. */
+	CHECK_EQ_INT(o.calls, 1);
+	CHECK_EQ_INT(o.answered_at_call, 3);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(a[i].status, 200);
+		treq_free(&t[i]);
+	}
+	/* A batch whose commit fails: its failed replies, then the call. */
+	memset(a, 0, sizeof(a));
+	o.calls = 0;
+	for (int i = 0; i < 2; i++) {
+		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
+		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+	}
+	o.n = 2;
+	rg_store_fail_after(f.kp->st, 1);
+	keeper_run(&f.loop, f.kp);
+	rg_store_fail_after(f.kp->st, 0);
+	CHECK_EQ_INT(o.calls, 1);
+	CHECK_EQ_INT(o.answered_at_call, 2);
+	CHECK_EQ_INT(a[0].status, 500);
+	for (int i = 0; i < 2; i++)
+		treq_free(&t[i]);
+	/* A request refused before any batch (no such route) is answered
+	 * at once, without the call: the caller sends it after handling. */
+	memset(a, 0, sizeof(a));
+	o.calls = 0;
+	treq_make(&t[0], &f.health, "GET", "/v1/no-such-route", "");
+	rg_keeper_handle(f.kp, &t[0].req, answer_cb, &a[0]);
+	CHECK_EQ_INT(a[0].count, 1);
+	CHECK_EQ_INT(a[0].status, 404);
+	keeper_run(&f.loop, f.kp);
+	CHECK_EQ_INT(o.calls, 0);
+	treq_free(&t[0]);
+	rg_keeper_on_replies_out(f.kp, NULL, NULL);
+	fixture_close(&f);
+}

@@ -177,3 +177,48 @@ TEST(jbuf_utf8_check_accepts_what_json_string_accepts)
 		json_decref(s);
 	}
 }
+
+TEST(jbuf_base64_is_libsodium_s_standard_padded_encoding)
+{
+	uint8_t bin[100];
+
+	randombytes_buf(bin, sizeof(bin));
+	/* Every length, so every padding case and each byte position. */
+	for (size_t len = 0; len <= sizeof(bin); len++) {
+		char want[sodium_base64_ENCODED_LEN(100,
+		                                    sodium_base64_VARIANT_ORIGINAL)];
+		struct rg_jbuf b = {0};
+		size_t n;
+		char *got;
+
+		sodium_bin2base64(want, sizeof(want), bin, len,
+		                  sodium_base64_VARIANT_ORIGINAL);
+		rg_jbuf_b64(&b, bin, len);
+		got = rg_jbuf_take(&b, &n);
+		CHECK(got != NULL);
+		CHECK_EQ_INT(n, strlen(want) + 2);
+		CHECK(got[0] == '"' && got[n - 1] == '"');
+		CHECK(strncmp(got + 1, want, strlen(want)) == 0);
+		free(got);
+	}
+	/* All 256 byte values in each position of a group. */
+	for (int shift = 0; shift < 3; shift++) {
+		uint8_t all[3 * 256];
+		char want[sodium_base64_ENCODED_LEN(sizeof(all),
+		                                    sodium_base64_VARIANT_ORIGINAL)];
+		struct rg_jbuf b = {0};
+		size_t n;
+		char *got;
+
+		memset(all, 0, sizeof(all));
+		for (int v = 0; v < 256; v++)
+			all[3 * v + shift] = (uint8_t)v;
+		sodium_bin2base64(want, sizeof(want), all, sizeof(all),
+		                  sodium_base64_VARIANT_ORIGINAL);
+		rg_jbuf_b64(&b, all, sizeof(all));
+		got = rg_jbuf_take(&b, &n);
+		CHECK(got != NULL && n == strlen(want) + 2);
+		CHECK(strncmp(got + 1, want, strlen(want)) == 0);
+		free(got);
+	}
+}
