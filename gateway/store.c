@@ -910,8 +910,9 @@ rg_store_cipher_version(const rg_store *st)
 
 /* ---- transactions ---- */
 
-static int rg_store_nonce_insert(rg_store *st, const char *keyid,
-                                 const char *nonce, int64_t expires_ms);
+static int rg_store_nonce_insert(rg_store *st,
+                                 const uint8_t tag[RG_REPLAY_TAGLEN],
+                                 int64_t expires_ms);
 static int rg_store_replay_load(rg_store *st);
 
 int
@@ -950,11 +951,11 @@ rg_store_claims_write(rg_store *st)
 		return RG_STORE_ERROR;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *keyid, *nonce;
+		const uint8_t *tag;
 		int64_t expires_ms;
 
-		rg_nonce_set_get(st->claims, i, &keyid, &nonce, &expires_ms);
-		if (rg_store_nonce_insert(st, keyid, nonce, expires_ms) !=
+		rg_nonce_set_get(st->claims, i, &tag, &expires_ms);
+		if (rg_store_nonce_insert(st, tag, expires_ms) !=
 		    SQLITE_DONE) {
 			rg_store_seterr(st, "commit: nonce claims");
 			return RG_STORE_ERROR;
@@ -970,12 +971,10 @@ rg_store_claims_keep(rg_store *st)
 	size_t n = st->claims != NULL ? rg_nonce_set_count(st->claims) : 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *keyid, *nonce;
+		const uint8_t *tag;
 		int64_t expires_ms;
-		uint8_t tag[RG_REPLAY_TAGLEN];
 
-		rg_nonce_set_get(st->claims, i, &keyid, &nonce, &expires_ms);
-		rg_replay_tag(keyid, nonce, tag);
+		rg_nonce_set_get(st->claims, i, &tag, &expires_ms);
 		rg_replay_put(st->replay, tag, expires_ms);
 	}
 }
@@ -1315,15 +1314,13 @@ out:
 
 /* Write one claim's row; SQLite's result code. */
 static int
-rg_store_nonce_insert(rg_store *st, const char *keyid, const char *nonce,
+rg_store_nonce_insert(rg_store *st, const uint8_t tag[RG_REPLAY_TAGLEN],
                       int64_t expires_ms)
 {
 	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_INSERT);
-	uint8_t tag[RG_REPLAY_TAGLEN];
 	int rc;
 
-	rg_replay_tag(keyid, nonce, tag);
-	if (rg_store_bind_blob(s, 1, tag, sizeof(tag)) != SQLITE_OK ||
+	if (rg_store_bind_blob(s, 1, tag, RG_REPLAY_TAGLEN) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 2, expires_ms) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
@@ -1405,12 +1402,11 @@ rg_store_replay_load(rg_store *st)
 
 /* A claim that an earlier one still guards: RG_STORE_EXISTS, else OK (an
  * expired claim guards nothing: the signature it came from is outside
- * the window too), or RG_STORE_ERROR. */
+ * the window too), or RG_STORE_ERROR. The claim's tag into tag. */
 static int
 rg_store_nonce_check(rg_store *st, const char *keyid, const char *nonce,
-                     int64_t now_ms)
+                     int64_t now_ms, uint8_t tag[RG_REPLAY_TAGLEN])
 {
-	uint8_t tag[RG_REPLAY_TAGLEN];
 	int64_t expires_ms;
 
 	if (rg_store_replay_load(st) != RG_STORE_OK)
@@ -1441,27 +1437,28 @@ rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
 		 * in between. */
 		if (rg_nonce_set_has(st->claims, keyid, nonce))
 			return RG_STORE_EXISTS;
-		if ((rc = rg_store_nonce_check(st, keyid, nonce, now_ms)) !=
+		if ((rc = rg_store_nonce_check(st, keyid, nonce, now_ms, tag)) !=
 		    RG_STORE_OK)
 			return rc;
-		if (rg_nonce_set_add(st->claims, keyid, nonce, expires_ms) != 0) {
+		if (rg_nonce_set_add(st->claims, keyid, nonce, tag,
+		                     expires_ms) != 0) {
 			rg_store_setmsg(st, "nonce_claim: too many in one batch");
 			return RG_STORE_ERROR;
 		}
 		return RG_STORE_OK;
 	}
 	/* Outside a batch: the row now, in memory once it is written. */
-	if ((rc = rg_store_nonce_check(st, keyid, nonce, now_ms)) != RG_STORE_OK)
+	if ((rc = rg_store_nonce_check(st, keyid, nonce, now_ms, tag)) !=
+	    RG_STORE_OK)
 		return rc;
 	if (rg_replay_reserve(st->replay, 1) != 0) {
 		rg_store_setmsg(st, "nonce_claim: out of memory");
 		return RG_STORE_ERROR;
 	}
-	if (rg_store_nonce_insert(st, keyid, nonce, expires_ms) != SQLITE_DONE) {
+	if (rg_store_nonce_insert(st, tag, expires_ms) != SQLITE_DONE) {
 		rg_store_seterr(st, "nonce_claim");
 		return RG_STORE_ERROR;
 	}
-	rg_replay_tag(keyid, nonce, tag);
 	rg_replay_put(st->replay, tag, expires_ms);
 	return RG_STORE_OK;
 }

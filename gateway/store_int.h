@@ -57,9 +57,12 @@ int rg_store_cipher_major(sqlite3 *db);
  * SQLCipher cannot express it (skip it), -1 failed. */
 int rg_store_cipher_apply(sqlite3 *db, const char *schema, int profile);
 
-/* store_nonce.c: the nonce claims of the open batch, inserted by store.c
- * just before COMMIT (the set runs no SQL). add: 0, or -1 when full or out
- * of memory (the caller then inserts the claim itself). mark/rewind/pop
+/* A claim's replay tag (store_replay.c): BLAKE2b-128 of key id and nonce. */
+#define RG_REPLAY_TAGLEN 16
+
+/* store_nonce.c: the nonce claims of the open batch, with their tags,
+ * inserted by store.c just before COMMIT (the set runs no SQL). add: 0, or
+ * -1 when full or out of memory (the claim is then refused). mark/rewind/pop
  * follow SAVEPOINT / ROLLBACK TO / RELEASE; mark fails when nested too
  * deep. clear forgets every claim (and the marks when savepoints_too). */
 struct rg_nonce_set;
@@ -68,12 +71,12 @@ void rg_nonce_set_free(struct rg_nonce_set *ns);
 int rg_nonce_set_has(const struct rg_nonce_set *ns, const char *keyid,
                      const char *nonce);
 int rg_nonce_set_add(struct rg_nonce_set *ns, const char *keyid,
-                     const char *nonce, int64_t expires_ms);
+                     const char *nonce, const uint8_t tag[RG_REPLAY_TAGLEN],
+                     int64_t expires_ms);
 size_t rg_nonce_set_count(const struct rg_nonce_set *ns);
-/* The i-th claim; the strings are the set's until it changes. */
+/* The i-th claim; the tag is the set's until it changes. */
 void rg_nonce_set_get(const struct rg_nonce_set *ns, size_t i,
-                      const char **keyid, const char **nonce,
-                      int64_t *expires_ms);
+                      const uint8_t **tag, int64_t *expires_ms);
 int rg_nonce_set_mark(struct rg_nonce_set *ns);
 void rg_nonce_set_rewind(struct rg_nonce_set *ns);
 void rg_nonce_set_pop(struct rg_nonce_set *ns);
@@ -84,7 +87,6 @@ void rg_nonce_set_clear(struct rg_nonce_set *ns, int savepoints_too);
  * or 0. reserve makes room for n more puts (0, or -1 when out of memory),
  * after which put cannot fail; put keeps the later expiry of a tag seen
  * twice. sweep drops the claims expired at now_ms (0, or -1: kept). */
-#define RG_REPLAY_TAGLEN 16
 struct rg_replay;
 void rg_replay_tag(const char *keyid, const char *nonce,
                    uint8_t tag[RG_REPLAY_TAGLEN]);

@@ -19,6 +19,7 @@
 
 struct rg_nonce_claim {
 	size_t text;            /* keyid, '\0', nonce, '\0' in ns->text */
+	uint8_t tag[RG_REPLAY_TAGLEN]; /* the claim's replay tag */
 	int64_t expires_ms;
 	uint32_t bucket;
 	uint32_t next;          /* the bucket's older claim, or NONE */
@@ -131,7 +132,8 @@ rg_nonce_set_rehash(struct rg_nonce_set *ns, uint32_t nb)
 
 int
 rg_nonce_set_add(struct rg_nonce_set *ns, const char *keyid,
-                 const char *nonce, int64_t expires_ms)
+                 const char *nonce, const uint8_t tag[RG_REPLAY_TAGLEN],
+                 int64_t expires_ms)
 {
 	size_t klen = strlen(keyid), nlen = strlen(nonce);
 	size_t need = klen + 1 + nlen + 1;
@@ -166,8 +168,9 @@ rg_nonce_set_add(struct rg_nonce_set *ns, const char *keyid,
 	memcpy(ns->text + ns->textlen, keyid, klen + 1);
 	memcpy(ns->text + ns->textlen + klen + 1, nonce, nlen + 1);
 	h = rg_nonce_set_hash(ns, keyid, klen, nonce, nlen) & (ns->nbucket - 1);
-	ns->c[ns->n] = (struct rg_nonce_claim){ns->textlen, expires_ms, h,
+	ns->c[ns->n] = (struct rg_nonce_claim){ns->textlen, {0}, expires_ms, h,
 	                                       ns->bucket[h]};
+	memcpy(ns->c[ns->n].tag, tag, RG_REPLAY_TAGLEN);
 	ns->bucket[h] = ns->n++;
 	ns->textlen += need;
 	return 0;
@@ -180,13 +183,10 @@ rg_nonce_set_count(const struct rg_nonce_set *ns)
 }
 
 void
-rg_nonce_set_get(const struct rg_nonce_set *ns, size_t i, const char **keyid,
-                 const char **nonce, int64_t *expires_ms)
+rg_nonce_set_get(const struct rg_nonce_set *ns, size_t i,
+                 const uint8_t **tag, int64_t *expires_ms)
 {
-	const char *t = ns->text + ns->c[i].text;
-
-	*keyid = t;
-	*nonce = t + strlen(t) + 1;
+	*tag = ns->c[i].tag;
 	*expires_ms = ns->c[i].expires_ms;
 }
 
