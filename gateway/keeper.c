@@ -26,8 +26,13 @@
  * commits before taking the next one, which bounds the memory held for
  * replies. */
 #define RG_BATCH_MAX 4096
-/* Expired nonces are pruned at most this often. */
+/* Expired nonce claims are pruned at most this often, at most
+ * RG_PRUNE_CHUNK rows in a batch: at thousands of exchanges a second a
+ * minute's claims are hundreds of thousands of rows, whose deletion in one
+ * batch held every exchange in it for a good part of a second; in chunks
+ * the next batches share it, a millisecond or so each. */
 #define RG_PRUNE_INTERVAL_MS 60000
+#define RG_PRUNE_CHUNK 2048
 
 /*
  * The keeper's clock: the wall clock plus clock_offset_ms, which only
@@ -516,10 +521,16 @@ rg_keeper_begin(rg_keeper *kp)
 	kp->in_batch = 1;
 	uv_check_start(&kp->commit_check, rg_keeper_commit_cb);
 	now = rg_keeper_now_ms();
-	if (now - kp->last_prune_ms >= RG_PRUNE_INTERVAL_MS) {
+	if (kp->prune_more || now - kp->last_prune_ms >= RG_PRUNE_INTERVAL_MS) {
+		int more = 0;
+
 		/* A failed prune only leaves old nonces behind a while. */
-		if (rg_store_nonce_prune(kp->st, now) == RG_STORE_OK)
-			kp->last_prune_ms = now;
+		if (rg_store_nonce_prune(kp->st, now, RG_PRUNE_CHUNK, &more) ==
+		    RG_STORE_OK) {
+			if (!kp->prune_more)
+				kp->last_prune_ms = now;
+			kp->prune_more = more;
+		}
 	}
 	return 0;
 }

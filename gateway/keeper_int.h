@@ -55,6 +55,7 @@ struct rg_keeper {
 	size_t npending, cap_pending;
 	uv_check_t commit_check;
 	int64_t last_prune_ms;
+	int prune_more;         /* the last prune left expired claims */
 	/* Committed batches being synced and signed (finisher.h), their
 	 * replies released as each comes back; NULL: done inline. */
 	rg_finisher *fin;

@@ -158,7 +158,11 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
 	    " WHERE k.keyid = ?1",
 	[RG_SQL_NONCE_INSERT] =
 	    "INSERT INTO replay_log(tag, expires_ms) VALUES(?1, ?2)",
-	[RG_SQL_NONCE_PRUNE] = "DELETE FROM replay_log WHERE expires_ms < ?1",
+	/* Oldest first, at most ?2 rows (-1: all), by the expiry index. */
+	[RG_SQL_NONCE_PRUNE] = "DELETE FROM replay_log WHERE rowid IN"
+	                       " (SELECT rowid FROM replay_log"
+	                       " WHERE expires_ms < ?1 ORDER BY expires_ms"
+	                       " LIMIT ?2)",
 	[RG_SQL_NONCE_PRUNE_OLD] = "DELETE FROM nonces WHERE expires_ms < ?1",
 	[RG_SQL_RECORD_PUT] =
 	    "INSERT INTO records(resource, id, version, key_version, time_ms,"
@@ -1478,30 +1482,48 @@ rg_store_nonce_claim(rg_store *st, const char *keyid, const char *nonce,
 	                                   ts.tv_nsec / 1000000);
 }
 
-/* Delete the rows of one prune statement expired at now_ms. */
+/* Delete the rows of one prune statement expired at now_ms; limit binds
+ * ?2 when the statement has it. *deleted: how many went. */
 static int
-rg_store_nonce_prune_one(rg_store *st, enum rg_store_sql which, int64_t now_ms)
+rg_store_nonce_prune_one(rg_store *st, enum rg_store_sql which, int64_t now_ms,
+                         int64_t limit, int64_t *deleted)
 {
 	sqlite3_stmt *s = rg_store_stmt(st, which);
 
-	if (sqlite3_bind_int64(s, 1, now_ms) != SQLITE_OK) {
+	if (sqlite3_bind_int64(s, 1, now_ms) != SQLITE_OK ||
+	    (sqlite3_bind_parameter_count(s) >= 2 &&
+	     sqlite3_bind_int64(s, 2, limit) != SQLITE_OK)) {
 		rg_store_seterr(st, "nonce_prune");
 		rg_store_done(s);
 		return RG_STORE_ERROR;
 	}
-	return rg_store_run(st, which, "nonce_prune");
+	if (rg_store_run(st, which, "nonce_prune") != RG_STORE_OK)
+		return RG_STORE_ERROR;
+	*deleted = sqlite3_changes(st->db);
+	return RG_STORE_OK;
 }
 
 int
-rg_store_nonce_prune(rg_store *st, int64_t now_ms)
+rg_store_nonce_prune(rg_store *st, int64_t now_ms, size_t limit, int *more)
 {
+	int64_t lim = limit > 0 && limit < INT64_MAX ? (int64_t)limit : -1;
+	int64_t deleted = 0, old = 0;
+
+	if (more != NULL)
+		*more = 0;
 	if (!rg_store_write_ok(st))
 		return RG_STORE_ERROR;
-	if (rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE, now_ms) !=
-	        RG_STORE_OK ||
-	    rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE_OLD, now_ms) !=
-	        RG_STORE_OK)
+	if (rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE, now_ms, lim,
+	                             &deleted) != RG_STORE_OK ||
+	    rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE_OLD, now_ms, lim,
+	                             &old) != RG_STORE_OK)
 		return RG_STORE_ERROR;
+	if (lim > 0 && deleted >= lim) {
+		/* Maybe more: the set is swept once the table is. */
+		if (more != NULL)
+			*more = 1;
+		return RG_STORE_OK;
+	}
 	/* Whether or not the rows' deletion commits, what it deleted had
 	 * expired: memory may forget them now. A failed sweep keeps them. */
 	if (st->replay != NULL)

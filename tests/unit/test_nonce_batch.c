@@ -320,7 +320,7 @@ TEST(store_nonces_an_older_file_kept_still_refuse_their_replay)
 	      RG_STORE_OK);
 	CHECK(rg_store_commit(st) == RG_STORE_OK);
 	/* The prune takes expired rows from both tables. */
-	CHECK(rg_store_nonce_prune(st, 6000) == RG_STORE_OK);
+	CHECK(rg_store_nonce_prune(st, 6000, 0, NULL) == RG_STORE_OK);
 	{
 		sqlite3_stmt *s = NULL;
 
@@ -332,5 +332,50 @@ TEST(store_nonces_an_older_file_kept_still_refuse_their_replay)
 	}
 	CHECK_EQ_INT(rg_nb_rows(st), 0);
 	CHECK(rg_store_nonce_claim_at(st, "k", "old", 9000, 6000) == RG_STORE_OK);
+	rg_store_close(st);
+}
+
+TEST(store_nonce_prune_in_chunks_takes_the_oldest_and_says_when_more_are_left)
+{
+	rg_store *st = rg_nb_open();
+	char nonce[16];
+	int more = -1;
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	for (int i = 0; i < 10; i++) {
+		snprintf(nonce, sizeof(nonce), "e%d", i);
+		CHECK(rg_store_nonce_claim_at(st, "k", nonce, 2000 + i, 1000) ==
+		      RG_STORE_OK);
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(nonce, sizeof(nonce), "live%d", i);
+		CHECK(rg_store_nonce_claim_at(st, "k", nonce, 9000, 1000) ==
+		      RG_STORE_OK);
+	}
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_rows(st), 13);
+	/* Four at a time, oldest first: the live claims stay to the end. */
+	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
+	CHECK_EQ_INT(more, 1);
+	CHECK_EQ_INT(rg_nb_rows(st), 9);
+	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
+	CHECK_EQ_INT(more, 1);
+	CHECK_EQ_INT(rg_nb_rows(st), 5);
+	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
+	CHECK_EQ_INT(more, 0);
+	CHECK_EQ_INT(rg_nb_rows(st), 3);
+	/* Nothing left to take: no more, the live claims untouched. */
+	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
+	CHECK_EQ_INT(more, 0);
+	CHECK_EQ_INT(rg_nb_rows(st), 3);
+	CHECK(rg_store_nonce_claim_at(st, "k", "live1", 9000, 5000) ==
+	      RG_STORE_EXISTS);
+	CHECK(rg_store_nonce_claim_at(st, "k", "e3", 9000, 5000) == RG_STORE_OK);
+	rg_store_close(st);
+	/* Read back from the table after reopening: the same answers. */
+	st = rg_nb_open();
+	CHECK(rg_store_nonce_claim_at(st, "k", "live2", 9000, 5000) ==
+	      RG_STORE_EXISTS);
+	CHECK(rg_store_nonce_claim_at(st, "k", "e7", 9000, 5000) == RG_STORE_OK);
 	rg_store_close(st);
 }

@@ -337,7 +337,7 @@ TEST(store_expired_nonce_can_be_reclaimed_or_pruned)
 	CHECK(rg_store_nonce_claim_at(st, "k1", "n1", 5000, 4000) == RG_STORE_EXISTS);
 
 	CHECK(rg_store_nonce_claim_at(st, "k1", "n2", 3000, 1000) == RG_STORE_OK);
-	CHECK(rg_store_nonce_prune(st, 3001) == RG_STORE_OK);
+	CHECK(rg_store_nonce_prune(st, 3001, 0, NULL) == RG_STORE_OK);
 	/* Pruned rows are gone even for a clock that says they are live. */
 	CHECK(rg_store_nonce_claim_at(st, "k1", "n2", 3000, 0) == RG_STORE_OK);
 	/* The unexpired one survived the prune. */
