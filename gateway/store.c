@@ -1503,6 +1503,12 @@ rg_store_nonce_prune_one(rg_store *st, enum rg_store_sql which, int64_t now_ms,
 	return RG_STORE_OK;
 }
 
+/* Slots of the claims in memory a prune sweeps for each row it may delete:
+ * a pass over a table of two million slots (the five-minute window at
+ * 6,000 claims/s) in some 64 calls, a millisecond or less each, instead of
+ * 80 ms in one. */
+#define RG_STORE_SWEEP_PER_ROW 16
+
 int
 rg_store_nonce_prune(rg_store *st, int64_t now_ms, size_t limit, int *more)
 {
@@ -1525,9 +1531,13 @@ rg_store_nonce_prune(rg_store *st, int64_t now_ms, size_t limit, int *more)
 		return RG_STORE_OK;
 	}
 	/* Whether or not the rows' deletion commits, what it deleted had
-	 * expired: memory may forget them now. A failed sweep keeps them. */
-	if (st->replay != NULL)
-		(void)rg_replay_sweep(st->replay, now_ms);
+	 * expired: memory may forget them now, a part of it per call. */
+	if (st->replay != NULL &&
+	    !rg_replay_sweep(st->replay, now_ms,
+	                     lim > 0 ? (size_t)lim * RG_STORE_SWEEP_PER_ROW
+	                             : SIZE_MAX) &&
+	    more != NULL)
+		*more = 1;
 	return RG_STORE_OK;
 }
 

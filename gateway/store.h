@@ -120,10 +120,11 @@ int rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
 /*
  * Forget the claims expired at now_ms: at most limit rows of the claims'
  * table, oldest first (0: no limit), so that no batch stalls on a whole
- * minute's claims at once; *more (may be NULL) tells that some may be
- * left for another call. The claims in memory are swept on the call that
- * leaves none. Older files' nonces rows go all at once (never written,
- * they are gone one window after the upgrade).
+ * minute's claims at once; then, once the table has none left, the claims
+ * in memory, a part of them per call (limit × 16 slots). *more (may be
+ * NULL) tells that work may be left for another call. Older files' nonces
+ * rows go all at once (never written, they are gone one window after the
+ * upgrade).
  */
 int rg_store_nonce_prune(rg_store *st, int64_t now_ms, size_t limit,
                          int *more);

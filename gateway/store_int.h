@@ -86,7 +86,11 @@ void rg_nonce_set_clear(struct rg_nonce_set *ns, int savepoints_too);
  * replay_log table holds them on disk). find: 1 with the claim's expiry,
  * or 0. reserve makes room for n more puts (0, or -1 when out of memory),
  * after which put cannot fail; put keeps the later expiry of a tag seen
- * twice. sweep drops the claims expired at now_ms (0, or -1: kept). */
+ * twice. sweep drops the claims expired at now_ms from at most nslots
+ * slots, going on from where the last call stopped, in place (no claim
+ * is hashed again): 1 when that finished a pass over every slot (and a
+ * table less than an eighth full shrank), 0 when slots are left. slots:
+ * the table's size, 24 bytes a slot. */
 struct rg_replay;
 void rg_replay_tag(const char *keyid, const char *nonce,
                    uint8_t tag[RG_REPLAY_TAGLEN]);
@@ -97,7 +101,8 @@ int rg_replay_find(const struct rg_replay *r,
 int rg_replay_reserve(struct rg_replay *r, size_t n);
 void rg_replay_put(struct rg_replay *r, const uint8_t tag[RG_REPLAY_TAGLEN],
                    int64_t expires_ms);
-int rg_replay_sweep(struct rg_replay *r, int64_t now_ms);
+int rg_replay_sweep(struct rg_replay *r, int64_t now_ms, size_t nslots);
+size_t rg_replay_slots(const struct rg_replay *r);
 size_t rg_replay_count(const struct rg_replay *r);
 
 #endif

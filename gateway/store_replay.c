@@ -30,6 +30,7 @@ struct rg_replay {
 	struct rg_replay_slot *slot;
 	size_t cap;                     /* a power of two, or 0 */
 	size_t used;                    /* slots taken, expired ones too */
+	size_t sweep_at;                /* where the sweep goes on */
 	/* Keyed so that clients cannot choose nonces whose tags share a
 	 * probe sequence. */
 	uint8_t key[crypto_shorthash_KEYBYTES];
@@ -124,6 +125,7 @@ rg_replay_rebuild(struct rg_replay *r, size_t cap, int64_t now_ms)
 	r->slot = s;
 	r->cap = cap;
 	r->used = 0;
+	r->sweep_at = 0;                /* the slots moved: a new pass */
 	for (size_t i = 0; i < oldcap; i++) {
 		struct rg_replay_slot *to;
 
@@ -182,15 +184,61 @@ rg_replay_put(struct rg_replay *r, const uint8_t tag[RG_REPLAY_TAGLEN],
 	}
 }
 
-int
-rg_replay_sweep(struct rg_replay *r, int64_t now_ms)
+/*
+ * Empty slot i without breaking a probe sequence (linear probing's
+ * deletion by backward shift): each claim after it in the run moves back
+ * into the hole unless its home lies cyclically in (hole, its slot].
+ * Claims only ever move back to slots from i on, never before it.
+ */
+static void
+rg_replay_delete(struct rg_replay *r, size_t i)
 {
-	size_t live = 0;
+	size_t mask = r->cap - 1, j = i;
 
-	for (size_t i = 0; i < r->cap; i++)
-		live += r->slot[i].expires_ms != RG_REPLAY_EMPTY &&
-		        r->slot[i].expires_ms >= now_ms;
-	return rg_replay_rebuild(r, rg_replay_cap_for(live), now_ms);
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (r->slot[j].expires_ms == RG_REPLAY_EMPTY)
+			break;
+		k = rg_replay_home(r, r->slot[j].tag);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		r->slot[i] = r->slot[j];
+		i = j;
+	}
+	r->slot[i].expires_ms = RG_REPLAY_EMPTY;
+	r->used--;
+}
+
+int
+rg_replay_sweep(struct rg_replay *r, int64_t now_ms, size_t nslots)
+{
+	while (nslots > 0 && r->sweep_at < r->cap) {
+		const struct rg_replay_slot *s = &r->slot[r->sweep_at];
+
+		nslots--;
+		/* After a deletion another claim may have moved here: the
+		 * same slot is looked at again. */
+		if (s->expires_ms != RG_REPLAY_EMPTY && s->expires_ms < now_ms)
+			rg_replay_delete(r, r->sweep_at);
+		else
+			r->sweep_at++;
+	}
+	if (r->sweep_at < r->cap)
+		return 0;
+	r->sweep_at = 0;
+	/* A table mostly empty after a burst gives its memory back; the
+	 * rebuild rehashes only the few claims left. */
+	if (r->cap > 64 && r->used < r->cap / 8)
+		(void)rg_replay_rebuild(r, rg_replay_cap_for(r->used), now_ms);
+	return 1;
+}
+
+size_t
+rg_replay_slots(const struct rg_replay *r)
+{
+	return r->cap;
 }
 
 size_t
