@@ -18,6 +18,9 @@ struct rg_channel {
 	size_t max_frame;
 	uint8_t *buf;
 	size_t len, cap;
+	/* Frames gathered for one write (rg_channel_gather). */
+	uint8_t *gbuf;
+	size_t glen, gcap;
 	int refs;
 	int open;       /* the pipe handle is initialised and not closed */
 	int alive;      /* frames may still be sent and received */
@@ -196,6 +199,50 @@ rg_channel_send(rg_channel *ch, uint8_t *frame, size_t len)
 }
 
 int
+rg_channel_gather(rg_channel *ch, uint8_t *frame, size_t len)
+{
+	if (ch == NULL || !ch->alive) {
+		free(frame);
+		return -1;
+	}
+	if (ch->gcap - ch->glen < len) {
+		size_t cap = ch->gcap ? ch->gcap : 65536;
+		uint8_t *nb;
+
+		while (cap - ch->glen < len && cap < SIZE_MAX / 2)
+			cap *= 2;
+		if (cap - ch->glen < len ||
+		    (nb = realloc(ch->gbuf, cap)) == NULL) {
+			/* What was gathered keeps its place in the order. */
+			rg_channel_flush(ch);
+			return rg_channel_send(ch, frame, len);
+		}
+		ch->gbuf = nb;
+		ch->gcap = cap;
+	}
+	memcpy(ch->gbuf + ch->glen, frame, len);
+	ch->glen += len;
+	free(frame);
+	return 0;
+}
+
+void
+rg_channel_flush(rg_channel *ch)
+{
+	uint8_t *b;
+	size_t len;
+
+	if (ch == NULL || ch->glen == 0)
+		return;
+	b = ch->gbuf;
+	len = ch->glen;
+	ch->gbuf = NULL;
+	ch->glen = ch->gcap = 0;
+	/* A closed channel drops them, as it would each frame. */
+	(void)rg_channel_send(ch, b, len);
+}
+
+int
 rg_channel_alive(const rg_channel *ch)
 {
 	return ch != NULL && ch->alive;
@@ -213,5 +260,6 @@ rg_channel_unref(rg_channel *ch)
 	if (--ch->refs > 0)
 		return;
 	free(ch->buf);
+	free(ch->gbuf);
 	free(ch);
 }

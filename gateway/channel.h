@@ -35,6 +35,16 @@ void rg_channel_on_drained(rg_channel *ch, void (*fn)(void *ctx, rg_channel *ch)
 /* Queue frame (taken over, freed after the write). 0, or -1 when the
  * channel is closed (frame freed). */
 int rg_channel_send(rg_channel *ch, uint8_t *frame, size_t len);
+/*
+ * Gather frame (taken over) with the others gathered since the last
+ * flush, all to leave in one write: one wake-up of the peer for a loop
+ * iteration's frames rather than one for each. 0, or -1 when the channel
+ * is closed (frame freed). Out of memory, the gathered frames and then
+ * this one are sent as they are, in order.
+ */
+int rg_channel_gather(rg_channel *ch, uint8_t *frame, size_t len);
+/* Send what was gathered, in order, in one write. NULL is fine. */
+void rg_channel_flush(rg_channel *ch);
 int rg_channel_alive(const rg_channel *ch);
 void rg_channel_ref(rg_channel *ch);
 void rg_channel_unref(rg_channel *ch);

@@ -33,6 +33,10 @@ struct rg_fmain {
 	uv_signal_t sigterm;
 	uv_timer_t drain;
 	uv_timer_t trim;
+	/* The requests framed in one loop iteration leave together, after
+	 * its I/O callbacks (rg_channel_gather): one wake-up of the keeper
+	 * for them all, and the keeper finds them all in one read. */
+	uv_check_t cork;
 	/* Oldest first: the keeper answers in about the order it was asked,
 	 * so an answer's request is found among the first few. */
 	struct rg_inflight *inflight, *inflight_tail;
@@ -98,7 +102,7 @@ rg_fmain_request(void *ctx, const struct rg_request *req,
 		fm->inflight = f;
 	fm->inflight_tail = f;
 	fm->ninflight++;
-	if (rg_channel_send(fm->keeper, frame, len) != 0) {
+	if (rg_channel_gather(fm->keeper, frame, len) != 0) {
 		rg_fmain_unlink(fm, f);
 		free(f);
 		rg_fmain_fail(reply, RG_ERR_UNAVAILABLE);
@@ -199,8 +203,17 @@ rg_fmain_stop(struct rg_fmain *fm, int status)
 	fm->stopping = 2;
 	uv_close((uv_handle_t *)&fm->drain, rg_fmain_closed);
 	uv_close((uv_handle_t *)&fm->trim, rg_fmain_closed);
+	uv_close((uv_handle_t *)&fm->cork, rg_fmain_closed);
 	rg_channel_close(fm->keeper);
 	rg_http_close(fm->http, rg_fmain_http_closed, fm);
+}
+
+static void
+rg_fmain_uncork(uv_check_t *c)
+{
+	struct rg_fmain *fm = c->data;
+
+	rg_channel_flush(fm->keeper);
 }
 
 static void
@@ -239,16 +252,19 @@ rg_front_main(const struct rg_config *cfg, const struct rg_identity *id,
 	    (rc = rg_http_listen_fd(fm.http, listen_fd)) != 0 ||
 	    uv_signal_init(fm.loop, &fm.sigterm) != 0 ||
 	    uv_timer_init(fm.loop, &fm.drain) != 0 ||
-	    uv_timer_init(fm.loop, &fm.trim) != 0) {
+	    uv_timer_init(fm.loop, &fm.trim) != 0 ||
+	    uv_check_init(fm.loop, &fm.cork) != 0) {
 		fprintf(stderr, "recgated[front]: cannot set up the event loop\n");
 		return 1;
 	}
 	rg_channel_ref(fm.keeper); /* fm.keeper's own reference */
-	fm.sigterm.data = fm.drain.data = &fm;
+	fm.sigterm.data = fm.drain.data = fm.cork.data = &fm;
 	uv_signal_start(&fm.sigterm, rg_fmain_signal, SIGTERM);
 	uv_timer_start(&fm.trim, rg_fmain_trim, RG_FMAIN_TRIM_MS,
 	               RG_FMAIN_TRIM_MS);
 	uv_unref((uv_handle_t *)&fm.trim); /* never keeps the front alive */
+	uv_check_start(&fm.cork, rg_fmain_uncork);
+	uv_unref((uv_handle_t *)&fm.cork);
 	if (rg_procs_confine(cfg, id, RG_SANDBOX_FRONT, NULL, "front") != 0)
 		return 1;
 	if (write(ready_fd, &ready, 1) != 1 || close(ready_fd) != 0)

@@ -37,12 +37,11 @@ struct rg_kmain {
 	rg_preverify *pv;
 	struct rg_kreq *run[RG_PREVERIFY_MAX];
 	size_t nrun;
-	/* Answers gathered for one channel and sent in one write when the
-	 * replies that leave together are all out: one wake-up of the front
-	 * per batch rather than one per answer. */
-	rg_channel *out_ch;     /* holds a reference while out_len > 0 */
-	uint8_t *out;
-	size_t out_len, out_cap;
+	/* The channel whose answers are gathered (rg_channel_gather), to be
+	 * flushed when the replies that leave together are all out: one
+	 * wake-up of the front per batch rather than one per answer. Holds
+	 * a reference. */
+	rg_channel *out_ch;
 };
 
 /* One request in the keeper's hands; it owns its decoded copy. */
@@ -60,42 +59,11 @@ rg_kmain_out_flush(void *ctx)
 	struct rg_kmain *km = ctx;
 	rg_channel *ch = km->out_ch;
 
-	if (km->out_len == 0)
+	if (ch == NULL)
 		return;
-	if (rg_channel_send(ch, km->out, km->out_len) != 0)
-		rg_channel_close(ch);
-	km->out = NULL;
-	km->out_len = km->out_cap = 0;
 	km->out_ch = NULL;
+	rg_channel_flush(ch);
 	rg_channel_unref(ch);
-}
-
-/* Gather one answer's frame (taking it) for ch. 0, or -1: not taken. */
-static int
-rg_kmain_out_add(struct rg_kmain *km, rg_channel *ch, uint8_t *frame,
-                 size_t len)
-{
-	if (km->out_len > 0 && km->out_ch != ch)
-		rg_kmain_out_flush(km);
-	if (km->out_cap - km->out_len < len) {
-		size_t cap = km->out_cap ? km->out_cap : 65536;
-		uint8_t *p;
-
-		while (cap - km->out_len < len)
-			cap *= 2;
-		if ((p = realloc(km->out, cap)) == NULL)
-			return -1;
-		km->out = p;
-		km->out_cap = cap;
-	}
-	if (km->out_len == 0) {
-		km->out_ch = ch;
-		rg_channel_ref(ch);
-	}
-	memcpy(km->out + km->out_len, frame, len);
-	km->out_len += len;
-	free(frame);
-	return 0;
 }
 
 static void
@@ -107,10 +75,13 @@ rg_kmain_done(void *ctx, const struct rg_response *resp)
 
 	if (rg_channel_alive(kr->ch)) {
 		frame = rg_wire_encode_response(kr->id, resp, &len);
-		if (frame == NULL)
-			rg_channel_close(kr->ch);
-		else if (rg_kmain_out_add(kr->km, kr->ch, frame, len) != 0 &&
-		         rg_channel_send(kr->ch, frame, len) != 0)
+		if (kr->km->out_ch != kr->ch) {
+			/* Answers to an older front leave before this one's. */
+			rg_kmain_out_flush(kr->km);
+			kr->km->out_ch = kr->ch;
+			rg_channel_ref(kr->ch);
+		}
+		if (frame == NULL || rg_channel_gather(kr->ch, frame, len) != 0)
 			rg_channel_close(kr->ch);
 	}
 	rg_channel_unref(kr->ch);
