@@ -15,6 +15,7 @@
 #include "crypto/seal.h"
 #include "gateway/exchange_int.h"
 #include "gateway/jbuf.h"
+#include "gateway/jcanon.h"
 
 #define RG_SUBMIT_MAX 1000     /* records in one submission */
 #define RG_CHANGES_DEFAULT 100
@@ -177,7 +178,7 @@ rg_ex_store_record(struct rg_exchange *ex, const rg_resource *res,
 		return -1;
 	rg_record_id(ex->now_ms, id);
 	if (text == NULL &&
-	    (text = plain = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+	    (text = plain = rg_jcanon(rec, NULL)) == NULL)
 		return -1;
 	plen = strlen(text);
 	sealed = malloc(plen + RG_SEAL_OVERHEAD);
@@ -496,7 +497,7 @@ rg_ex_fields(struct rg_exchange *ex, const rg_resource *res,
 	if (rc == 1) {
 		json_t *fields = rg_ex_open(ex, res, rec, d);
 		char *text = fields != NULL
-		    ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		    ? rg_jcanon(fields, NULL) : NULL;
 
 		json_decref(fields);
 		if (text == NULL)

@@ -21,6 +21,7 @@
 #include "gateway/crashpoint.h"
 #include "gateway/exchange_int.h"
 #include "gateway/jbuf.h"
+#include "gateway/jcanon.h"
 
 /* ---- routing ---------------------------------------------------------- */
 
@@ -619,7 +620,7 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 		return -1;
 	/* The response digest covers the outcome as canonically encoded; the
 	 * body carries these same bytes, so the outcome is encoded once. */
-	outtext = json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS);
+	outtext = rg_jcanon(outcome, NULL);
 	if (outtext == NULL)
 		goto out;
 	outlen = strlen(outtext);

@@ -27,6 +27,7 @@
 #include "crypto/httpsig.h"
 #include "crypto/sha256.h"
 #include "gateway/preverify.h"
+#include "gateway/jcanon.h"
 
 struct rg_pv_job {
 	struct rg_request *req;
@@ -98,7 +99,8 @@ struct rg_preverify {
 /*
  * The body of a verified submission as rg_ex_submit reads it (duplicate
  * keys refused, an object taken as a one-record array) and each record as
- * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) encodes it for sealing. On any
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) encodes it for sealing (the
+ * same bytes by rg_jcanon, jcanon.h). On any
  * failure the job carries nothing and the keeper does it all itself.
  */
 static void
@@ -126,8 +128,7 @@ rg_pv_parse(struct rg_pv_job *job)
 	}
 	job->body = body;
 	for (job->ncanon = 0; job->ncanon < n; job->ncanon++) {
-		char *text = json_dumps(json_array_get(body, job->ncanon),
-		                        JSON_COMPACT | JSON_SORT_KEYS);
+		char *text = rg_jcanon(json_array_get(body, job->ncanon), NULL);
 
 		if (text == NULL)
 			break;
