@@ -30,7 +30,7 @@
  * RG_PRUNE_CHUNK rows in a batch: at thousands of exchanges a second a
  * minute's claims are hundreds of thousands of rows, whose deletion in one
  * batch held every exchange in it for a good part of a second; in chunks
- * the next batches share it, a millisecond or so each. */
+ * the next batches share it, a few milliseconds each. */
 #define RG_PRUNE_INTERVAL_MS 60000
 #define RG_PRUNE_CHUNK 2048
 

@@ -212,6 +212,7 @@ struct rg_store {
 	struct rg_nonce_set *claims;
 	/* Every committed claim, once the first claim loaded them. */
 	struct rg_replay *replay;
+	int prune_sweeping;     /* a prune's table part is done, memory's not */
 	int in_batch;           /* between rg_store_begin and commit/rollback */
 	/* Durability (rg_store_wal_hook): the WAL, opened once it exists,
 	 * is synced after every commit but those rg_store_commit_nosync
@@ -1519,25 +1520,34 @@ rg_store_nonce_prune(rg_store *st, int64_t now_ms, size_t limit, int *more)
 		*more = 0;
 	if (!rg_store_write_ok(st))
 		return RG_STORE_ERROR;
-	if (rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE, now_ms, lim,
-	                             &deleted) != RG_STORE_OK ||
-	    rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE_OLD, now_ms, lim,
-	                             &old) != RG_STORE_OK)
-		return RG_STORE_ERROR;
-	if (lim > 0 && deleted >= lim) {
-		/* Maybe more: the set is swept once the table is. */
+	/* First the table, a chunk a call, then the older files' table,
+	 * whose prune scans it whole (it has no index on the expiry), once. */
+	if (!st->prune_sweeping) {
+		if (rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE, now_ms, lim,
+		                             &deleted) != RG_STORE_OK)
+			return RG_STORE_ERROR;
+		if (lim > 0 && deleted >= lim) {
+			if (more != NULL)
+				*more = 1;
+			return RG_STORE_OK;
+		}
+		if (rg_store_nonce_prune_one(st, RG_SQL_NONCE_PRUNE_OLD, now_ms, lim,
+		                             &old) != RG_STORE_OK)
+			return RG_STORE_ERROR;
+		st->prune_sweeping = 1;
+	}
+	/* Then memory, a part of it per call. Whether or not the rows'
+	 * deletion commits, what it deleted had expired: memory may forget
+	 * them now. */
+	if (st->replay != NULL &&
+	    !rg_replay_sweep(st->replay, now_ms,
+	                     lim > 0 ? (size_t)lim * RG_STORE_SWEEP_PER_ROW
+	                             : SIZE_MAX)) {
 		if (more != NULL)
 			*more = 1;
 		return RG_STORE_OK;
 	}
-	/* Whether or not the rows' deletion commits, what it deleted had
-	 * expired: memory may forget them now, a part of it per call. */
-	if (st->replay != NULL &&
-	    !rg_replay_sweep(st->replay, now_ms,
-	                     lim > 0 ? (size_t)lim * RG_STORE_SWEEP_PER_ROW
-	                             : SIZE_MAX) &&
-	    more != NULL)
-		*more = 1;
+	st->prune_sweeping = 0;
 	return RG_STORE_OK;
 }
 

@@ -123,8 +123,9 @@ int rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
  * minute's claims at once; then, once the table has none left, the claims
  * in memory, a part of them per call (limit × 16 slots). *more (may be
  * NULL) tells that work may be left for another call. Older files' nonces
- * rows go all at once (never written, they are gone one window after the
- * upgrade).
+ * rows go all at once, between the two (never written, they are gone one
+ * window after the upgrade; their table has no index on the expiry, so it
+ * is scanned once a prune, not once a call).
  */
 int rg_store_nonce_prune(rg_store *st, int64_t now_ms, size_t limit,
                          int *more);
