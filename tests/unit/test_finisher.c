@@ -357,10 +357,43 @@ TEST(live_store_checkpoints_in_the_background_and_keeps_every_row)
 	     tries++)
 		usleep(10000);
 	CHECK(rg_store_background_checkpoints(st) > 0);
-	/* The writer let the log start over: it never grew to hold all
-	 * 6000-odd pages (4 KiB each, plus frame headers). */
+	/*
+	 * The log starts over once a checkpoint copied all of it: its
+	 * header's checkpoint sequence (bytes 12-15, big-endian) counts the
+	 * restarts. When it happens depends on the threads' timing (the
+	 * writer's own checkpoint at the restart mark is refused while a
+	 * background run holds the checkpoint, which under valgrind's
+	 * one-thread-at-a-time scheduling is most of the time), so the
+	 * background runs are let finish first; then the writer's mark, and
+	 * one more write, must start it over.
+	 */
+	for (tries = 0; tries < 500; tries++) {
+		unsigned long long runs = rg_store_background_checkpoints(st);
+
+		usleep(20000);
+		if (rg_store_background_checkpoints(st) == runs)
+			break;
+	}
+	rg_store_wal_tidy(st);
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	CHECK(rg_store_record_put(st, "hazard-declaration", "last", 1, 1,
+	                          1700000009999, blob, sizeof(blob),
+	                          &seq) == RG_STORE_OK);
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+	{
+		uint8_t hdr[16];
+		FILE *f = fopen(walpath, "rb");
+
+		CHECK(f != NULL && fread(hdr, 1, sizeof(hdr), f) == sizeof(hdr));
+		fclose(f);
+		CHECKF(((uint32_t)hdr[12] << 24 | (uint32_t)hdr[13] << 16 |
+		        (uint32_t)hdr[14] << 8 | hdr[15]) >= 1,
+		       "the log never started over");
+	}
+	/* Restarted, it is reused from its start rather than grown: it
+	 * never holds all 6000-odd pages plus the hard mark's worth. */
 	CHECK(stat(walpath, &sb) == 0);
-	CHECKF(sb.st_size < 20 * 1024 * 1024, "WAL is %lld bytes",
+	CHECKF(sb.st_size < 40 * 1024 * 1024, "WAL is %lld bytes",
 	       (long long)sb.st_size);
 	rg_store_close(st);
 	/* Everything is there, read back through a plain connection. */
