@@ -4,8 +4,6 @@
  * buffer it is handed; it never accepts text it cannot read exactly (the
  * callers then take jansson's road).
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,13 +91,19 @@ rg_jbuf_str(struct rg_jbuf *b, const char *s)
 void
 rg_jbuf_int(struct rg_jbuf *b, int64_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRId64, v);
+	/* Digits from the end, as "%" PRId64 writes them: without
+	 * snprintf's format parsing, several times a request. */
+	char num[21];
+	size_t i = sizeof(num);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-	if (n > 0 && (size_t)n < sizeof(num))
-		rg_jbuf_bytes(b, num, (size_t)n);
-	else
-		b->failed = 1;
+	do {
+		num[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		num[--i] = '-';
+	rg_jbuf_bytes(b, num + i, sizeof(num) - i);
 }
 
 int

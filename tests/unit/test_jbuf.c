@@ -3,6 +3,8 @@
  * gives the very bytes jansson's canonical dump gives, and refuses any
  * text it could not copy exactly.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +61,33 @@ TEST(jbuf_integers_and_pieces_build_the_canonical_text)
 	free(got);
 	free(want);
 	json_decref(o);
+}
+
+TEST(jbuf_integers_are_written_as_printf_writes_them)
+{
+	static const int64_t edges[] = {0, 1, -1, 9, 10, -10, 99, 100,
+	                                INT64_MAX, INT64_MIN, INT64_MIN + 1,
+	                                1000000000000000000LL, -999999999999999999LL};
+	char want[32];
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(*edges) + 20000; i++) {
+		/* The edges, then values of every length, both signs. */
+		int64_t v = i < sizeof(edges) / sizeof(*edges)
+		    ? edges[i]
+		    : (int64_t)(((uint64_t)i * 0x9e3779b97f4a7c15ULL) >> (i % 64));
+		struct rg_jbuf b = {0};
+		size_t len;
+		char *got;
+
+		if (i % 2 == 1 && v != INT64_MIN)
+			v = -v;
+		rg_jbuf_int(&b, v);
+		CHECK((got = rg_jbuf_take(&b, &len)) != NULL);
+		snprintf(want, sizeof(want), "%" PRId64, v);
+		CHECK_EQ_STR(got, want);
+		CHECK_EQ_INT(len, strlen(want));
+		free(got);
+	}
 }
 
 /* Every member read back and written again gives the same text. */
