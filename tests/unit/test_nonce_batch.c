@@ -251,6 +251,16 @@ TEST(keeper_failed_nonce_write_at_commit_fails_the_batch_and_burns_nothing)
 
 /* ---- the committed claims in memory (store_replay.c) ---- */
 
+/* The claims "nonce-<i>" of key k into tags, one at a time. */
+static void
+rg_nb_tag(int i, uint8_t tag[RG_REPLAY_TAGLEN])
+{
+	char n[32];
+
+	snprintf(n, sizeof(n), "nonce-%d", i);
+	rg_replay_tag("k", n, tag);
+}
+
 TEST(replay_set_finds_what_it_took_grows_and_sweeps_the_expired)
 {
 	struct rg_replay *r = rg_replay_new();
@@ -270,21 +280,17 @@ TEST(replay_set_finds_what_it_took_grows_and_sweeps_the_expired)
 	/* Ten thousand claims, half expiring at 1000 and half at 5000,
 	 * through several growths. */
 	for (int i = 0; i < 10000; i++) {
-		char n[32];
 		uint8_t t[RG_REPLAY_TAGLEN];
 
-		snprintf(n, sizeof(n), "nonce-%d", i);
-		rg_replay_tag("k", n, t);
+		rg_nb_tag(i, t);
 		CHECK(rg_replay_reserve(r, 1) == 0);
 		rg_replay_put(r, t, i % 2 ? 5000 : 1000);
 	}
 	CHECK_EQ_INT(rg_replay_count(r), 10000);
 	for (int i = 0; i < 10000; i++) {
-		char n[32];
 		uint8_t t[RG_REPLAY_TAGLEN];
 
-		snprintf(n, sizeof(n), "nonce-%d", i);
-		rg_replay_tag("k", n, t);
+		rg_nb_tag(i, t);
 		if (rg_replay_find(r, t, &exp) && exp == (i % 2 ? 5000 : 1000))
 			found++;
 	}
@@ -390,16 +396,6 @@ TEST(store_nonce_prune_in_chunks_takes_the_oldest_and_says_when_more_are_left)
 	      RG_STORE_EXISTS);
 	CHECK(rg_store_nonce_claim_at(st, "k", "e7", 9000, 5000) == RG_STORE_OK);
 	rg_store_close(st);
-}
-
-/* The claims "nonce-<i>" of key k into tags, one at a time. */
-static void
-rg_nb_tag(int i, uint8_t tag[RG_REPLAY_TAGLEN])
-{
-	char n[32];
-
-	snprintf(n, sizeof(n), "nonce-%d", i);
-	rg_replay_tag("k", n, tag);
 }
 
 TEST(replay_set_sweeps_in_parts_in_place_and_shrinks_once_mostly_empty)
