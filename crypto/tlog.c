@@ -193,3 +193,18 @@ rg_tlog_frontier_root(const struct rg_tlog_frontier *f, uint8_t out[RG_HASHLEN])
 			rg_merkle_node(f->h[l], r, r);
 	memcpy(out, r, RG_HASHLEN);
 }
+
+int
+rg_tlog_frontier_load(struct rg_tlog_frontier *f, uint64_t size,
+                      rg_tlog_get_fn get, void *ctx)
+{
+	memset(f, 0, sizeof(*f));
+	f->size = size;
+	/* Bit l of size: the subtree of 2^l leaves that ends where the
+	 * larger ones to its left leave off. */
+	for (unsigned l = 0; l < 64; l++)
+		if (((size >> l) & 1) != 0 &&
+		    get(ctx, l, (size >> l) - 1, f->h[l]) != 0)
+			return -1;
+	return 0;
+}

@@ -57,5 +57,9 @@ void rg_tlog_frontier_add(struct rg_tlog_frontier *f,
                           const uint8_t leaf[RG_HASHLEN]);
 void rg_tlog_frontier_root(const struct rg_tlog_frontier *f,
                            uint8_t out[RG_HASHLEN]);
+/* The frontier of the first size leaves, from stored subtrees: one lookup
+ * per set bit of size. 0, or -1 when a lookup fails (f then undefined). */
+int rg_tlog_frontier_load(struct rg_tlog_frontier *f, uint64_t size,
+                          rg_tlog_get_fn get, void *ctx);
 
 #endif

@@ -29,6 +29,12 @@
 #define RG_VERIFY_MAXCP 1000000   /* checkpoints one verification takes */
 #define RG_VERIFY_MAXREC 100000   /* receipts one verification takes */
 #define RG_VERIFY_MAXENTRY (1 << 20)
+/* A receipt's checkpoint note: three lines of text and a few signature
+ * lines are some hundreds of bytes; a longer one is not the gateway's. */
+#define RG_VERIFY_MAXNOTE 4096
+/* No key: a checkpoint receipt's key signed its checkpoint, and counts
+ * with it (at the checkpoint's last entry), not at the receipt's entry. */
+#define RG_VERIFY_NOKEY SIZE_MAX
 
 struct rg_verify_key {
 	char name[RG_NOTE_MAXNAME + 1];
@@ -41,6 +47,8 @@ struct rg_verify_key {
 	uint64_t first_use;
 };
 
+/* A checkpoint given as such, or the one a checkpoint receipt carries
+ * (what then names the receipt and its entry). */
 struct rg_verify_cp {
 	uint64_t size;
 	uint8_t root[RG_HASHLEN];
@@ -51,15 +59,17 @@ struct rg_verify_cp {
 struct rg_verify_rec {
 	uint64_t index;
 	uint8_t leaf[RG_HASHLEN];
-	size_t key;          /* the key that signed it */
+	size_t key;          /* the key that signed it, or RG_VERIFY_NOKEY */
 	char what[128];
 };
 
 struct rg_verify {
 	struct rg_verify_key *keys;  /* RG_VERIFY_MAXKEYS */
 	size_t nkeys;
-	struct rg_verify_cp *cps;
+	struct rg_verify_cp *cps;    /* with the receipts' checkpoints */
 	size_t ncps, capcps, nextcp;
+	size_t ngiven;               /* checkpoints given as such */
+	uint64_t maxgiven;           /* the largest of their sizes */
 	struct rg_verify_rec *recs;
 	size_t nrecs, caprecs, nextrec;
 	int sorted;
@@ -172,6 +182,52 @@ out:
 	return rc;
 }
 
+/* Whether key k has the key id kid (8 hex digits, as receipts give it). */
+static int
+rg_verify_key_is(const rg_verify *v, size_t k, const char *kid)
+{
+	char hex[9];
+
+	snprintf(hex, sizeof(hex), "%08x", v->keys[k].id);
+	return strcmp(hex, kid) == 0;
+}
+
+/*
+ * The first published key (of key id kid, unless NULL) with a valid
+ * signature line on note, whose name the note's origin must then be; its
+ * text part's length in *textlen. RG_VERIFY_NOKEY when there is none.
+ */
+static size_t
+rg_verify_note_key(const rg_verify *v, const char *note, size_t len,
+                   const char *kid, size_t *textlen)
+{
+	for (size_t i = 0; i < v->nkeys; i++) {
+		if (kid != NULL && !rg_verify_key_is(v, i, kid))
+			continue;
+		if (rg_note_verify(note, len, v->keys[i].name, v->keys[i].pub,
+		                   textlen) == 0)
+			return i;
+	}
+	return RG_VERIFY_NOKEY;
+}
+
+static int
+rg_verify_push_cp(rg_verify *v, const struct rg_verify_cp *cp)
+{
+	if (v->ncps == v->capcps) {
+		size_t cap = v->capcps ? v->capcps * 2 : 64;
+		struct rg_verify_cp *p;
+
+		if (cap > RG_VERIFY_MAXCP ||
+		    (p = realloc(v->cps, cap * sizeof(*p))) == NULL)
+			return rg_verify_fail(v, "too many checkpoints");
+		v->cps = p;
+		v->capcps = cap;
+	}
+	v->cps[v->ncps++] = *cp;
+	return 0;
+}
+
 int
 rg_verify_add_checkpoint(rg_verify *v, const char *note, size_t len,
                          const char *what)
@@ -181,31 +237,21 @@ rg_verify_add_checkpoint(rg_verify *v, const char *note, size_t len,
 
 	if (v->sorted)
 		return rg_verify_fail(v, "%s: checkpoints go before entries", what);
-	for (size_t i = 0; i < v->nkeys; i++) {
-		if (rg_note_verify(note, len, v->keys[i].name, v->keys[i].pub,
-		                   &textlen) != 0)
-			continue;
-		if (rg_note_checkpoint_parse(note, textlen, v->keys[i].name,
-		                             &cp.size, cp.root) != 0)
-			return rg_verify_fail(v, "%s: signed, but not a checkpoint "
-			                      "of %s", what, v->keys[i].name);
-		snprintf(cp.what, sizeof(cp.what), "%s", what);
-		cp.key = i;
-		if (v->ncps == v->capcps) {
-			size_t cap = v->capcps ? v->capcps * 2 : 64;
-			struct rg_verify_cp *p;
-
-			if (cap > RG_VERIFY_MAXCP ||
-			    (p = realloc(v->cps, cap * sizeof(*p))) == NULL)
-				return rg_verify_fail(v, "too many checkpoints");
-			v->cps = p;
-			v->capcps = cap;
-		}
-		v->cps[v->ncps++] = cp;
-		return 0;
-	}
-	return rg_verify_fail(v, "%s: the signature does not verify under any "
-	                      "published gateway key", what);
+	if ((cp.key = rg_verify_note_key(v, note, len, NULL, &textlen)) ==
+	    RG_VERIFY_NOKEY)
+		return rg_verify_fail(v, "%s: the signature does not verify under "
+		                      "any published gateway key", what);
+	if (rg_note_checkpoint_parse(note, textlen, v->keys[cp.key].name,
+	                             &cp.size, cp.root) != 0)
+		return rg_verify_fail(v, "%s: signed, but not a checkpoint of %s",
+		                      what, v->keys[cp.key].name);
+	snprintf(cp.what, sizeof(cp.what), "%s", what);
+	if (rg_verify_push_cp(v, &cp) != 0)
+		return -1;
+	v->ngiven++;
+	if (cp.size > v->maxgiven)
+		v->maxgiven = cp.size;
+	return 0;
 }
 
 /*
@@ -293,13 +339,9 @@ rg_verify_cosignatures(rg_verify *v, const json_t *list, size_t elen,
 		    slen != RG_SIG_LEN)
 			return rg_verify_fail(v, "%s (entry %llu): bad cosignature",
 			                      what, (unsigned long long)index);
-		for (size_t k = 0; k < v->nkeys && !found; k++) {
-			char hex[9];
-
-			snprintf(hex, sizeof(hex), "%08x", v->keys[k].id);
-			found = strcmp(hex, kid) == 0 &&
+		for (size_t k = 0; k < v->nkeys && !found; k++)
+			found = rg_verify_key_is(v, k, kid) &&
 			        rg_sig_verify(v->keys[k].pub, v->buf, elen, sig) == 0;
-		}
 		if (!found)
 			return rg_verify_fail(v, "%s (entry %llu): the cosignature "
 			                      "does not verify under the published "
@@ -309,81 +351,205 @@ rg_verify_cosignatures(rg_verify *v, const json_t *list, size_t elen,
 	return 0;
 }
 
-int
-rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
-                      const char *what)
+/*
+ * Which form of receipt r is: 1, an Ed25519 signature over the entry; 2,
+ * a signed checkpoint and the entry's inclusion proof in its tree (those
+ * never carry cosignatures); 0, neither, or both at once.
+ */
+static int
+rg_verify_receipt_form(const json_t *r)
 {
-	json_t *doc = json_loadb(json, len, 0, NULL), *r;
-	const char *e64, *s64, *l64, *kid;
-	struct rg_verify_rec rec;
-	uint8_t sig[RG_SIG_LEN + 8], leaf[RG_HASHLEN + 8];
-	size_t elen, slen, llen;
-	int rc = -1, found = 0;
+	const json_t *sig = json_object_get(r, "signature");
+	const json_t *note = json_object_get(r, "checkpoint");
+	const json_t *idx = json_object_get(r, "index");
 
-	r = json_object_get(doc, "receipt") ? json_object_get(doc, "receipt") : doc;
-	e64 = json_string_value(json_object_get(r, "entry"));
-	s64 = json_string_value(json_object_get(r, "signature"));
-	l64 = json_string_value(json_object_get(r, "leaf_hash"));
-	kid = json_string_value(json_object_get(r, "keyid"));
-	if (doc == NULL || e64 == NULL || s64 == NULL || l64 == NULL ||
-	    kid == NULL || !json_is_integer(json_object_get(r, "index")) ||
-	    json_integer_value(json_object_get(r, "index")) < 0) {
-		rg_verify_fail(v, "%s: not a receipt", what);
-		goto out;
-	}
-	rec.index = (uint64_t)json_integer_value(json_object_get(r, "index"));
+	if (!json_is_string(json_object_get(r, "entry")) ||
+	    !json_is_string(json_object_get(r, "leaf_hash")) ||
+	    !json_is_string(json_object_get(r, "keyid")) ||
+	    !json_is_integer(idx) || json_integer_value(idx) < 0)
+		return 0;
+	if (json_is_string(sig) && note == NULL)
+		return 1;
+	if (json_is_string(note) && sig == NULL &&
+	    json_is_array(json_object_get(r, "inclusion")) &&
+	    json_object_get(r, "cosignatures") == NULL)
+		return 2;
+	return 0;
+}
+
+/* What both forms hold: the entry (decoded into v->buf, *elen bytes), its
+ * index, and a leaf_hash that must be the entry's leaf hash. 0 or -1. */
+static int
+rg_verify_receipt_entry(rg_verify *v, const json_t *r, const char *what,
+                        struct rg_verify_rec *rec, size_t *elen)
+{
+	const char *e64 = json_string_value(json_object_get(r, "entry"));
+	const char *l64 = json_string_value(json_object_get(r, "leaf_hash"));
+	uint8_t leaf[RG_HASHLEN];
+	size_t llen;
+
+	rec->index = (uint64_t)json_integer_value(json_object_get(r, "index"));
+	snprintf(rec->what, sizeof(rec->what), "%s", what);
 	if (rg_verify_unb64(e64, strlen(e64), v->buf, RG_VERIFY_MAXENTRY,
-	                    &elen) != 0 ||
-	    rg_verify_unb64(s64, strlen(s64), sig, sizeof(sig), &slen) != 0 ||
-	    slen != RG_SIG_LEN ||
+	                    elen) != 0 ||
 	    rg_verify_unb64(l64, strlen(l64), leaf, sizeof(leaf), &llen) != 0 ||
-	    llen != RG_HASHLEN) {
-		rg_verify_fail(v, "%s: bad base64", what);
-		goto out;
-	}
-	for (size_t i = 0; i < v->nkeys && !found; i++) {
-		char hex[9];
+	    llen != RG_HASHLEN)
+		return rg_verify_fail(v, "%s (entry %llu): bad base64", what,
+		                      (unsigned long long)rec->index);
+	rg_merkle_leaf(v->buf, *elen, rec->leaf);
+	if (sodium_memcmp(rec->leaf, leaf, RG_HASHLEN) != 0)
+		return rg_verify_fail(v, "%s (entry %llu): leaf_hash is not the "
+		                      "hash of the entry", what,
+		                      (unsigned long long)rec->index);
+	return 0;
+}
 
-		snprintf(hex, sizeof(hex), "%08x", v->keys[i].id);
-		if (strcmp(hex, kid) == 0 &&
-		    rg_sig_verify(v->keys[i].pub, v->buf, elen, sig) == 0) {
-			found = 1;
-			rec.key = i;
-		}
-	}
-	if (!found) {
-		rg_verify_fail(v, "%s (entry %llu): the signature does not verify "
-		               "under the published key %s", what,
-		               (unsigned long long)rec.index, kid);
-		goto out;
-	}
+/* A receipt's Ed25519 signature over the entry (v->buf, elen bytes), by
+ * the published key of id keyid, and its cosignatures. 0 or -1. */
+static int
+rg_verify_receipt_sig(rg_verify *v, const json_t *r, size_t elen,
+                      struct rg_verify_rec *rec)
+{
+	const char *s64 = json_string_value(json_object_get(r, "signature"));
+	const char *kid = json_string_value(json_object_get(r, "keyid"));
+	uint8_t sig[RG_SIG_LEN];
+	size_t slen;
+
+	if (rg_verify_unb64(s64, strlen(s64), sig, sizeof(sig), &slen) != 0 ||
+	    slen != RG_SIG_LEN)
+		return rg_verify_fail(v, "%s (entry %llu): bad base64", rec->what,
+		                      (unsigned long long)rec->index);
+	for (rec->key = 0; rec->key < v->nkeys; rec->key++)
+		if (rg_verify_key_is(v, rec->key, kid) &&
+		    rg_sig_verify(v->keys[rec->key].pub, v->buf, elen, sig) == 0)
+			break;
+	if (rec->key == v->nkeys)
+		return rg_verify_fail(v, "%s (entry %llu): the signature does not "
+		                      "verify under the published key %s", rec->what,
+		                      (unsigned long long)rec->index, kid);
 	/* A signing key's announcement carries the new key's signature over
 	 * the same bytes: each must verify under a published key. */
-	if (rg_verify_cosignatures(v, json_object_get(r, "cosignatures"), elen,
-	                           what, rec.index) != 0)
-		goto out;
-	rg_merkle_leaf(v->buf, elen, rec.leaf);
-	if (sodium_memcmp(rec.leaf, leaf, RG_HASHLEN) != 0) {
-		rg_verify_fail(v, "%s (entry %llu): leaf_hash is not the hash of "
-		               "the entry", what, (unsigned long long)rec.index);
-		goto out;
+	return rg_verify_cosignatures(v, json_object_get(r, "cosignatures"), elen,
+	                              rec->what, rec->index);
+}
+
+/* A receipt's inclusion proof: at most RG_TLOG_MAXPROOF hashes. 0 or -1. */
+static int
+rg_verify_receipt_proof(rg_verify *v, const json_t *list,
+                        const struct rg_verify_rec *rec,
+                        uint8_t (*proof)[RG_HASHLEN], size_t *plen)
+{
+	const json_t *h;
+	size_t i, n;
+
+	if ((*plen = json_array_size(list)) > RG_TLOG_MAXPROOF)
+		return rg_verify_fail(v, "%s (entry %llu): the inclusion proof has "
+		                      "more than %d hashes", rec->what,
+		                      (unsigned long long)rec->index,
+		                      RG_TLOG_MAXPROOF);
+	json_array_foreach(list, i, h) {
+		const char *h64 = json_string_value(h);
+
+		if (h64 == NULL || rg_verify_unb64(h64, strlen(h64), proof[i],
+		                                   RG_HASHLEN, &n) != 0 ||
+		    n != RG_HASHLEN)
+			return rg_verify_fail(v, "%s (entry %llu): hash %zu of the "
+			                      "inclusion proof is not base64 of 32 "
+			                      "bytes", rec->what,
+			                      (unsigned long long)rec->index, i);
 	}
-	snprintf(rec.what, sizeof(rec.what), "%s", what);
+	return 0;
+}
+
+/*
+ * A receipt's checkpoint, signed by the published key of id keyid, and
+ * the entry's inclusion in its tree. The checkpoint joins the others, so
+ * that the log's root at its size is checked as theirs is. 0 or -1.
+ */
+static int
+rg_verify_receipt_cp(rg_verify *v, const json_t *r, struct rg_verify_rec *rec)
+{
+	const char *note = json_string_value(json_object_get(r, "checkpoint"));
+	const char *kid = json_string_value(json_object_get(r, "keyid"));
+	unsigned long long index = (unsigned long long)rec->index;
+	uint8_t proof[RG_TLOG_MAXPROOF][RG_HASHLEN];
+	size_t len = strlen(note), textlen, plen;
+	struct rg_verify_cp cp;
+
+	if (len > RG_VERIFY_MAXNOTE)
+		return rg_verify_fail(v, "%s (entry %llu): the checkpoint is longer "
+		                      "than %d bytes", rec->what, index,
+		                      RG_VERIFY_MAXNOTE);
+	if ((cp.key = rg_verify_note_key(v, note, len, kid, &textlen)) ==
+	    RG_VERIFY_NOKEY)
+		return rg_verify_fail(v, "%s (entry %llu): the checkpoint's signature "
+		                      "does not verify under the published key %s",
+		                      rec->what, index, kid);
+	if (rg_note_checkpoint_parse(note, textlen, v->keys[cp.key].name,
+	                             &cp.size, cp.root) != 0)
+		return rg_verify_fail(v, "%s (entry %llu): the checkpoint is signed, "
+		                      "but not a checkpoint of %s", rec->what, index,
+		                      v->keys[cp.key].name);
+	if (rec->index >= cp.size)
+		return rg_verify_fail(v, "%s (entry %llu): not in the checkpoint's "
+		                      "tree of %llu entries", rec->what, index,
+		                      (unsigned long long)cp.size);
+	if (rg_verify_receipt_proof(v, json_object_get(r, "inclusion"), rec,
+	                            proof, &plen) != 0)
+		return -1;
+	if (rg_merkle_verify_inclusion(rec->index, cp.size, rec->leaf,
+	                               (const uint8_t (*)[RG_HASHLEN])proof, plen,
+	                               cp.root) != 0)
+		return rg_verify_fail(v, "%s (entry %llu): the inclusion proof does "
+		                      "not verify against the checkpoint's root "
+		                      "(tree of %llu entries)", rec->what, index,
+		                      (unsigned long long)cp.size);
+	/* Its messages name the receipt and its entry: a long name is cut
+	 * short rather than the entry's number. */
+	snprintf(cp.what, sizeof(cp.what), "%.96s (entry %llu)", rec->what,
+	         index);
+	rec->key = RG_VERIFY_NOKEY;
+	return rg_verify_push_cp(v, &cp);
+}
+
+static int
+rg_verify_push_rec(rg_verify *v, const struct rg_verify_rec *rec)
+{
 	if (v->nrecs == v->caprecs) {
 		size_t cap = v->caprecs ? v->caprecs * 2 : 16;
 		struct rg_verify_rec *p;
 
 		if (cap > RG_VERIFY_MAXREC ||
-		    (p = realloc(v->recs, cap * sizeof(*p))) == NULL) {
-			rg_verify_fail(v, "too many receipts");
-			goto out;
-		}
+		    (p = realloc(v->recs, cap * sizeof(*p))) == NULL)
+			return rg_verify_fail(v, "too many receipts");
 		v->recs = p;
 		v->caprecs = cap;
 	}
-	v->recs[v->nrecs++] = rec;
-	rc = 0;
-out:
+	v->recs[v->nrecs++] = *rec;
+	return 0;
+}
+
+int
+rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
+                      const char *what)
+{
+	json_t *doc, *r;
+	struct rg_verify_rec rec;
+	size_t elen;
+	int form, rc = -1;
+
+	/* Receipts are sorted, and theirs join the checkpoints, when the
+	 * first entry comes. */
+	if (v->sorted)
+		return rg_verify_fail(v, "%s: receipts go before entries", what);
+	doc = json_loadb(json, len, 0, NULL);
+	r = json_object_get(doc, "receipt") ? json_object_get(doc, "receipt") : doc;
+	if ((form = rg_verify_receipt_form(r)) == 0)
+		rg_verify_fail(v, "%s: not a receipt", what);
+	else if (rg_verify_receipt_entry(v, r, what, &rec, &elen) == 0 &&
+	         (form == 1 ? rg_verify_receipt_sig(v, r, elen, &rec)
+	                    : rg_verify_receipt_cp(v, r, &rec)) == 0)
+		rc = rg_verify_push_rec(v, &rec);
 	json_decref(doc);
 	return rc;
 }
@@ -442,10 +608,7 @@ rg_verify_announcement(rg_verify *v, uint64_t pos, const uint8_t *entry,
 	if (act != NULL && strcmp(act, "admin.signing.rotate") == 0 &&
 	    dec != NULL && strcmp(dec, "allow") == 0 && kid != NULL) {
 		for (size_t k = 0; k < v->nkeys; k++) {
-			char hex[9];
-
-			snprintf(hex, sizeof(hex), "%08x", v->keys[k].id);
-			if (strcmp(hex, kid) != 0 || v->keys[k].announced)
+			if (!rg_verify_key_is(v, k, kid) || v->keys[k].announced)
 				continue;
 			if (v->keys[k].first_use < pos) {
 				rc = rg_verify_fail(v, "entry %llu: announces key %s, "
@@ -587,7 +750,8 @@ rg_verify_entry(rg_verify *v, uint64_t claimed, const uint8_t *entry,
 		if (sodium_memcmp(r->leaf, h, RG_HASHLEN) != 0)
 			return rg_verify_fail(v, "entry %llu: not the entry of %s "
 			    "(altered or replaced)", (unsigned long long)pos, r->what);
-		rg_verify_key_used(v, r->key, pos);
+		if (r->key != RG_VERIFY_NOKEY)
+			rg_verify_key_used(v, r->key, pos);
 	}
 	if (rg_verify_announcement(v, pos, entry, len) != 0)
 		return -1;
@@ -780,14 +944,16 @@ rg_verify_dir(const char *dir, const char *const *receipts, size_t nrec,
 		        (unsigned long long)rg_verify_count(v));
 	if (rg_verify_finish(v) != 0)
 		goto out;
-	if (v->ncps == 0) {
+	/* The checkpoints of receipts do not count here: they bind only the
+	 * entries up to theirs, which the receipts were for. */
+	if (v->ngiven == 0) {
 		rg_verify_fail(v, "no checkpoint: nothing binds the entries to "
 		               "the gateway's key");
 		goto out;
 	}
 	snprintf(err, errlen, "%llu entries, %zu checkpoints (largest %llu), "
 	         "%zu receipts verified", (unsigned long long)rg_verify_count(v),
-	         v->ncps, (unsigned long long)v->cps[v->ncps - 1].size, v->nrecs);
+	         v->ngiven, (unsigned long long)v->maxgiven, v->nrecs);
 	rc = 0;
 out:
 	if (rc != 0)

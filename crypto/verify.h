@@ -44,9 +44,16 @@ int rg_verify_add_keys_json(rg_verify *v, const char *json, size_t len);
  * first entry. 0 or -1. */
 int rg_verify_add_checkpoint(rg_verify *v, const char *note, size_t len,
                              const char *what);
-/* A receipt (the gateway's JSON response, or its "receipt" object): the
- * signature is checked now, its presence in the log at its index when the
- * stream gets there. 0 or -1. */
+/*
+ * A receipt (the gateway's JSON response, or its "receipt" object), of
+ * either form: an Ed25519 "signature" over the entry, or a signed
+ * "checkpoint" of N > index entries with the entry's "inclusion" proof in
+ * its tree (never both). The signature, or the checkpoint's signature by
+ * the published key "keyid" and the proof against its root, are checked
+ * now; that the log's entry at the index is the receipt's, and the root of
+ * the log's first N entries the checkpoint's, when the stream gets there.
+ * Add before the first entry. 0 or -1.
+ */
 int rg_verify_add_receipt(rg_verify *v, const char *json, size_t len,
                           const char *what);
 

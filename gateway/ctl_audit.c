@@ -18,6 +18,7 @@
 
 #include "crypto/merkle.h"
 #include "crypto/note.h"
+#include "crypto/tlog.h"
 #include "crypto/verify.h"
 #include "gateway/client.h"
 #include "gateway/ctl_audit.h"
@@ -320,11 +321,15 @@ rg_ctl_unb64(const char *in, uint8_t *out, size_t outmax, size_t *outlen)
 	                         sodium_base64_VARIANT_ORIGINAL);
 }
 
-/* A receipt for prove: its signature under the published keys, and that
- * its entry is entry index, whose leaf is leaf. 0, or -1 (said why). */
+/*
+ * A receipt for prove, of either form (crypto/verify.c checks it under the
+ * published keys: the signature over the entry, or the checkpoint's and
+ * the entry's inclusion proof against its root), and that its entry is
+ * entry index, whose leaf is leaf. 0, or -1 (said why).
+ */
 static int
 rg_ctl_receipt_check(const char *keys_text, const char *path, uint64_t index,
-                     const uint8_t leaf[RG_HASHLEN])
+                     const uint8_t leaf[RG_HASHLEN], char **note)
 {
 	rg_verify *v = rg_verify_new();
 	json_t *doc = NULL, *r;
@@ -366,11 +371,63 @@ rg_ctl_receipt_check(const char *keys_text, const char *path, uint64_t index,
 	if (!ok)
 		printf("recgatectl: audit prove: FAILED: entry %llu of the log is not "
 		       "the receipt's entry\n", (unsigned long long)index);
+	else if (json_is_string(json_object_get(r, "checkpoint")) &&
+	         (*note = strdup(json_string_value(json_object_get(r,
+	                                           "checkpoint")))) == NULL)
+		ok = 0;
 out:
 	json_decref(doc);
 	free(ent);
 	free(text);
 	rg_verify_free(v);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The receipt's checkpoint (note, verified already) against the gateway's
+ * log now, of size entries with root: the same tree, or one the RFC 9162
+ * consistency proof shows extends it. Otherwise the gateway rewrote or cut
+ * the log it signed for the receipt's holder. 0, or -1 (said why).
+ */
+static int
+rg_ctl_receipt_consistent(struct rg_ctl_conn *c, const char *keys_text,
+                          const char *note, uint64_t size,
+                          const uint8_t root[RG_HASHLEN])
+{
+	uint8_t r1[RG_HASHLEN], proof[RG_TLOG_MAXPROOF][RG_HASHLEN];
+	uint64_t n;
+	size_t plen, len;
+	char query[96];
+	json_t *doc = NULL, *list;
+	int ok = 0;
+
+	if (rg_ctl_check_note(keys_text, note, &n, r1) != 0)
+		goto out;
+	if (n == size)
+		ok = sodium_memcmp(r1, root, RG_HASHLEN) == 0;
+	else if (n < size) {
+		snprintf(query, sizeof(query), "from=%llu&to=%llu",
+		         (unsigned long long)n, (unsigned long long)size);
+		if ((doc = rg_ctl_get(c, "/v1/audit/proof/consistency", query, 0,
+		                      NULL)) == NULL)
+			return -1;
+		list = rg_ctl_result(doc, "proof");
+		plen = json_array_size(list);
+		ok = plen <= RG_TLOG_MAXPROOF;
+		for (size_t i = 0; ok && i < plen; i++)
+			ok = rg_ctl_unb64(json_string_value(json_array_get(list, i)),
+			                  proof[i], RG_HASHLEN, &len) == 0 &&
+			     len == RG_HASHLEN;
+		ok = ok && rg_merkle_verify_consistency(n, size, r1, root,
+		           (const uint8_t (*)[RG_HASHLEN])proof, plen) == 0;
+	}
+out:
+	if (!ok)
+		printf("recgatectl: audit prove: FAILED: the gateway's log of %llu "
+		       "entries does not extend the receipt's checkpoint of %llu: "
+		       "the log it signed was rewritten or cut short\n",
+		       (unsigned long long)size, (unsigned long long)n);
+	json_decref(doc);
 	return ok ? 0 : -1;
 }
 
@@ -380,7 +437,7 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 {
 	struct rg_ctl_conn c;
 	uint8_t root[RG_HASHLEN], leaf[RG_HASHLEN], (*proof)[RG_HASHLEN] = NULL;
-	char query[128], *keys_text = NULL, *end;
+	char query[128], *keys_text = NULL, *end, *note = NULL;
 	json_t *doc = NULL, *list;
 	uint64_t size, index;
 	size_t n, plen;
@@ -421,8 +478,10 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 		if (rg_ctl_unb64(json_string_value(json_array_get(list, i)), proof[i],
 		                 RG_HASHLEN, &n) != 0 || n != RG_HASHLEN)
 			goto out;
-	if (receipt != NULL && rg_ctl_receipt_check(keys_text, receipt, index,
-	                                            leaf) != 0)
+	if (receipt != NULL && (rg_ctl_receipt_check(keys_text, receipt, index,
+	                                             leaf, &note) != 0 ||
+	    (note != NULL && rg_ctl_receipt_consistent(&c, keys_text, note, size,
+	                                               root) != 0)))
 		goto out;
 	if (rg_merkle_verify_inclusion(index, size, leaf,
 	                               (const uint8_t (*)[RG_HASHLEN])proof, plen,
@@ -435,9 +494,12 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 	printf("recgatectl: audit prove: OK: entry %llu is in the log of %llu "
 	       "entries signed by the gateway (%zu-hash proof)%s\n",
 	       (unsigned long long)index, (unsigned long long)size, plen,
-	       receipt ? "; the receipt matches it" : "");
+	       receipt == NULL ? "" : note == NULL ? "; the receipt matches it" :
+	       "; the receipt matches it, and its checkpoint is consistent "
+	       "with this one");
 	rc = 0;
 out:
+	free(note);
 	free(proof);
 	json_decref(doc);
 	free(keys_text);

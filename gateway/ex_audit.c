@@ -23,7 +23,7 @@
 #define RG_AUDIT_SCAN_MAX 10000   /* entries examined by one call */
 #define RG_AUDIT_CP_PAGE_MAX 1000 /* checkpoints returned by one call */
 
-static int
+int
 rg_audit_node(void *ctx, unsigned level, uint64_t idx, uint8_t out[RG_HASHLEN])
 {
 	return rg_store_audit_node(ctx, level, idx, out) == RG_STORE_OK ? 0 : -1;

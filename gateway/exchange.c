@@ -3,10 +3,13 @@
  * decide, carry out, audit, receipt.
  *
  * Every request that passes authentication, allowed or not, ends in exactly
- * one audit entry appended in the caller's savepoint, and a receipt signed
- * over that entry's exact bytes. A refused authentication is entered too,
- * within a rate limit (ex_audit.c), without a receipt. The keeper signs
- * nothing else (but the checkpoints it builds, ex_audit.c).
+ * one audit entry appended in the caller's savepoint, and a receipt that
+ * proves that entry's exact bytes are in the log: its inclusion proof in a
+ * checkpoint signed once for the batch (receipt.c), or, for a signing
+ * key's announcement, signatures over the entry by the old key and the new.
+ * A refused authentication is entered too, within a rate limit
+ * (ex_audit.c), without a receipt. The keeper signs nothing else (but the
+ * checkpoints it builds, ex_audit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -597,7 +600,7 @@ rg_ex_finish(struct rg_exchange *ex, struct rg_response *resp)
 	static const char rg_receipt_key[] = ",\"receipt\":";
 	char *enc = NULL, *outtext, *rtext = NULL, *text;
 	const char *head;
-	size_t enclen, outlen, rlen, tlen, hlen, sig_off = 0;
+	size_t enclen, outlen, rlen, tlen, hlen;
 	int allow = strcmp(ex->decision, "allow") == 0, rc = -1, later = 0;
 
 	if (allow && ex->result_text != NULL) {
@@ -637,19 +640,14 @@ encoded:
 		        rg_store_errmsg(kp->st));
 		goto out;
 	}
-	/* Signed here, or, once the batch is committed, by the finisher
-	 * (finisher.h) on its own thread while this one goes on: the reply
-	 * leaves only after that, with the signature in the room left for
-	 * it. A signing key's announcement is always signed here. */
-	later = kp->fin != NULL && ex->cosign == NULL;
-	if (later)
-		memset(sig, 0, sizeof(sig));
-	else if (rg_sig_sign(rg_keystore_signing_key(kp->ks), (uint8_t *)enc,
-	                     enclen, sig) != 0)
-		goto out;
-	if (ex->cosign == NULL) {
-		/* The receipt as json_dumps(JSON_COMPACT) writes the object
-		 * below, members in this order, without building it. */
+	/* The receipt is completed once the batch is committed (receipt.h):
+	 * the reply ends, for now, inside it. A signing key's announcement
+	 * is signed here, by the old key and the new (its receipt must not
+	 * wait for a checkpoint the new key will sign). */
+	later = ex->cosign == NULL;
+	if (later) {
+		/* As json_dumps(JSON_COMPACT) writes the members in this
+		 * order, without building the object. */
 		struct rg_jbuf rb = {0};
 
 		rg_jbuf_lit(&rb, "{\"index\":");
@@ -660,20 +658,18 @@ encoded:
 		rg_jbuf_b64(&rb, leaf, sizeof(leaf));
 		rg_jbuf_lit(&rb, ",\"keyid\":");
 		rg_jbuf_str(&rb, kp->gw_keyid);
-		rg_jbuf_lit(&rb, ",\"signature\":");
-		sig_off = rb.len + 1; /* past the opening quote */
-		rg_jbuf_b64(&rb, sig, sizeof(sig));
-		rg_jbuf_lit(&rb, "}");
 		if ((rtext = rg_jbuf_take(&rb, &rlen)) == NULL)
 			goto out;
 	} else {
+		if (rg_sig_sign(rg_keystore_signing_key(kp->ks), (uint8_t *)enc,
+		                enclen, sig) != 0)
+			goto out;
 		receipt = json_pack("{s:I, s:o, s:o, s:s, s:o}",
 		                    "index", (json_int_t)kp->audit_size,
 		                    "entry", rg_json_b64((uint8_t *)enc, enclen),
 		                    "leaf_hash", rg_json_b64(leaf, sizeof(leaf)),
 		                    "keyid", kp->gw_keyid,
 		                    "signature", rg_json_b64(sig, sizeof(sig)));
-		/* A signing key's announcement is signed by the new key too. */
 		if (receipt == NULL ||
 		    rg_admin_cosign_receipt(ex, receipt, (uint8_t *)enc,
 		                            enclen) != 0)
@@ -682,29 +678,26 @@ encoded:
 			goto out;
 		rlen = strlen(rtext);
 	}
-	/* {"result"|"error":OUTCOME,"receipt":RECEIPT} */
+	/* {"result"|"error":OUTCOME,"receipt":RECEIPT}, the last two braces
+	 * left to receipt.c when the receipt is completed later. */
 	head = allow ? "{\"result\":" : "{\"error\":";
 	hlen = strlen(head);
-	tlen = hlen + outlen + sizeof(rg_receipt_key) - 1 + rlen + 1;
+	tlen = hlen + outlen + sizeof(rg_receipt_key) - 1 + rlen + !later;
 	if ((text = malloc(tlen + 1)) == NULL)
 		goto out;
 	memcpy(text, head, hlen);
 	memcpy(text + hlen, outtext, outlen);
 	memcpy(text + hlen + outlen, rg_receipt_key, sizeof(rg_receipt_key) - 1);
-	memcpy(text + tlen - 1 - rlen, rtext, rlen);
-	text[tlen - 1] = '}';
+	memcpy(text + hlen + outlen + sizeof(rg_receipt_key) - 1, rtext, rlen);
+	if (!later)
+		text[tlen - 1] = '}';
 	text[tlen] = '\0';
 	free(resp->body);
 	resp->status = allow ? 200 : rg_err_status(ex->err);
 	resp->body = text;
 	resp->body_len = tlen;
-	if (later) {
-		free(kp->later.msg);
-		kp->later.msg = (uint8_t *)enc;
-		kp->later.len = enclen;
-		kp->later.off = hlen + outlen + sizeof(rg_receipt_key) - 1 + sig_off;
-		enc = NULL;
-	}
+	if (later)
+		kp->later = (struct rg_receipt_later){1, kp->audit_size};
 	kp->audit_size++;
 	if (allow)
 		kp->stats.allowed++;

@@ -1,10 +1,11 @@
 /*
- * finisher.c -- the finisher thread: sync and sign committed batches
- * while the keeper's thread runs the next ones.
+ * finisher.c -- the finisher thread: sync committed batches and do their
+ * last work (the keeper's receipts) while the keeper's thread runs the
+ * next ones.
  *
  * It owns its thread, its queue of jobs and the async handle that wakes
  * the loop; it never touches the store or the keystore, only the
- * descriptor and the key each job names. Jobs waiting together share one
+ * descriptor each job names and what its work function holds. Jobs waiting together share one
  * fdatasync: a sync made after a batch's COMMIT returned covers it,
  * whichever batch asked for it (the group commit of the disk, as the
  * keeper's batches are the group commit of the transactions).
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "gateway/finisher.h"
 #include "gateway/store.h"
@@ -35,32 +35,11 @@ struct rg_finisher {
 	struct rg_fin_job *ready, **ready_tail;
 };
 
-/* Every signature of job, in one rg_sig_hold run. */
 static void
-rg_finisher_sign(struct rg_fin_job *job)
+rg_finisher_run(struct rg_fin_job *job)
 {
-	uint8_t sig[RG_SIG_LEN];
-	char b64[sodium_base64_ENCODED_LEN(RG_SIG_LEN,
-	                                   sodium_base64_VARIANT_ORIGINAL)];
-
-	if (job->nsigs == 0)
-		return;
-	if (rg_sig_hold(job->key) != 0) {
+	if (job->work != NULL && job->work(job->arg) != 0)
 		job->failed = 1;
-		return;
-	}
-	for (size_t i = 0; i < job->nsigs; i++) {
-		struct rg_fin_sig *s = &job->sigs[i];
-
-		if (rg_sig_sign(job->key, s->msg, s->len, sig) != 0) {
-			job->failed = 1;
-			break;
-		}
-		sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
-		                  sodium_base64_VARIANT_ORIGINAL);
-		memcpy(s->b64, b64, sizeof(b64) - 1);
-	}
-	rg_sig_release(job->key);
 }
 
 void
@@ -68,7 +47,7 @@ rg_finisher_work(struct rg_fin_job *job)
 {
 	if (job->sync_fd >= 0)
 		rg_store_sync_fd(job->sync_fd);
-	rg_finisher_sign(job);
+	rg_finisher_run(job);
 }
 
 static void *
@@ -100,7 +79,7 @@ rg_finisher_main(void *arg)
 		}
 		tail = &run;
 		for (job = run; job != NULL; job = job->next) {
-			rg_finisher_sign(job);
+			rg_finisher_run(job);
 			tail = &job->next;
 		}
 

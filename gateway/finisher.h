@@ -1,8 +1,9 @@
 /*
  * finisher.h -- the last steps of a committed batch, on a thread of their
  * own: making it durable (fdatasync of the write-ahead log its COMMIT
- * wrote without waiting) and signing its receipts, while the keeper's
- * thread goes on with the next batch. Batches come back to the loop
+ * wrote without waiting), then the job's own work (the keeper's: its
+ * receipts, receipt.h), while the keeper's thread goes on with the next
+ * batch. Batches come back to the loop
  * thread, in the order they were handed over, once both steps are done;
  * only then may their replies leave.
  */
@@ -14,25 +15,15 @@
 
 #include <uv.h>
 
-#include "crypto/sig.h"
-
-/* One signature to make: Ed25519 over msg, written as 88 characters of
- * standard base64 at b64 (no terminating NUL). */
-struct rg_fin_sig {
-	const uint8_t *msg;
-	size_t len;
-	char *b64;
-};
-
 /* A batch handed to the finisher; the caller owns it and what it points
  * to until it comes back through the done callback. */
 struct rg_fin_job {
 	int sync_fd;               /* fdatasync this first; -1: nothing to sync */
-	const rg_sigkey *key;      /* signs sigs[]; valid until the job is back */
-	struct rg_fin_sig *sigs;
-	size_t nsigs;
-	int failed;                /* set when a signature could not be made */
-	void *arg;                 /* the caller's */
+	/* Then, on the finisher's thread: 0, or -1 to fail the job. NULL:
+	 * nothing to do. */
+	int (*work)(void *arg);
+	int failed;                /* set when work failed */
+	void *arg;                 /* the caller's, passed to work */
 	struct rg_fin_job *next;   /* the finisher's */
 };
 
@@ -56,8 +47,8 @@ int rg_finisher_poll(rg_finisher *f);
 /* Drain, stop the thread, and free f once its handle closed. NULL is fine. */
 void rg_finisher_close(rg_finisher *f);
 
-/* The work of one job on the calling thread (the inline path, and what
- * the thread does): sync, then every signature in one rg_sig_hold run. */
+/* One job on the calling thread (the inline path, and what the thread
+ * does): sync, then its work. */
 void rg_finisher_work(struct rg_fin_job *job);
 
 #endif

@@ -5,9 +5,10 @@
  * snapshot. Each signed exchange runs inside a savepoint of the open batch
  * transaction (the hot ones under a light one, rg_exchange_light); the batch commits in the loop's check phase, once per loop
  * iteration, so that every exchange read in one iteration shares one fsync.
- * That fsync, and the receipts' signatures, are the finisher's
- * (finisher.h): its thread makes a committed batch durable and signs it
- * while this one runs the next. No reply to a signed exchange leaves
+ * That fsync, and the receipts (receipt.h: one signed checkpoint for the
+ * batch, each entry's proof in it), are the finisher's (finisher.h): its
+ * thread makes a committed batch durable and completes its receipts while
+ * this one runs the next. No reply to a signed exchange leaves
  * before its batch is durable.
  */
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "crypto/keystore.h"
 #include "gateway/crashpoint.h"
 #include "gateway/keeper_int.h"
+#include "gateway/receipt.h"
 
 /* A batch never holds more than this many exchanges; beyond it the keeper
  * commits before taking the next one, which bounds the memory held for
@@ -277,16 +279,32 @@ rg_keeper_reload_policy(rg_keeper *kp)
 
 /*
  * A committed batch on its way out: the finisher makes it durable and
- * signs the receipts left to it, then rg_keeper_batch_done releases its
- * replies. One allocation: the pending replies and the signature jobs
- * follow the header.
+ * completes its receipts, then rg_keeper_batch_done releases its replies.
+ * The pending replies follow the header in the same allocation.
  */
 struct rg_batch {
 	struct rg_fin_job job;
+	rg_receipts *receipts;     /* NULL: no reply in it has a receipt */
 	struct rg_pending *pending;
 	size_t n;
 	uint64_t audit_size;       /* the log's size once this batch is durable */
 };
+
+static void
+rg_batch_free(struct rg_batch *b)
+{
+	if (b != NULL)
+		rg_receipts_free(b->receipts);
+	free(b);
+}
+
+static int
+rg_batch_work(void *arg)
+{
+	struct rg_batch *b = arg;
+
+	return b->receipts != NULL ? rg_receipts_finish(b->receipts) : 0;
+}
 
 /* Send one held reply (an error instead when failed) and let go of it. */
 static void
@@ -296,8 +314,7 @@ rg_pending_release(struct rg_pending *p, int failed)
 		rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
 	p->done(p->ctx, &p->resp);
 	rg_response_clear(&p->resp);
-	free(p->sig.msg);
-	p->sig = (struct rg_sig_later){0};
+	p->receipt = (struct rg_receipt_later){0};
 }
 
 static void
@@ -337,39 +354,88 @@ rg_keeper_batch_done(void *ctx, struct rg_fin_job *job)
 	rg_keeper_replies_out(kp);
 	if (b->audit_size > kp->committed_size)
 		kp->committed_size = b->audit_size;
-	free(b);
+	rg_batch_free(b);
 	rg_keeper_checkpoint_due(kp);
 }
 
-/* The open batch's replies and signature jobs, moved out of the keeper
- * into one allocation; NULL when out of memory (kp unchanged). */
+/* rg_store_audit_each: one leaf of the batch into its receipts. */
+static int
+rg_batch_leaf(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
+              const uint8_t leaf[32])
+{
+	(void)entry;
+	(void)len;
+	return rg_receipts_leaf(ctx, index, leaf);
+}
+
+/*
+ * The receipts of the open batch, whose replies are p[0..n): the frontier
+ * of the log before it (kept from the last batch, or read from the subtree
+ * table), the batch's leaves as the transaction holds them, and each reply
+ * that waits for a receipt. Advances kp->frontier past the batch: the
+ * caller clears frontier_ok if the batch does not commit. 0 (*out NULL
+ * when no reply has a receipt), or -1.
+ */
+static int
+rg_batch_receipts(rg_keeper *kp, struct rg_pending *p, size_t n,
+                  rg_receipts **out)
+{
+	uint64_t base = kp->batch_base;
+	size_t nrec = 0;
+	rg_receipts *r;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		nrec += p[i].receipt.set;
+	if (nrec == 0)
+		return 0;
+	if (!kp->frontier_ok || kp->frontier.size != base) {
+		kp->frontier_ok = 0;
+		if (rg_tlog_frontier_load(&kp->frontier, base, rg_audit_node,
+		                          kp->st) != 0)
+			return -1;
+		kp->frontier_ok = 1;
+	}
+	r = rg_receipts_new(&kp->frontier, (size_t)(kp->audit_size - base),
+	                    nrec, rg_keystore_origin(kp->ks),
+	                    rg_keystore_signing_key(kp->ks));
+	if (r == NULL)
+		return -1;
+	if (rg_store_audit_each(kp->st, base, kp->audit_size, rg_batch_leaf, r)
+	    != RG_STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (p[i].receipt.set &&
+		    rg_receipts_add(r, p[i].receipt.index, &p[i].resp) != 0)
+			goto fail;
+	rg_receipts_advance(r, &kp->frontier);
+	*out = r;
+	return 0;
+fail:
+	rg_receipts_free(r);
+	return -1;
+}
+
+/* The open batch's replies and receipts, moved out of the keeper into one
+ * allocation; NULL when that fails (kp's replies unchanged). */
 static struct rg_batch *
 rg_batch_take(rg_keeper *kp)
 {
-	size_t n = kp->npending, nsigs = 0, k = 0;
-	struct rg_batch *b;
+	size_t n = kp->npending;
+	struct rg_batch *b = malloc(sizeof(*b) + n * sizeof(struct rg_pending));
 
-	for (size_t i = 0; i < n; i++)
-		nsigs += kp->pending[i].sig.msg != NULL;
-	b = malloc(sizeof(*b) + n * sizeof(struct rg_pending) +
-	           nsigs * sizeof(struct rg_fin_sig));
 	if (b == NULL)
 		return NULL;
+	*b = (struct rg_batch){0};
 	b->pending = (struct rg_pending *)(b + 1);
 	b->n = n;
 	memcpy(b->pending, kp->pending, n * sizeof(struct rg_pending));
-	b->job = (struct rg_fin_job){0};
-	b->job.sigs = (struct rg_fin_sig *)(b->pending + n);
-	b->job.nsigs = nsigs;
-	for (size_t i = 0; i < n; i++) {
-		struct rg_pending *p = &b->pending[i];
-
-		if (p->sig.msg == NULL)
-			continue;
-		b->job.sigs[k++] = (struct rg_fin_sig){p->sig.msg, p->sig.len,
-		                                       p->resp.body + p->sig.off};
+	if (rg_batch_receipts(kp, b->pending, n, &b->receipts) != 0) {
+		free(b);
+		return NULL;
 	}
-	b->job.key = rg_keystore_signing_key(kp->ks);
+	b->job.sync_fd = -1;
+	b->job.work = rg_batch_work;
 	b->job.arg = b;
 	b->audit_size = kp->audit_size;
 	kp->npending = 0;
@@ -393,17 +459,18 @@ rg_keeper_drain(rg_keeper *kp)
 /*
  * Commit the open batch and release its replies. With the finisher, the
  * COMMIT does not wait for the disk: the batch goes to the finisher, which
- * syncs the log and signs the receipts while this thread takes the next
- * requests, and the replies leave when it gives the batch back. A batch
- * that changes keys or schedules a rekey waits for it here, since what
- * follows (a key swap, the rekey) must come after its durability.
+ * syncs the log and completes the receipts while this thread takes the
+ * next requests, and the replies leave when it gives the batch back. A
+ * batch that changes keys or schedules a rekey waits for it here, since
+ * what follows (a key swap, the rekey) must come after its durability.
  */
 static void
 rg_keeper_flush(rg_keeper *kp)
 {
 	size_t n = kp->npending;
 	struct rg_batch *b = NULL;
-	int failed = 0, rc, keys_change;
+	int failed = 0, unsent = 0, rc, keys_change;
+	const char *why = NULL;
 
 	if (!kp->in_batch)
 		return;
@@ -411,16 +478,22 @@ rg_keeper_flush(rg_keeper *kp)
 	uv_check_stop(&kp->commit_check);
 	keys_change = kp->ks_next != NULL || kp->secret_next != NULL ||
 	              kp->dbrekey.scheduled;
-	if (kp->fin != NULL && n > 0)
-		b = rg_batch_take(kp); /* NULL: finished here, inline */
-	rc = b != NULL ? rg_store_commit_nosync(kp->st) : rg_store_commit(kp->st);
+	if (n > 0 && (b = rg_batch_take(kp)) == NULL) {
+		/* No receipts, no replies: undone as a failed commit is. */
+		why = "its receipts could not be prepared";
+		rc = RG_STORE_ERROR;
+	} else if (b != NULL && kp->fin != NULL)
+		rc = rg_store_commit_nosync(kp->st);
+	else
+		rc = rg_store_commit(kp->st);
 	if (rc != RG_STORE_OK) {
 		/* Nothing of the batch is durable: every exchange in it fails,
 		 * and the log's length is what the database says it is. */
 		fprintf(stderr, "recgated: commit failed: %s\n",
-		        rg_store_errmsg(kp->st));
+		        why != NULL ? why : rg_store_errmsg(kp->st));
 		rg_store_rollback(kp->st);
 		failed = 1;
+		kp->frontier_ok = 0; /* it was moved past the batch */
 		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK) {
 			fprintf(stderr, "recgated: audit log unreadable; "
 			                "stopping\n");
@@ -432,7 +505,7 @@ rg_keeper_flush(rg_keeper *kp)
 			kp->stats.batch_max = n;
 		if (kp->pol_dirty)
 			(void)rg_keeper_reload_policy(kp); /* sets pol_stale */
-		if (b == NULL)
+		if (b == NULL || kp->fin == NULL)
 			kp->committed_size = kp->audit_size;
 		if (kp->ks_next != NULL)
 			rg_crashpoint("rotation.committed");
@@ -440,11 +513,18 @@ rg_keeper_flush(rg_keeper *kp)
 	rg_crashpoint_commit(!failed);
 	/* A failed batch changed nothing: the old snapshot stands. */
 	kp->pol_dirty = 0;
-	if (b != NULL && failed) {
+	if (b != NULL && (failed || kp->fin == NULL)) {
+		/* Inline, the commit having waited for the disk: the
+		 * receipts are completed here, with the key they name,
+		 * before a rotation below puts the next one in use. */
+		if (!failed) {
+			rg_finisher_work(&b->job);
+			unsent = b->job.failed;
+		}
 		/* Back into the keeper's hands, answered below. */
 		memcpy(kp->pending, b->pending, n * sizeof(struct rg_pending));
 		kp->npending = n;
-		free(b);
+		rg_batch_free(b);
 		b = NULL;
 	}
 	if (b != NULL) {
@@ -460,30 +540,13 @@ rg_keeper_flush(rg_keeper *kp)
 		if (keys_change)
 			rg_keeper_drain(kp);
 	}
-	/* Inline (the batch is durable, or failed): receipts left for the
-	 * finisher are signed here, with the key they name, before a
-	 * rotation below puts the next one in use. */
-	for (size_t i = 0; i < kp->npending; i++) {
-		struct rg_pending *p = &kp->pending[i];
-		struct rg_fin_sig sig = {p->sig.msg, p->sig.len,
-		                         p->resp.body + p->sig.off};
-		struct rg_fin_job job = {.sync_fd = -1,
-		                         .key = rg_keystore_signing_key(kp->ks),
-		                         .sigs = &sig, .nsigs = 1};
-
-		if (failed || p->sig.msg == NULL)
-			continue;
-		rg_finisher_work(&job);
-		if (job.failed)
-			rg_response_error(&p->resp, RG_ERR_STORAGE, NULL, NULL);
-	}
 	/* A rotated signing key signs from the next batch on, and the
 	 * checkpoint below; a failed batch undoes the rotation. */
 	rg_admin_rotation_end(kp, !failed);
 	rg_reencrypt_batch_end(kp, !failed);
 	kp->stats.audit_size = kp->audit_size;
 	for (size_t i = 0; i < kp->npending; i++)
-		rg_pending_release(&kp->pending[i], failed);
+		rg_pending_release(&kp->pending[i], failed || unsent);
 	if (kp->npending > 0)
 		rg_keeper_replies_out(kp);
 	kp->npending = 0;
@@ -519,6 +582,7 @@ rg_keeper_begin(rg_keeper *kp)
 	if (rg_store_begin(kp->st) != RG_STORE_OK)
 		return -1;
 	kp->in_batch = 1;
+	kp->batch_base = kp->audit_size;
 	uv_check_start(&kp->commit_check, rg_keeper_commit_cb);
 	now = rg_keeper_now_ms();
 	if (kp->prune_more || now - kp->last_prune_ms >= RG_PRUNE_INTERVAL_MS) {
@@ -550,16 +614,15 @@ rg_keeper_hold(rg_keeper *kp, struct rg_response *resp, rg_keeper_done done,
 	}
 	kp->pending[kp->npending++] = (struct rg_pending){*resp, done, ctx,
 	                                                  kp->later};
-	kp->later = (struct rg_sig_later){0};
+	kp->later = (struct rg_receipt_later){0};
 	return 0;
 }
 
-/* The running exchange left no reply to hold: drop its signature job. */
+/* The running exchange left no reply to hold: forget its receipt. */
 static void
 rg_keeper_later_drop(rg_keeper *kp)
 {
-	free(kp->later.msg);
-	kp->later = (struct rg_sig_later){0};
+	kp->later = (struct rg_receipt_later){0};
 }
 
 void
@@ -654,7 +717,6 @@ rg_keeper_closed(uv_handle_t *h)
 	if (--kp->open_handles > 0)
 		return;
 	free(kp->pending);
-	free(kp->later.msg);
 	rg_policy_free(kp->pol);
 	rg_store_close(kp->st);
 	rg_keystore_free(kp->ks);

@@ -4,8 +4,9 @@
  *
  * The front hands the keeper one framed request at a time; the keeper
  * authenticates it (RFC 9421), decides it (policy), carries it out (seal,
- * store), appends its audit entry and signs the receipt, all inside the
- * current batch transaction. Replies are released only after the batch has
+ * store) and appends its audit entry, all inside the current batch
+ * transaction; each reply carries a receipt, completed with the batch's
+ * signed checkpoint once the batch is committed. Replies are released only after the batch has
  * committed durably: many exchanges share one fsync (group commit). The
  * keeper trusts nothing in the request and signs only bytes it built.
  */

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "crypto/keystore.h"
+#include "crypto/tlog.h"
 #include "gateway/dbrekey.h"
 #include "gateway/finisher.h"
 #include "gateway/keeper.h"
@@ -19,21 +20,19 @@
 #include "policy/policy.h"
 
 /*
- * A receipt signature left to the finisher (finisher.h): Ed25519 over the
- * audit entry msg (malloc'd, owned here), written in base64 at offset off
- * of the reply's body, where rg_ex_finish left room for it.
+ * A receipt completed once its batch is committed (receipt.h): the
+ * reply's body ends inside the receipt of the entry at index.
  */
-struct rg_sig_later {
-	uint8_t *msg;
-	size_t len;
-	size_t off;
+struct rg_receipt_later {
+	int set;
+	uint64_t index;
 };
 
 struct rg_pending {
 	struct rg_response resp;
 	rg_keeper_done done;
 	void *ctx;
-	struct rg_sig_later sig;   /* msg NULL: the reply is complete */
+	struct rg_receipt_later receipt; /* !set: the reply is complete */
 };
 
 struct rg_keeper {
@@ -63,9 +62,15 @@ struct rg_keeper {
 	 * passed to their done callbacks (rg_keeper_on_replies_out). */
 	void (*replies_out)(void *ctx);
 	void *replies_ctx;
-	/* The running exchange's receipt signature, when rg_ex_finish left
-	 * it to the finisher; moved to its pending reply once held. */
-	struct rg_sig_later later;
+	/* The running exchange's receipt, when rg_ex_finish left it open;
+	 * moved to its pending reply once held. */
+	struct rg_receipt_later later;
+	/* The log's size when the open batch began, and the frontier of the
+	 * committed log (valid when frontier_ok, for frontier.size entries):
+	 * what a batch's receipts are built over. */
+	uint64_t batch_base;
+	struct rg_tlog_frontier frontier;
+	int frontier_ok;
 
 	/* Failed-authentication log, rate-limited per minute. */
 	int64_t authlog_window_ms;
@@ -115,6 +120,9 @@ struct rg_keeper {
  * (size <= committed_size) unless one of that size or larger exists.
  * 0, or -1 (nothing signed or stored; errors are logged). */
 int rg_audit_checkpoint(rg_keeper *kp, uint64_t size, int64_t now_ms);
+/* rg_tlog_get_fn over the store's subtree hashes (ctx: the rg_store). */
+int rg_audit_node(void *ctx, unsigned level, uint64_t idx,
+                  uint8_t out[RG_HASHLEN]);
 /* ex_audit.c: when refused authentications were only counted and the
  * budget allows one entry again, enter the count. 1 when entered, 0 when
  * there was nothing to do, -1 when the append failed. Runs in a savepoint. */

@@ -15,162 +15,11 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "crypto/keystore.h"
+#include "crypto/note.h"
 #include "tests/integration/gw.h"
+#include "tests/integration/independent.h"
 #include "tests/test.h"
-
-/* ---- an independent verifier: OpenSSL and the RFC text only ----------- */
-
-static size_t
-ind_b64(const char *in, unsigned char *out, size_t outlen)
-{
-	size_t inlen = strlen(in);
-	unsigned char tmp[4096];
-	int n;
-
-	CHECK(inlen / 4 * 3 <= sizeof(tmp) && inlen % 4 == 0);
-	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)inlen);
-	CHECK(n >= 0);
-	if (inlen >= 1 && in[inlen - 1] == '=')
-		n--;
-	if (inlen >= 2 && in[inlen - 2] == '=')
-		n--;
-	CHECK((size_t)n <= outlen);
-	memcpy(out, tmp, (size_t)n);
-	return (size_t)n;
-}
-
-static void
-ind_node(const unsigned char l[32], const unsigned char r[32], unsigned char out[32])
-{
-	unsigned char buf[65];
-
-	buf[0] = 1;
-	memcpy(buf + 1, l, 32);
-	memcpy(buf + 33, r, 32);
-	SHA256(buf, sizeof(buf), out);
-}
-
-/* RFC 9162 section 2.1.3.2, transcribed. */
-static int
-ind_verify_inclusion(unsigned long long index, unsigned long long size,
-                     const unsigned char leaf[32], unsigned char (*proof)[32],
-                     size_t plen, const unsigned char root[32])
-{
-	unsigned long long fn = index, sn = size - 1;
-	unsigned char r[32];
-
-	if (index >= size)
-		return -1;
-	memcpy(r, leaf, 32);
-	for (size_t i = 0; i < plen; i++) {
-		if (sn == 0)
-			return -1;
-		if ((fn & 1) == 1 || fn == sn) {
-			ind_node(proof[i], r, r);
-			while ((fn & 1) == 0 && fn != 0) {
-				fn >>= 1;
-				sn >>= 1;
-			}
-		} else {
-			ind_node(r, proof[i], r);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
-	return sn == 0 && memcmp(r, root, 32) == 0 ? 0 : -1;
-}
-
-/* RFC 9162 section 2.1.4.2, transcribed (0 < size1 < size2). */
-static int
-ind_verify_consistency(unsigned long long size1, unsigned long long size2,
-                       const unsigned char root1[32], const unsigned char root2[32],
-                       unsigned char (*proof)[32], size_t plen)
-{
-	unsigned char path[66][32], fr[32], sr[32];
-	unsigned long long fn = size1 - 1, sn = size2 - 1;
-	size_t n = 0;
-
-	if (plen == 0 || plen > 64 || size1 == 0 || size1 >= size2)
-		return -1;
-	if ((size1 & (size1 - 1)) == 0)
-		memcpy(path[n++], root1, 32);
-	for (size_t i = 0; i < plen; i++)
-		memcpy(path[n++], proof[i], 32);
-	while ((fn & 1) == 1) {
-		fn >>= 1;
-		sn >>= 1;
-	}
-	memcpy(fr, path[0], 32);
-	memcpy(sr, path[0], 32);
-	for (size_t i = 1; i < n; i++) {
-		if (sn == 0)
-			return -1;
-		if ((fn & 1) == 1 || fn == sn) {
-			ind_node(path[i], fr, fr);
-			ind_node(path[i], sr, sr);
-			while ((fn & 1) == 0 && fn != 0) {
-				fn >>= 1;
-				sn >>= 1;
-			}
-		} else {
-			ind_node(sr, path[i], sr);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
-	return sn == 0 && memcmp(fr, root1, 32) == 0 && memcmp(sr, root2, 32) == 0
-	    ? 0 : -1;
-}
-
-/*
- * C2SP signed note with one Ed25519 key: split text and signature lines,
- * check the key id (SHA-256(name || 0x0A || 0x01 || pub)[:4]) and the
- * signature over the text. Returns the text length or 0.
- */
-static size_t
-ind_verify_note(const char *note, const char *name, const unsigned char pub[32])
-{
-	const char *sep = strstr(note, "\n\n"), *line;
-	unsigned char idbuf[300], h[32], blob[128];
-	size_t tlen, nlen = strlen(name), blen;
-	char prefix[300];
-	EVP_PKEY *pk;
-	EVP_MD_CTX *md;
-	int ok;
-
-	if (sep == NULL)
-		return 0;
-	tlen = (size_t)(sep - note) + 1;
-	line = sep + 2;
-	snprintf(prefix, sizeof(prefix), "\xe2\x80\x94 %s ", name);
-	if (strncmp(line, prefix, strlen(prefix)) != 0)
-		return 0;
-	{
-		char b64[200];
-		size_t l = strcspn(line + strlen(prefix), "\n");
-		CHECK(l < sizeof(b64));
-		memcpy(b64, line + strlen(prefix), l);
-		b64[l] = '\0';
-		blen = ind_b64(b64, blob, sizeof(blob));
-	}
-	if (blen != 68)
-		return 0;
-	memcpy(idbuf, name, nlen);
-	idbuf[nlen] = 0x0a;
-	idbuf[nlen + 1] = 0x01;
-	memcpy(idbuf + nlen + 2, pub, 32);
-	SHA256(idbuf, nlen + 34, h);
-	if (memcmp(h, blob, 4) != 0)
-		return 0;
-	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-	md = EVP_MD_CTX_new();
-	CHECK(pk != NULL && md != NULL);
-	ok = EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
-	     EVP_DigestVerify(md, blob + 4, 64, (const unsigned char *)note, tlen) == 1;
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pk);
-	return ok ? tlen : 0;
-}
 
 /* ---- the gateway, as a department and an officer see it ---------------- */
 
@@ -546,10 +395,69 @@ TEST(refused_authentications_are_entered_and_the_rate_limit_caps_them)
 	rg_gw_stop(&gw);
 }
 
+/*
+ * Receipt r (a response) altered and written to path. spoil: a hash of its
+ * proof changed. forge: a checkpoint the gateway's own key signs over
+ * another tree of the same size, in which the same proof places the same
+ * entry (what a gateway showing one holder a rewritten log would hand
+ * out): the receipt holds up alone, only the log now can tell.
+ */
+static void
+altered_receipt(struct rg_gw *gw, const json_t *r, int forge, const char *path)
+{
+	json_t *copy = json_deep_copy(r), *rc, *list;
+	unsigned char leaf[32], proof[64][32], root[32];
+	unsigned long long index, size;
+	char origin[256], *text, *note;
+	rg_keystore *ks;
+	size_t plen;
+
+	CHECK(copy != NULL);
+	rc = json_object_get(copy, "receipt");
+	list = json_object_get(rc, "inclusion");
+	plen = json_array_size(list);
+	CHECK(plen > 0 && plen < 64);
+	if (!forge) {
+		CHECK(json_array_set_new(list, 0, json_string(
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")) == 0);
+		goto write;
+	}
+	index = (unsigned long long)json_integer_value(json_object_get(rc, "index"));
+	CHECK(sscanf(json_string_value(json_object_get(rc, "checkpoint")),
+	             "%255[^\n]\n%llu\n", origin, &size) == 2);
+	CHECK_EQ_INT(ind_b64(json_string_value(json_object_get(rc, "leaf_hash")),
+	                     leaf, 32), 32);
+	for (size_t i = 0; i < plen; i++)
+		CHECK_EQ_INT(ind_b64(json_string_value(json_array_get(list, i)),
+		                     proof[i], 32), 32);
+	proof[plen - 1][0] ^= 1; /* the other half of the tree, rewritten */
+	CHECK(ind_inclusion_root(index, size, leaf, proof, plen, root) == 0);
+	ks = rg_gw_keystore(gw);
+	text = rg_note_checkpoint_text(rg_keystore_origin(ks), size, root);
+	CHECK(text != NULL);
+	note = rg_note_sign(text, rg_keystore_origin(ks),
+	                    rg_keystore_signing_key(ks));
+	CHECK(note != NULL);
+	CHECK(json_object_set_new(rc, "checkpoint", json_string(note)) == 0);
+	{
+		char b64[64];
+
+		EVP_EncodeBlock((unsigned char *)b64, proof[plen - 1], 32);
+		CHECK(json_array_set_new(list, plen - 1, json_string(b64)) == 0);
+	}
+	free(text);
+	free(note);
+	rg_keystore_free(ks);
+write:
+	CHECK(json_dump_file(copy, path, JSON_COMPACT) == 0);
+	json_decref(copy);
+}
+
 TEST(recgatectl_audit_prove_checks_a_receipt_and_report_lists_denials)
 {
 	struct rg_gw gw;
-	char receipt[700], args[2048], out[16384], key[700];
+	char receipt[700], receipt2[700], receipt3[700], args[2048], out[16384];
+	char key[700];
 	long long index;
 	json_t *r;
 
@@ -562,6 +470,12 @@ TEST(recgatectl_audit_prove_checks_a_receipt_and_report_lists_denials)
 	                                           "index"));
 	snprintf(receipt, sizeof(receipt), "%s/receipt.json", rg_test_tmpdir());
 	CHECK(json_dump_file(r, receipt, JSON_COMPACT) == 0);
+	/* The same receipt with a hash of its proof changed, and with a
+	 * checkpoint of a rewritten log signed by the gateway's key. */
+	snprintf(receipt2, sizeof(receipt2), "%s/receipt2.json", rg_test_tmpdir());
+	snprintf(receipt3, sizeof(receipt3), "%s/receipt3.json", rg_test_tmpdir());
+	altered_receipt(&gw, r, 1, receipt2);
+	altered_receipt(&gw, r, 0, receipt3);
 	json_decref(r);
 	/* A department key on an officer's route: refused, and entered. */
 	CHECK_EQ_INT(rg_gw_call(&gw, "union", "GET", "/v1/audit/entries", NULL,
@@ -571,13 +485,23 @@ TEST(recgatectl_audit_prove_checks_a_receipt_and_report_lists_denials)
 	snprintf(args, sizeof(args), "audit prove %lld --url %s --key '%s' "
 	         "--receipt '%s'", index, gw.url, key, receipt);
 	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
-	CHECKF(strstr(out, "OK") != NULL && strstr(out, "receipt matches") != NULL,
-	       "%s", out);
+	CHECKF(strstr(out, "OK") != NULL && strstr(out, "receipt matches") != NULL &&
+	       strstr(out, "checkpoint is consistent") != NULL, "%s", out);
 	/* The receipt is not entry index - 1. */
 	snprintf(args, sizeof(args), "audit prove %lld --url %s --key '%s' "
 	         "--receipt '%s'", index - 1, gw.url, key, receipt);
 	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 1, "%s", out);
 	CHECK(strstr(out, "FAILED") != NULL);
+	snprintf(args, sizeof(args), "audit prove %lld --url %s --key '%s' "
+	         "--receipt '%s'", index, gw.url, key, receipt2);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 1, "%s", out);
+	CHECKF(strstr(out, "does not extend the receipt's checkpoint") != NULL,
+	       "%s", out);
+	snprintf(args, sizeof(args), "audit prove %lld --url %s --key '%s' "
+	         "--receipt '%s'", index, gw.url, key, receipt3);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 1, "%s", out);
+	CHECKF(strstr(out, "FAILED") != NULL && strstr(out, "the inclusion proof "
+	       "does not verify against the checkpoint's root") != NULL, "%s", out);
 
 	snprintf(args, sizeof(args), "audit report --from 0 --to 99999999999999 "
 	         "--url %s --key '%s'", gw.url, key);

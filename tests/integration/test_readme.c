@@ -33,7 +33,7 @@ TEST(readme_example_signs_with_curl_and_openssl)
 	char cmd[4096], line[16384];
 	struct rg_gw gw;
 	FILE *f;
-	int verified = 0, stored = 0;
+	int verified = 0, stored = 0, included = 0;
 	long long base;
 
 	begin = strstr(readme, "<!-- example:begin -->\n```sh\n");
@@ -62,10 +62,13 @@ TEST(readme_example_signs_with_curl_and_openssl)
 			stored = 1;
 		if (strstr(line, "Signature Verified Successfully") != NULL)
 			verified = 1;
+		if (strstr(line, "Entry included in the signed checkpoint") != NULL)
+			included = 1;
 	}
 	fclose(f);
 	CHECK(stored);
 	CHECK(verified);
+	CHECK(included);
 	CHECK_EQ_INT(rg_gw_audit_size(&gw), base + 1);
 	rg_gw_stop(&gw);
 }

@@ -1,7 +1,8 @@
 /*
- * test_receipts.c -- what an exchange leaves behind: a receipt that an
- * independent Ed25519 implementation (OpenSSL) verifies with the key from
- * GET /v1/keys, a leaf hash per RFC 9162, a database file without
+ * test_receipts.c -- what an exchange leaves behind: a receipt whose signed
+ * checkpoint an independent Ed25519 implementation (OpenSSL) verifies with
+ * the key from GET /v1/keys and whose RFC 9162 leaf hash and inclusion
+ * proof, folded apart from recgate's code, give the checkpoint's root, a database file without
  * plaintext, group commit, and the department client tool.
  */
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "tests/integration/gw.h"
+#include "tests/integration/independent.h"
 #include "tests/test.h"
 
 #define HAZARD "/v1/resources/hazard-declaration/records"
@@ -38,20 +40,41 @@ b64dec(const char *in, unsigned char *out, size_t outlen)
 	return (size_t)n;
 }
 
+/* RFC 9162 leaf hash: SHA-256(0x00 || entry). */
+static void
+pre_hash(const unsigned char *entry, size_t len, unsigned char out[32])
+{
+	unsigned char *pre = malloc(len + 1);
+
+	CHECK(pre != NULL);
+	pre[0] = 0;
+	memcpy(pre + 1, entry, len);
+	SHA256(pre, len + 1, out);
+	free(pre);
+}
+
+/*
+ * A reply's receipt checked with nothing of recgate's (independent.c): the
+ * checkpoint, a C2SP signed note by the published key, the entry's RFC
+ * 9162 leaf hash, and the inclusion proof that puts the leaf at its index
+ * in the checkpoint's tree; the gateway's own proof endpoint agrees.
+ */
 TEST(receipt_verifies_with_an_independent_ed25519_and_published_key)
 {
 	struct rg_gw gw;
-	json_t *keys, *r, *receipt, *entry;
-	unsigned char pub[64], sig[128], ent[8192], leaf[64], want[SHA256_DIGEST_LENGTH];
-	unsigned char pre[8193];
-	size_t publen, siglen, entlen, leaflen;
-	EVP_PKEY *pk;
-	EVP_MD_CTX *md;
+	json_t *keys, *k0, *r, *receipt, *entry, *pr, *list;
+	unsigned char pub[64], ent[8192], leaf[64], want[SHA256_DIGEST_LENGTH];
+	unsigned char root[64], proof[64][32];
+	char origin[256], query[128], b64[64];
+	const char *note;
+	size_t publen, entlen, tlen, plen;
+	unsigned long long size, index;
 
 	rg_gw_start(&gw, NULL);
 	CHECK_EQ_INT(rg_gw_call(&gw, NULL, "GET", "/v1/keys", NULL, NULL, NULL, &keys), 200);
-	publen = b64dec(json_string_value(json_object_get(json_array_get(
-	    json_object_get(keys, "keys"), 0), "public_key")), pub, sizeof(pub));
+	k0 = json_array_get(json_object_get(keys, "keys"), 0);
+	publen = b64dec(json_string_value(json_object_get(k0, "public_key")), pub,
+	                sizeof(pub));
 	CHECK_EQ_INT(publen, 32);
 
 	CHECK_EQ_INT(rg_gw_call(&gw, "health", "POST", HAZARD, NULL,
@@ -61,37 +84,58 @@ TEST(receipt_verifies_with_an_independent_ed25519_and_published_key)
 	    " \"declaration_date\": \"2026-02-01\"}", NULL, &r), 200);
 	receipt = json_object_get(r, "receipt");
 	CHECK_EQ_STR(json_string_value(json_object_get(receipt, "keyid")),
-	             json_string_value(json_object_get(json_array_get(
-	                 json_object_get(keys, "keys"), 0), "keyid")));
+	             json_string_value(json_object_get(k0, "keyid")));
+	CHECK(json_object_get(receipt, "signature") == NULL);
+	index = (unsigned long long)json_integer_value(json_object_get(receipt,
+	                                                               "index"));
 	entlen = b64dec(json_string_value(json_object_get(receipt, "entry")), ent,
 	                sizeof(ent));
-	siglen = b64dec(json_string_value(json_object_get(receipt, "signature")),
-	                sig, sizeof(sig));
-	CHECK_EQ_INT(siglen, 64);
 
-	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-	CHECK(pk != NULL);
-	md = EVP_MD_CTX_new();
-	CHECK(EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1);
-	CHECK(EVP_DigestVerify(md, sig, siglen, ent, entlen) == 1);
-	EVP_MD_CTX_free(md);
-	/* One flipped byte of the entry and the signature no longer holds. */
-	ent[10] ^= 1;
-	md = EVP_MD_CTX_new();
-	CHECK(EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1);
-	CHECK(EVP_DigestVerify(md, sig, siglen, ent, entlen) != 1);
-	EVP_MD_CTX_free(md);
-	ent[10] ^= 1;
-	EVP_PKEY_free(pk);
+	/* The checkpoint: "origin\nsize\nroot\n", signed by the key. */
+	note = json_string_value(json_object_get(receipt, "checkpoint"));
+	CHECK(note != NULL);
+	CHECK(sscanf(note, "%255[^\n]\n%llu\n%63[^\n]\n", origin, &size, b64)
+	      == 3);
+	CHECK(index < size);
+	CHECK_EQ_INT(ind_b64(b64, root, sizeof(root)), 32);
+	tlen = ind_verify_note(note, origin, pub);
+	CHECKF(tlen > 0, "checkpoint does not verify:\n%s", note);
+	{
+		char *bad = strdup(note);
+
+		CHECK(bad != NULL);
+		bad[strlen(origin) + 1] ^= 1; /* the size line */
+		CHECK_EQ_INT(ind_verify_note(bad, origin, pub), 0);
+		free(bad);
+	}
 
 	/* RFC 9162 leaf hash: SHA-256(0x00 || entry). */
-	pre[0] = 0;
-	memcpy(pre + 1, ent, entlen);
-	SHA256(pre, entlen + 1, want);
-	leaflen = b64dec(json_string_value(json_object_get(receipt, "leaf_hash")),
-	                 leaf, sizeof(leaf));
-	CHECK_EQ_INT(leaflen, 32);
+	pre_hash(ent, entlen, want);
+	CHECK_EQ_INT(b64dec(json_string_value(json_object_get(receipt,
+	                    "leaf_hash")), leaf, sizeof(leaf)), 32);
 	CHECK(memcmp(leaf, want, 32) == 0);
+
+	/* The proof puts the leaf at its index in that tree; not a changed
+	 * entry, not another index. */
+	list = json_object_get(receipt, "inclusion");
+	plen = json_array_size(list);
+	CHECK(plen < 64);
+	for (size_t i = 0; i < plen; i++)
+		CHECK_EQ_INT(ind_b64(json_string_value(json_array_get(list, i)),
+		                     proof[i], 32), 32);
+	CHECK(ind_verify_inclusion(index, size, want, proof, plen, root) == 0);
+	want[0] ^= 1;
+	CHECK(ind_verify_inclusion(index, size, want, proof, plen, root) != 0);
+	want[0] ^= 1;
+	CHECK(ind_verify_inclusion(index + 1, size, want, proof, plen, root) != 0);
+
+	/* The gateway's own proof for the same entry and size is the same. */
+	snprintf(query, sizeof(query), "index=%llu&size=%llu", index, size);
+	CHECK_EQ_INT(rg_gw_call(&gw, "officer", "GET", "/v1/audit/proof/inclusion",
+	                        query, NULL, NULL, &pr), 200);
+	CHECK(json_equal(json_object_get(json_object_get(pr, "result"), "proof"),
+	                 list));
+	json_decref(pr);
 
 	/* The entry says what happened, canonically. */
 	entry = json_loadb((const char *)ent, entlen, 0, NULL);

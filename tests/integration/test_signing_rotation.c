@@ -139,19 +139,18 @@ rotate(struct rg_gw *gw, char *newkid, size_t len, char *oldkid, size_t oldlen)
 
 /*
  * The newest key (taken from the keystore, as a thief would) signs the
- * first entry of the log, made before that key was announced: verify
- * refuses the receipt although the signature is good.
+ * checkpoint of a receipt from before that key was announced (the same
+ * tree, the same proof): verify refuses the receipt although the
+ * signature is good.
  */
 static void
 forged_early_receipt_is_refused(struct rg_gw *gw, const char *exp,
                                 const char *newest)
 {
-	uint8_t pub[32], sig[RG_SIG_LEN];
-	char path[900], out[4096], cmd[2400], kid[9];
+	uint8_t pub[32];
+	char path[900], out[4096], cmd[2400], kid[9], *text, *note, *cut;
 	rg_keystore *ks;
 	json_t *r, *rc;
-	uint8_t entry[8192];
-	size_t elen;
 	FILE *f;
 	int st;
 
@@ -165,17 +164,17 @@ forged_early_receipt_is_refused(struct rg_gw *gw, const char *exp,
 	r = json_load_file(path, 0, NULL);
 	CHECK(r != NULL);
 	rc = json_object_get(r, "receipt");
-	elen = entry_bytes(rc, entry, sizeof(entry));
-	CHECK(rg_sig_sign(rg_keystore_signing_key(ks), entry, elen, sig) == 0);
+	text = strdup(json_string_value(json_object_get(rc, "checkpoint")));
+	CHECK(text != NULL && (cut = strstr(text, "\n\n")) != NULL);
+	cut[1] = '\0'; /* the checkpoint's text, without its signature */
+	note = rg_note_sign(text, rg_keystore_origin(ks),
+	                    rg_keystore_signing_key(ks));
+	CHECK(note != NULL);
 	rg_keystore_free(ks);
-	{
-		char s64[128];
-
-		sodium_bin2base64(s64, sizeof(s64), sig, sizeof(sig),
-		                  sodium_base64_VARIANT_ORIGINAL);
-		json_object_set_new(rc, "signature", json_string(s64));
-		json_object_set_new(rc, "keyid", json_string(kid));
-	}
+	json_object_set_new(rc, "checkpoint", json_string(note));
+	json_object_set_new(rc, "keyid", json_string(kid));
+	free(text);
+	free(note);
 	snprintf(path, sizeof(path), "%s/forged.json", rg_test_tmpdir());
 	CHECK(json_dump_file(r, path, JSON_COMPACT) == 0);
 	json_decref(r);

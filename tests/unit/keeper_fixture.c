@@ -11,6 +11,9 @@
 #include <sodium.h>
 
 #include "crypto/httpsig.h"
+#include "crypto/merkle.h"
+#include "crypto/note.h"
+#include "crypto/tlog.h"
 #include "gateway/config.h"
 #include "gateway/demo.h"
 #include "tests/test.h"
@@ -110,4 +113,55 @@ keeper_run(uv_loop_t *loop, rg_keeper *kp)
 {
 	uv_run(loop, UV_RUN_NOWAIT);
 	rg_keeper_drain(kp);
+}
+
+static int
+unb64(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	return s == NULL ||
+	       sodium_base642bin(out, cap, s, strlen(s), NULL, len, NULL,
+	                         sodium_base64_VARIANT_ORIGINAL) != 0 ? -1 : 0;
+}
+
+int
+receipt_check(const char *body, size_t len, const char *origin,
+              const uint8_t pub[32], struct receipt_seen *out)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	json_t *r = json_object_get(doc, "receipt");
+	json_t *list = json_object_get(r, "inclusion");
+	const char *note = json_string_value(json_object_get(r, "checkpoint"));
+	uint8_t entry[4096], leaf[64], want[RG_HASHLEN];
+	uint8_t proof[RG_TLOG_MAXPROOF][RG_HASHLEN];
+	size_t elen, llen, tlen, plen = json_array_size(list), n;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_integer(json_object_get(r, "index")) || note == NULL ||
+	    strlen(note) >= sizeof(out->note) || !json_is_array(list) ||
+	    plen > RG_TLOG_MAXPROOF ||
+	    json_object_get(r, "signature") != NULL ||
+	    unb64(json_string_value(json_object_get(r, "entry")), entry,
+	          sizeof(entry), &elen) != 0 ||
+	    unb64(json_string_value(json_object_get(r, "leaf_hash")), leaf,
+	          sizeof(leaf), &llen) != 0 || llen != RG_HASHLEN)
+		goto out;
+	out->index = (uint64_t)json_integer_value(json_object_get(r, "index"));
+	snprintf(out->note, sizeof(out->note), "%s", note);
+	rg_merkle_leaf(entry, elen, want);
+	for (size_t i = 0; i < plen; i++)
+		if (unb64(json_string_value(json_array_get(list, i)), proof[i],
+		          RG_HASHLEN, &n) != 0 || n != RG_HASHLEN)
+			goto out;
+	if (memcmp(want, leaf, RG_HASHLEN) == 0 &&
+	    rg_note_verify(note, strlen(note), origin, pub, &tlen) == 0 &&
+	    rg_note_checkpoint_parse(note, tlen, origin, &out->size,
+	                             out->root) == 0 &&
+	    rg_merkle_verify_inclusion(out->index, out->size, leaf,
+	                               (const uint8_t (*)[RG_HASHLEN])proof,
+	                               plen, out->root) == 0)
+		rc = 0;
+out:
+	json_decref(doc);
+	return rc;
 }

@@ -52,4 +52,19 @@ void fixture_open(struct fixture *f);
 void keeper_run(uv_loop_t *loop, rg_keeper *kp);
 void fixture_close(struct fixture *f);
 
+/* A reply's receipt as it proves itself offline. */
+struct receipt_seen {
+	uint64_t index;            /* the entry's */
+	uint64_t size;             /* the checkpoint's tree size */
+	uint8_t root[32];          /* and root */
+	char note[1024];           /* the signed checkpoint */
+};
+/*
+ * 0 when body's "receipt" is complete and sound: its entry hashes to its
+ * leaf, its checkpoint is signed by (origin, pub), and its inclusion proof
+ * puts the leaf at its index in the checkpoint's tree. -1 otherwise.
+ */
+int receipt_check(const char *body, size_t len, const char *origin,
+                  const uint8_t pub[32], struct receipt_seen *out);
+
 #endif

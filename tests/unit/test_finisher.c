@@ -1,13 +1,15 @@
 /*
  * test_finisher.c -- the finisher thread (gateway/finisher.c): committed
- * batches come back in order, each signature made with its job's key into
- * the room left for it, and drain returns only with every job back (poll
- * with those finished by now, and the keeper's answers with them); a run
+ * batches come back in order, each with its work done on the finisher's
+ * thread and a failed work marking its job failed, and drain returns only
+ * with every job back (poll with those finished by now, and the keeper's
+ * answers with them); a run
  * of signatures (rg_sig_hold) signs as single signatures do; the store's
  * commits sync the log unless rg_store_commit_nosync leaves it to the
  * caller.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,15 +26,15 @@
 #include "tests/test.h"
 #include "tests/unit/keeper_fixture.h"
 
-#define RG_T_B64 88 /* base64 of a 64-byte signature, with padding */
 #define RG_T_JOBS 24
-#define RG_T_SIGS 5
 
+/* A job whose work hashes its message, and fails for every fifth job. */
 struct rg_t_batch {
 	struct rg_fin_job job;
-	struct rg_fin_sig sigs[RG_T_SIGS];
-	uint8_t msg[RG_T_SIGS][40];
-	char body[RG_T_SIGS][RG_T_B64 + 2]; /* room, then a guard byte */
+	uint8_t msg[40];
+	uint8_t digest[32];
+	pthread_t ran_on;
+	int ran;
 	int index;
 };
 
@@ -51,65 +53,74 @@ rg_t_done(void *ctx, struct rg_fin_job *job)
 	back->order[back->n++] = b->index;
 }
 
-/* Each signature in b is base64 of a valid Ed25519 signature by pub. */
-static void
-rg_t_check_batch(const struct rg_t_batch *b, const uint8_t pub[RG_SIG_PUBLEN])
+static int
+rg_t_work(void *arg)
 {
-	for (size_t i = 0; i < b->job.nsigs; i++) {
-		uint8_t sig[RG_SIG_LEN];
-		size_t siglen = 0;
+	struct rg_t_batch *b = arg;
 
-		CHECK_EQ_INT(b->body[i][RG_T_B64], '#'); /* nothing past the room */
-		CHECK(sodium_base642bin(sig, sizeof(sig), b->body[i], RG_T_B64,
-		                        NULL, &siglen, NULL,
-		                        sodium_base64_VARIANT_ORIGINAL) == 0);
-		CHECK_EQ_INT(siglen, RG_SIG_LEN);
-		CHECK(rg_sig_verify(pub, b->msg[i], sizeof(b->msg[i]), sig) == 0);
-	}
+	crypto_generichash(b->digest, sizeof(b->digest), b->msg,
+	                   sizeof(b->msg), NULL, 0);
+	b->ran_on = pthread_self();
+	b->ran++;
+	return b->index % 5 == 4 ? -1 : 0;
+}
+
+/* The job's work ran once, on the finisher's thread (on this one when
+ * inline), and its outcome is the job's. */
+static void
+rg_t_check_batch(const struct rg_t_batch *b, int inline_)
+{
+	uint8_t want[32];
+
+	CHECK_EQ_INT(b->ran, 1);
+	CHECK(!pthread_equal(b->ran_on, pthread_self()) == !inline_);
+	crypto_generichash(want, sizeof(want), b->msg, sizeof(b->msg), NULL, 0);
+	CHECK(memcmp(b->digest, want, sizeof(want)) == 0);
+	CHECK_EQ_INT(b->job.failed, b->index % 5 == 4);
 }
 
 static void
-rg_t_batch_init(struct rg_t_batch *b, int index, const rg_sigkey *key, int fd)
+rg_t_batch_init(struct rg_t_batch *b, int index, int fd)
 {
 	memset(b, 0, sizeof(*b));
 	b->index = index;
 	b->job.sync_fd = fd;
-	b->job.key = key;
-	b->job.sigs = b->sigs;
-	b->job.nsigs = (size_t)(index % (RG_T_SIGS + 1)); /* 0 .. 5 */
+	/* Every seventh job has no work: it only syncs. */
+	b->job.work = index % 7 == 6 ? NULL : rg_t_work;
 	b->job.arg = b;
-	for (size_t i = 0; i < RG_T_SIGS; i++) {
-		randombytes_buf(b->msg[i], sizeof(b->msg[i]));
-		memset(b->body[i], '#', sizeof(b->body[i]));
-		b->sigs[i] = (struct rg_fin_sig){b->msg[i], sizeof(b->msg[i]),
-		                                 b->body[i]};
-	}
+	randombytes_buf(b->msg, sizeof(b->msg));
 }
 
-TEST(finisher_gives_batches_back_in_order_each_signed_into_its_room)
+static void
+rg_t_check(const struct rg_t_batch *b, int inline_)
+{
+	if (b->job.work == NULL) {
+		CHECK_EQ_INT(b->ran, 0);
+		CHECK_EQ_INT(b->job.failed, 0);
+	} else
+		rg_t_check_batch(b, inline_);
+}
+
+TEST(finisher_gives_batches_back_in_order_each_with_its_work_done)
 {
 	uv_loop_t loop;
-	rg_sigkey *k1 = rg_sigkey_generate(), *k2 = rg_sigkey_generate();
-	uint8_t p1[RG_SIG_PUBLEN], p2[RG_SIG_PUBLEN];
 	struct rg_t_batch *b = calloc(RG_T_JOBS, sizeof(*b));
 	struct rg_t_back back = {{0}, 0};
 	char path[512];
 	rg_finisher *f;
 	int fd;
 
-	CHECK(k1 != NULL && k2 != NULL && b != NULL);
-	rg_sigkey_public(k1, p1);
-	rg_sigkey_public(k2, p2);
+	CHECK(b != NULL);
 	snprintf(path, sizeof(path), "%s/log", rg_test_tmpdir());
 	CHECK((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0);
 	CHECK(write(fd, "x", 1) == 1);
 	CHECK(uv_loop_init(&loop) == 0);
 	CHECK((f = rg_finisher_new(&loop, rg_t_done, &back)) != NULL);
 	CHECK_EQ_INT(rg_finisher_busy(f), 0);
-	/* Half the jobs with one key, half with the other, some with
-	 * nothing to sync; all handed over before any comes back. */
+	/* Some with nothing to sync, some with no work; all handed over
+	 * before any comes back. */
 	for (int i = 0; i < RG_T_JOBS; i++) {
-		rg_t_batch_init(&b[i], i, i % 2 ? k2 : k1, i % 3 ? fd : -1);
+		rg_t_batch_init(&b[i], i, i % 3 ? fd : -1);
 		rg_finisher_submit(f, &b[i].job);
 	}
 	CHECK(rg_finisher_busy(f) <= RG_T_JOBS);
@@ -120,13 +131,12 @@ TEST(finisher_gives_batches_back_in_order_each_signed_into_its_room)
 	CHECK_EQ_INT(rg_finisher_busy(f), 0);
 	for (int i = 0; i < RG_T_JOBS; i++) {
 		CHECK_EQ_INT(back.order[i], i);
-		CHECK_EQ_INT(b[i].job.failed, 0);
-		rg_t_check_batch(&b[i], i % 2 ? p2 : p1);
+		rg_t_check(&b[i], 0);
 	}
 	/* Drain: every job is back when it returns, without the loop. */
 	back.n = 0;
 	for (int i = 0; i < RG_T_JOBS; i++) {
-		rg_t_batch_init(&b[i], i, k1, fd);
+		rg_t_batch_init(&b[i], i, fd);
 		rg_finisher_submit(f, &b[i].job);
 	}
 	rg_finisher_drain(f);
@@ -134,15 +144,13 @@ TEST(finisher_gives_batches_back_in_order_each_signed_into_its_room)
 	CHECK_EQ_INT(rg_finisher_busy(f), 0);
 	for (int i = 0; i < RG_T_JOBS; i++) {
 		CHECK_EQ_INT(back.order[i], i);
-		rg_t_check_batch(&b[i], p1);
+		rg_t_check(&b[i], 0);
 	}
 	rg_finisher_close(f);
 	CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	CHECK_EQ_INT(uv_loop_close(&loop), 0);
 	close(fd);
 	free(b);
-	rg_sigkey_free(k1);
-	rg_sigkey_free(k2);
 }
 
 /* A millisecond's sleep, for the polling loops below. */
@@ -157,21 +165,18 @@ rg_t_nap(void)
 TEST(finisher_poll_gives_back_what_is_finished_in_order_without_the_loop)
 {
 	uv_loop_t loop;
-	rg_sigkey *k = rg_sigkey_generate();
-	uint8_t pub[RG_SIG_PUBLEN];
 	struct rg_t_batch *b = calloc(RG_T_JOBS, sizeof(*b));
 	struct rg_t_back back = {{0}, 0};
 	rg_finisher *f;
 	int polls = 0, got = 0;
 
-	CHECK(k != NULL && b != NULL);
-	rg_sigkey_public(k, pub);
+	CHECK(b != NULL);
 	CHECK(uv_loop_init(&loop) == 0);
 	CHECK((f = rg_finisher_new(&loop, rg_t_done, &back)) != NULL);
 	CHECK_EQ_INT(rg_finisher_poll(NULL), 0);
 	CHECK_EQ_INT(rg_finisher_poll(f), 0); /* nothing handed over */
 	for (int i = 0; i < RG_T_JOBS; i++) {
-		rg_t_batch_init(&b[i], i, k, -1);
+		rg_t_batch_init(&b[i], i, -1);
 		rg_finisher_submit(f, &b[i].job);
 	}
 	/* Each poll gives back a prefix of the jobs, never one twice. */
@@ -189,7 +194,7 @@ TEST(finisher_poll_gives_back_what_is_finished_in_order_without_the_loop)
 	CHECK_EQ_INT(rg_finisher_poll(f), 0);
 	for (int i = 0; i < RG_T_JOBS; i++) {
 		CHECK_EQ_INT(back.order[i], i);
-		rg_t_check_batch(&b[i], pub);
+		rg_t_check(&b[i], 0);
 	}
 	/* The loop wakes to nothing left: no job comes back twice. */
 	CHECK_EQ_INT(uv_run(&loop, UV_RUN_NOWAIT), 0);
@@ -198,7 +203,6 @@ TEST(finisher_poll_gives_back_what_is_finished_in_order_without_the_loop)
 	CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	CHECK_EQ_INT(uv_loop_close(&loop), 0);
 	free(b);
-	rg_sigkey_free(k);
 }
 
 TEST(keeper_poll_answers_a_durable_batch_before_the_loop_wakes)
@@ -228,23 +232,15 @@ TEST(keeper_poll_answers_a_durable_batch_before_the_loop_wakes)
 	fixture_close(&f);
 }
 
-TEST(finisher_work_inline_signs_what_the_thread_would)
+TEST(finisher_work_inline_does_what_the_thread_would)
 {
-	rg_sigkey *k = rg_sigkey_generate();
-	uint8_t pub[RG_SIG_PUBLEN];
 	struct rg_t_batch b;
 
-	CHECK(k != NULL);
-	rg_sigkey_public(k, pub);
-	rg_t_batch_init(&b, RG_T_SIGS, k, -1);
-	rg_finisher_work(&b.job);
-	CHECK_EQ_INT(b.job.failed, 0);
-	rg_t_check_batch(&b, pub);
-	/* No key: nothing signed, the job says so. */
-	rg_t_batch_init(&b, 2, NULL, -1);
-	rg_finisher_work(&b.job);
-	CHECK_EQ_INT(b.job.failed, 1);
-	rg_sigkey_free(k);
+	for (int i = 0; i < 7; i++) {
+		rg_t_batch_init(&b, i, -1);
+		rg_finisher_work(&b.job);
+		rg_t_check(&b, 1);
+	}
 }
 
 TEST(sig_run_signs_as_single_signatures_do_and_nests)

@@ -16,6 +16,8 @@
 #include "gateway/config.h"
 #include "gateway/demo.h"
 #include "gateway/keeper_int.h"
+#include "crypto/merkle.h"
+#include "crypto/tlog.h"
 #include "tests/test.h"
 #include "tests/unit/keeper_fixture.h"
 
@@ -152,34 +154,26 @@ TEST(keeper_batches_exchanges_into_one_commit)
 	fixture_close(&f);
 }
 
-/* The reply's receipt: its signature over its entry, by the gateway key. */
+/* The reply's receipt: its entry's proof in a checkpoint the gateway
+ * key signed. */
 struct signed_answer {
 	int count;
 	int status;
 	int receipt_ok;
 	const uint8_t *pub;
+	const char *origin;
+	struct receipt_seen seen;
 };
 
 static void
 signed_answer_cb(void *ctx, const struct rg_response *resp)
 {
 	struct signed_answer *a = ctx;
-	json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
-	json_t *r = json_object_get(j, "receipt");
-	const char *entry = json_string_value(json_object_get(r, "entry"));
-	const char *sig = json_string_value(json_object_get(r, "signature"));
-	uint8_t e[4096], s[RG_SIG_LEN];
-	size_t elen = 0, slen = 0;
 
 	a->count++;
 	a->status = resp->status;
-	a->receipt_ok = entry != NULL && sig != NULL &&
-	    sodium_base642bin(e, sizeof(e), entry, strlen(entry), NULL, &elen,
-	                      NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    sodium_base642bin(s, sizeof(s), sig, strlen(sig), NULL, &slen,
-	                      NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    slen == RG_SIG_LEN && rg_sig_verify(a->pub, e, elen, s) == 0;
-	json_decref(j);
+	a->receipt_ok = receipt_check(resp->body, resp->body_len, a->origin,
+	                              a->pub, &a->seen) == 0;
 }
 
 TEST(keeper_holds_replies_until_the_finisher_gives_their_batch_back_signed)
@@ -187,6 +181,7 @@ TEST(keeper_holds_replies_until_the_finisher_gives_their_batch_back_signed)
 	struct fixture f;
 	struct treq t[4];
 	struct signed_answer a[4] = {{0}};
+	uint8_t root[RG_HASHLEN];
 	uint64_t committed;
 
 	fixture_open(&f);
@@ -194,6 +189,7 @@ TEST(keeper_holds_replies_until_the_finisher_gives_their_batch_back_signed)
 	committed = f.kp->committed_size;
 	for (int i = 0; i < 4; i++) {
 		a[i].pub = f.kp->gw_pub;
+		a[i].origin = rg_keystore_origin(f.kp->ks);
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 		rg_keeper_handle(f.kp, &t[i].req, signed_answer_cb, &a[i]);
 	}
@@ -213,7 +209,105 @@ TEST(keeper_holds_replies_until_the_finisher_gives_their_batch_back_signed)
 		CHECK_EQ_INT(a[i].count, 1);
 		CHECK_EQ_INT(a[i].status, 200);
 		CHECKF(a[i].receipt_ok, "receipt %d does not verify", i);
+		/* One checkpoint for the batch: the log as it left it,
+		 * the same root the stored subtrees give. */
+		CHECK(a[i].seen.index == committed + (uint64_t)i);
+		CHECK(a[i].seen.size == committed + 4);
+		CHECK(strcmp(a[i].seen.note, a[0].seen.note) == 0);
 		treq_free(&t[i]);
+	}
+	CHECK(rg_tlog_root(committed + 4, rg_audit_node, f.kp->st, root) == 0);
+	CHECK(memcmp(root, a[0].seen.root, sizeof(root)) == 0);
+	fixture_close(&f);
+}
+
+/* n submissions in one batch, answered once it is back from the finisher. */
+static void
+signed_batch(struct fixture *f, struct signed_answer *a, int n, int fail_commit)
+{
+	struct treq t[8];
+
+	CHECK(n <= 8);
+	for (int i = 0; i < n; i++) {
+		a[i] = (struct signed_answer){0};
+		a[i].pub = f->kp->gw_pub;
+		a[i].origin = rg_keystore_origin(f->kp->ks);
+		treq_make(&t[i], &f->health, "POST", HAZARD_PATH, HAZARD_BODY);
+		rg_keeper_handle(f->kp, &t[i].req, signed_answer_cb, &a[i]);
+	}
+	if (fail_commit)
+		rg_store_fail_after(f->kp->st, 1); /* the COMMIT */
+	keeper_run(&f->loop, f->kp);
+	rg_store_fail_after(f->kp->st, 0);
+	rg_keeper_drain(f->kp);
+	for (int i = 0; i < n; i++) {
+		CHECK_EQ_INT(a[i].count, 1);
+		treq_free(&t[i]);
+	}
+}
+
+/*
+ * Batch after batch, each reply's receipt proves its entry in the
+ * checkpoint its batch signed: the log's true root at that size (the
+ * kept frontier carried from batch to batch, and read again after a batch
+ * that failed had moved it), consistent with the checkpoints before.
+ */
+TEST(keeper_receipts_prove_each_entry_in_its_batch_s_checkpoint)
+{
+	static const int sizes[] = {3, 5, 2, 1, 4};
+	struct fixture f;
+	struct signed_answer a[8];
+	uint8_t root[RG_HASHLEN], last_root[RG_HASHLEN];
+	uint8_t proof[RG_TLOG_MAXPROOF][RG_HASHLEN];
+	uint64_t size = 0, last = 0;
+
+	fixture_open(&f);
+	size = f.kp->audit_size;
+	for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
+		int n = sizes[b], fail = b == 2;
+
+		signed_batch(&f, a, n, fail);
+		if (fail) {
+			/* Nothing of it stands, and no receipt was sent. */
+			for (int i = 0; i < n; i++)
+				CHECK_EQ_INT(a[i].status, 500);
+			CHECK(f.kp->audit_size == size);
+			continue;
+		}
+		size += (uint64_t)n;
+		CHECK(rg_tlog_root(size, rg_audit_node, f.kp->st, root) == 0);
+		for (int i = 0; i < n; i++) {
+			size_t plen;
+
+			CHECK_EQ_INT(a[i].status, 200);
+			CHECKF(a[i].receipt_ok, "batch %zu: receipt %d", b, i);
+			CHECK(a[i].seen.index == size - (uint64_t)n + (uint64_t)i);
+			CHECK(a[i].seen.size == size);
+			CHECK(memcmp(a[i].seen.root, root, sizeof(root)) == 0);
+			CHECK(strcmp(a[i].seen.note, a[0].seen.note) == 0);
+			if (i > 0 || last == 0)
+				continue;
+			CHECK(rg_tlog_consistency(last, size, rg_audit_node,
+			                          f.kp->st, proof, &plen) == 0);
+			CHECK(rg_merkle_verify_consistency(last, size, last_root,
+			      root, (const uint8_t (*)[RG_HASHLEN])proof,
+			      plen) == 0);
+		}
+		last = size;
+		memcpy(last_root, root, sizeof(root));
+	}
+	/* Without the finisher (its thread could not start) the receipts
+	 * are completed inline, the same way. */
+	rg_finisher_close(f.kp->fin);
+	f.kp->fin = NULL;
+	signed_batch(&f, a, 3, 0);
+	size += 3;
+	CHECK(rg_tlog_root(size, rg_audit_node, f.kp->st, root) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(a[i].status, 200);
+		CHECKF(a[i].receipt_ok, "inline receipt %d", i);
+		CHECK(a[i].seen.size == size);
+		CHECK(memcmp(a[i].seen.root, root, sizeof(root)) == 0);
 	}
 	fixture_close(&f);
 }

@@ -13,6 +13,7 @@
 #include "crypto/merkle.h"
 #include "crypto/note.h"
 #include "crypto/tlog.h"
+#include "crypto/tlog_span.h"
 #include "tests/test.h"
 
 #define NMAX 70
@@ -186,6 +187,87 @@ TEST(tlog_frontier_root_equals_rfc_root_at_every_size)
 		CHECKF(memcmp(a, b, RG_HASHLEN) == 0, "size %llu",
 		       (unsigned long long)n);
 	}
+}
+
+TEST(tlog_frontier_load_equals_the_streamed_frontier)
+{
+	static struct mem_log m;
+	struct rg_tlog_frontier f, g;
+
+	mem_fill(&m, NMAX);
+	memset(&f, 0, sizeof(f));
+	for (uint64_t n = 0; n <= NMAX; n++) {
+		CHECK(rg_tlog_frontier_load(&g, n, mem_get, &m) == 0);
+		CHECK(g.size == n);
+		for (unsigned l = 0; l < 64; l++)
+			if ((n >> l) & 1)
+				CHECKF(memcmp(f.h[l], g.h[l], RG_HASHLEN) == 0,
+				       "size %llu level %u", (unsigned long long)n, l);
+		if (n < NMAX)
+			rg_tlog_frontier_add(&f, m.leaves[n]);
+	}
+	/* A missing subtree fails the load. */
+	m.n = 5;
+	CHECK(rg_tlog_frontier_load(&g, 6, mem_get, &m) != 0);
+}
+
+/* Every split of every log up to NMAX leaves into the first a and a batch
+ * after them: the span's root is the RFC root, and each new leaf's proof
+ * is the one built from all subtrees, and verifies. */
+TEST(tlog_span_gives_the_root_and_every_new_leafs_proof)
+{
+	static struct mem_log m;
+	uint8_t got[RG_TLOG_MAXPROOF][RG_HASHLEN], want[RG_TLOG_MAXPROOF][RG_HASHLEN];
+	uint8_t root[RG_HASHLEN], nroot[RG_HASHLEN], h[RG_HASHLEN];
+
+	mem_fill(&m, NMAX);
+	for (uint64_t n = 1; n <= NMAX; n++) {
+		struct rg_tlog_frontier f;
+
+		m.n = n;
+		naive_mth(&m, 0, n, nroot);
+		memset(&f, 0, sizeof(f));
+		for (uint64_t a = 0; a <= n; a++) {
+			rg_tlog_span *s = rg_tlog_span_new(&f,
+			    (const uint8_t (*)[RG_HASHLEN])m.leaves + a,
+			    (size_t)(n - a));
+
+			CHECK(s != NULL);
+			CHECK(rg_tlog_span_size(s) == n);
+			CHECK(rg_tlog_span_root(s, root) == 0);
+			CHECKF(memcmp(root, nroot, RG_HASHLEN) == 0, "root %llu+%llu",
+			       (unsigned long long)a, (unsigned long long)(n - a));
+			for (uint64_t i = a; i < n; i++) {
+				size_t glen = 0, wlen = 0;
+
+				CHECK(rg_tlog_span_inclusion(s, i, got, &glen) == 0);
+				CHECK(rg_tlog_inclusion(i, n, mem_get, &m, want,
+				                        &wlen) == 0);
+				CHECK_EQ_INT(glen, wlen);
+				CHECKF(memcmp(got, want, glen * RG_HASHLEN) == 0,
+				       "proof of %llu in %llu+%llu",
+				       (unsigned long long)i, (unsigned long long)a,
+				       (unsigned long long)(n - a));
+				CHECK(rg_merkle_verify_inclusion(i, n, m.leaves[i],
+				      (const uint8_t (*)[RG_HASHLEN])got, glen,
+				      root) == 0);
+			}
+			/* Only the batch's own leaves have proofs here. */
+			if (a > 0)
+				CHECK(rg_tlog_span_inclusion(s, a - 1, got,
+				                             &(size_t){0}) != 0);
+			CHECK(rg_tlog_span_inclusion(s, n, got, &(size_t){0}) != 0);
+			/* Subtrees it does not hold are refused, not made up. */
+			if (a >= 4)
+				CHECK(rg_tlog_span_get(s, 0, 0, h) != 0);
+			CHECK(rg_tlog_span_get(s, 0, n, h) != 0);
+			CHECK(rg_tlog_span_get(s, 64, 0, h) != 0);
+			rg_tlog_span_free(s);
+			if (a < n)
+				rg_tlog_frontier_add(&f, m.leaves[a]);
+		}
+	}
+	rg_tlog_span_free(NULL);
 }
 
 /* ---- C2SP ------------------------------------------------------------- */
