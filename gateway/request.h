@@ -31,6 +31,9 @@ struct rg_request {
 	size_t body_len;
 	char peer[64];              /* "127.0.0.1:54321" */
 	int64_t received_ms;        /* wall clock when the head was complete */
+	/* A request the keeper decoded (wire.c): the one allocation that holds
+	 * its header array, strings and body; NULL in the front's. */
+	void *block;
 	/* Only ever set inside the keeper (preverify.c), never carried on the
 	 * wire: the signature verified under sig_pub over a base; sig_hash is
 	 * rg_preverify_hash of the signature and that base. */

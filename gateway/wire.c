@@ -172,32 +172,56 @@ rg_rget_u(struct rg_rbuf *r, int bytes)
 	return v;
 }
 
-/* Copy a length-prefixed string out; ok() checks each character. */
-static char *
-rg_rget_str(struct rg_rbuf *r, int bytes, size_t min, size_t max,
-            int (*ok)(unsigned char c))
+/* A length-prefixed string, checked by ok() character by character, left
+ * where it is: *out points into the frame. Its length, or 0 when bad. */
+static size_t
+rg_rget_span(struct rg_rbuf *r, int bytes, size_t min, size_t max,
+             int (*ok)(unsigned char c), const uint8_t **out)
 {
 	uint64_t n = rg_rget_u(r, bytes);
-	char *s;
 
+	*out = NULL;
 	if (r->bad || n < min || n > max || r->len - r->off < n) {
 		r->bad = 1;
-		return NULL;
+		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!ok(r->p[r->off + i])) {
 			r->bad = 1;
-			return NULL;
+			return 0;
 		}
-	s = malloc((size_t)n + 1);
-	if (s == NULL) {
-		r->bad = 1;
-		return NULL;
-	}
-	memcpy(s, r->p + r->off, (size_t)n);
-	s[n] = '\0';
+	*out = r->p + r->off;
 	r->off += (size_t)n;
+	return (size_t)n;
+}
+
+/* The request's block, filled front to back (its room is counted before). */
+struct rg_rblock {
+	char *p;
+	size_t off;
+};
+
+/* n bytes from src as a string at the block's end. */
+static char *
+rg_rblock_str(struct rg_rblock *b, const uint8_t *src, size_t n)
+{
+	char *s = b->p + b->off;
+
+	memcpy(s, src, n);
+	s[n] = '\0';
+	b->off += n + 1;
 	return s;
+}
+
+/* A length-prefixed string copied into the block. NULL when bad. */
+static char *
+rg_rget_str(struct rg_rbuf *r, int bytes, size_t min, size_t max,
+            int (*ok)(unsigned char c), struct rg_rblock *b)
+{
+	const uint8_t *src;
+	size_t n = rg_rget_span(r, bytes, min, max, ok, &src);
+
+	return r->bad ? NULL : rg_rblock_str(b, src, n);
 }
 
 static int
@@ -231,23 +255,26 @@ rg_ok_value(unsigned char c)
 void
 rg_wire_request_free(struct rg_request *req)
 {
-	for (size_t i = 0; i < req->nheaders; i++) {
-		free(req->headers[i].name);
-		free(req->headers[i].value);
-	}
-	free(req->headers);
-	free(req->target);
-	free(req->path);
-	free(req->body);
+	free(req->block);
 	memset(req, 0, sizeof(*req));
 }
 
+/*
+ * One allocation per request: the header array, then every string and the
+ * body, copied out of the frame into one block. Its room: the rest of the
+ * frame after the target holds each header string and the body behind a
+ * length prefix of at least one byte, which leaves room for each NUL; the
+ * target and the path each take its length and a NUL.
+ */
 int
 rg_wire_decode_request(const uint8_t *buf, size_t len, uint64_t *id,
                        struct rg_request *req)
 {
 	struct rg_rbuf r = {buf, len, 0, 0};
-	char *method = NULL, *peer = NULL, *q;
+	struct rg_rblock b = {NULL, 0};
+	const uint8_t *method, *target, *peer;
+	size_t mlen, tlen, plen, hsize;
+	char *q;
 	uint64_t n, body;
 
 	memset(req, 0, sizeof(*req));
@@ -255,55 +282,48 @@ rg_wire_decode_request(const uint8_t *buf, size_t len, uint64_t *id,
 		return -1;
 	*id = rg_rget_u(&r, 8);
 	req->received_ms = (int64_t)rg_rget_u(&r, 8);
-	method = rg_rget_str(&r, 1, 1, sizeof(req->method) - 1, rg_ok_method);
-	req->target = rg_rget_str(&r, 2, 1, RG_WIRE_MAX_TARGET, rg_ok_visible);
-	peer = rg_rget_str(&r, 1, 0, sizeof(req->peer) - 1, rg_ok_visible);
-	if (r.bad || req->target[0] != '/')
-		goto bad;
-	memcpy(req->method, method, strlen(method) + 1);
-	memcpy(req->peer, peer, strlen(peer) + 1);
+	mlen = rg_rget_span(&r, 1, 1, sizeof(req->method) - 1, rg_ok_method,
+	                    &method);
+	tlen = rg_rget_span(&r, 2, 1, RG_WIRE_MAX_TARGET, rg_ok_visible, &target);
+	plen = rg_rget_span(&r, 1, 0, sizeof(req->peer) - 1, rg_ok_visible, &peer);
 	n = rg_rget_u(&r, 2);
-	if (r.bad || n > RG_WIRE_MAX_HEADERS)
-		goto bad;
-	if (n > 0) {
-		req->headers = calloc((size_t)n, sizeof(*req->headers));
-		if (req->headers == NULL)
-			goto bad;
-	}
+	if (r.bad || target[0] != '/' || n > RG_WIRE_MAX_HEADERS)
+		return -1;
+	memcpy(req->method, method, mlen);
+	memcpy(req->peer, peer, plen);
+	hsize = (size_t)n * sizeof(*req->headers);
+	if ((req->block = malloc(hsize + (len - r.off) + 2 * (tlen + 1))) == NULL)
+		return -1;
+	req->headers = n > 0 ? req->block : NULL;
+	b.p = (char *)req->block + hsize;
 	for (uint64_t i = 0; i < n; i++) {
 		struct rg_header *h = &req->headers[req->nheaders];
 
-		h->name = rg_rget_str(&r, 1, 1, 255, rg_ok_name);
-		h->value = rg_rget_str(&r, 2, 0, RG_WIRE_MAX_VALUE, rg_ok_value);
-		req->nheaders++;
+		h->name = rg_rget_str(&r, 1, 1, 255, rg_ok_name, &b);
+		h->value = rg_rget_str(&r, 2, 0, RG_WIRE_MAX_VALUE, rg_ok_value, &b);
 		if (r.bad)
 			goto bad;
+		req->nheaders++;
 	}
 	body = rg_rget_u(&r, 4);
 	if (r.bad || body != len - r.off)
 		goto bad;
 	if (body > 0) {
-		req->body = malloc((size_t)body);
-		if (req->body == NULL)
-			goto bad;
+		req->body = (uint8_t *)b.p + b.off;
 		memcpy(req->body, buf + r.off, (size_t)body);
 		req->body_len = (size_t)body;
+		b.off += (size_t)body;
 	}
 	/* Path and query come from the target, never from the front. */
-	req->path = strdup(req->target);
-	if (req->path == NULL)
-		goto bad;
+	req->target = rg_rblock_str(&b, target, tlen);
+	req->path = rg_rblock_str(&b, target, tlen);
 	q = strchr(req->path, '?');
 	if (q != NULL) {
 		*q = '\0';
 		req->query = q + 1;
 	}
-	free(method);
-	free(peer);
 	return 0;
 bad:
-	free(method);
-	free(peer);
 	rg_wire_request_free(req);
 	return -1;
 }

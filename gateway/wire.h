@@ -55,8 +55,9 @@ long long rg_wire_frame_len(const uint8_t *buf, size_t avail, size_t max_frame);
 
 /*
  * Decode one whole frame (buf[0..len) as rg_wire_frame_len measured it).
- * On success *req is filled with malloc'd members (rg_wire_request_free)
- * and 0 returned; -1 when the frame is malformed in any way.
+ * On success *req is filled, its headers, strings and body all in one
+ * allocation, req->block (rg_wire_request_free), and 0 returned; -1 when
+ * the frame is malformed in any way.
  */
 int rg_wire_decode_request(const uint8_t *buf, size_t len, uint64_t *id,
                            struct rg_request *req);

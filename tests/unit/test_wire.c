@@ -54,7 +54,25 @@ TEST(wire_request_round_trips_and_path_comes_from_target)
 	CHECK_EQ_INT(out.body_len, 8);
 	CHECK(memcmp(out.body, "{\"a\": 1}", 8) == 0);
 	CHECK_EQ_INT(out.received_ms, in.received_ms);
+	/* One allocation holds it all: each string and the body inside the
+	 * block, which is no longer than the frame and two copies of the
+	 * target beside the header array, and none of it in the frame. */
+	{
+		const char *lo = out.block;
+		const char *hi = lo + 3 * sizeof(struct rg_header) + len +
+		                 2 * (strlen(in.target) + 1);
+		const char *ptrs[] = {out.target, out.path, out.query,
+		    (const char *)out.body, out.headers[0].name,
+		    out.headers[0].value, out.headers[2].name, out.headers[2].value};
+
+		CHECK(lo != NULL && (const void *)out.headers == out.block);
+		for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++)
+			CHECKF(ptrs[i] >= lo && ptrs[i] < hi, "string %zu", i);
+		CHECK((const char *)out.body + out.body_len <= hi);
+		CHECK(out.path + strlen(out.path) < hi);
+	}
 	rg_wire_request_free(&out);
+	CHECK(out.block == NULL && out.headers == NULL);
 	free(frame);
 }
 
