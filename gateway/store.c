@@ -27,7 +27,7 @@
  * first and would trip (or, with ON DELETE actions, cascade through) the
  * foreign keys from dept_keys.
  */
-#define RG_STORE_SCHEMA_VERSION "1"
+#define RG_STORE_SCHEMA_VERSION "2"
 
 static const char rg_store_schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
@@ -92,13 +92,17 @@ static const char rg_store_schema[] =
     " entry BLOB NOT NULL,"
     " leaf BLOB NOT NULL CHECK(length(leaf)=32));"
     /* The audit trail's subtree hashes and signed checkpoints
-     * (store_audit.c): (level, idx) covers leaves [idx << level,
-     * (idx + 1) << level), level >= 1 (level 0 is audit.leaf). */
-    "CREATE TABLE IF NOT EXISTS audit_nodes("
+     * (store_audit.c). The subtree (level, idx) covers leaves
+     * [idx << level, (idx + 1) << level), level >= 1 (level 0 is
+     * audit.leaf), and is kept under the log's size when it closed,
+     * (idx + 1) << level, then its level: the subtrees a batch closes sit
+     * together at the end of one B-tree, one page to rewrite, where keys
+     * led by the level put them at the ends of as many ranges. */
+    "CREATE TABLE IF NOT EXISTS audit_tree("
+    " size INTEGER NOT NULL,"
     " level INTEGER NOT NULL,"
-    " idx INTEGER NOT NULL,"
     " hash BLOB NOT NULL CHECK(length(hash)=32),"
-    " PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    " PRIMARY KEY(size, level)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS audit_checkpoints("
     " size INTEGER PRIMARY KEY,"
     " root BLOB NOT NULL CHECK(length(root)=32),"
@@ -704,7 +708,29 @@ rg_store_wal_tidy(rg_store *st)
 		st->wal_pages = 0;
 }
 
-/* Create missing tables and check the schema version, in one transaction. */
+/* Schema 1 to 2: the subtree hashes, kept by (level, idx) in audit_nodes,
+ * move to audit_tree under the size each closed at. */
+static const char rg_store_migrate_1[] =
+    "CREATE TABLE IF NOT EXISTS audit_nodes("
+    " level INTEGER NOT NULL,"
+    " idx INTEGER NOT NULL,"
+    " hash BLOB NOT NULL CHECK(length(hash)=32),"
+    " PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "INSERT INTO audit_tree(size, level, hash)"
+    " SELECT (idx + 1) << level, level, hash FROM audit_nodes;"
+    "DROP TABLE audit_nodes;"
+    "UPDATE meta SET value = CAST('2' AS BLOB)"
+    " WHERE name = 'schema_version';";
+
+/* Is the stored schema version v (n bytes) the text want? */
+static int
+rg_store_version_is(const void *v, int n, const char *want)
+{
+	return v != NULL && n == (int)strlen(want) && memcmp(v, want, (size_t)n) == 0;
+}
+
+/* Create missing tables and check the schema version, bringing an older
+ * one up to this one, in one transaction. */
 static int
 rg_store_schema_init(rg_store *st)
 {
@@ -732,11 +758,18 @@ rg_store_schema_init(rg_store *st)
 		const void *v = sqlite3_column_blob(s, 0);
 		int n = sqlite3_column_bytes(s, 0);
 
-		if (v == NULL || n != (int)strlen(RG_STORE_SCHEMA_VERSION) ||
-		    memcmp(v, RG_STORE_SCHEMA_VERSION, (size_t)n) != 0) {
+		int v1 = rg_store_version_is(v, n, "1");
+
+		if (!v1 && !rg_store_version_is(v, n, RG_STORE_SCHEMA_VERSION)) {
 			rg_store_setmsg(st, "unsupported schema version");
 			goto out;
 		}
+		/* Done with the row: a table is dropped below. */
+		sqlite3_finalize(s);
+		s = NULL;
+		if (v1 && rg_store_exec(st, rg_store_migrate_1,
+		                        "moving the audit subtrees") != 0)
+			goto out;
 	} else {
 		rg_store_seterr(st, "reading the schema version");
 		goto out;

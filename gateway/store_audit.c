@@ -15,27 +15,40 @@
 #include "gateway/store_int.h"
 
 
+/* The key a subtree (level >= 1) is kept under in audit_tree: the log's
+ * size when it closed. 0 when that is beyond what SQLite's integers hold. */
+static uint64_t
+rg_store_audit_tree_size(unsigned level, uint64_t idx)
+{
+	if (level == 0 || level > 62 || idx >= (UINT64_C(1) << (63 - level)) - 1)
+		return 0;
+	return (idx + 1) << level;
+}
+
 int
 rg_store_audit_node(rg_store *st, unsigned level, uint64_t idx,
                     uint8_t out[32])
 {
 	sqlite3_stmt *s;
+	uint64_t key = idx;
 	int rc, ret = RG_STORE_ERROR;
 
-	if (level > 63 || idx > INT64_MAX)
+	if (level > 0 && (key = rg_store_audit_tree_size(level, idx)) == 0)
+		return RG_STORE_NOTFOUND;
+	if (key > INT64_MAX)
 		return RG_STORE_NOTFOUND;
 	/* Level 0 is the leaf column of the log itself. */
 	if (level == 0)
 		s = rg_store_stmt_get(st, "SELECT leaf FROM audit WHERE idx = ?2"
 		                           " AND ?1 = 0", "reading a leaf hash");
 	else
-		s = rg_store_stmt_get(st, "SELECT hash FROM audit_nodes"
-		                           " WHERE level = ?1 AND idx = ?2",
+		s = rg_store_stmt_get(st, "SELECT hash FROM audit_tree"
+		                           " WHERE size = ?2 AND level = ?1",
 		                           "reading a subtree hash");
 	if (s == NULL)
 		return RG_STORE_ERROR;
 	if (sqlite3_bind_int(s, 1, (int)level) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 2, (sqlite3_int64)idx) != SQLITE_OK) {
+	    sqlite3_bind_int64(s, 2, (sqlite3_int64)key) != SQLITE_OK) {
 		rg_store_set_error(st, "reading a subtree hash");
 		goto out;
 	}
@@ -60,16 +73,21 @@ rg_store_audit_node_put(rg_store *st, unsigned level, uint64_t idx,
                         const uint8_t hash[32])
 {
 	sqlite3_stmt *s;
+	uint64_t key;
 	int rc;
 
 	if (!rg_store_write_allowed(st))
 		return RG_STORE_ERROR;
-	s = rg_store_stmt_get(st, "INSERT INTO audit_nodes(level, idx, hash)"
-	                           " VALUES(?1, ?2, ?3)", "storing a subtree hash");
+	if ((key = rg_store_audit_tree_size(level, idx)) == 0) {
+		rg_store_set_error(st, "storing a subtree hash: beyond the log");
+		return RG_STORE_ERROR;
+	}
+	s = rg_store_stmt_get(st, "INSERT INTO audit_tree(size, level, hash)"
+	                           " VALUES(?2, ?1, ?3)", "storing a subtree hash");
 	if (s == NULL)
 		return RG_STORE_ERROR;
 	if (sqlite3_bind_int(s, 1, (int)level) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 2, (sqlite3_int64)idx) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, (sqlite3_int64)key) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 3, hash, 32, SQLITE_STATIC) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
