@@ -2,7 +2,7 @@
  * ctl_keys_use.c -- when each key of the keystore was last used, read
  * from what the database holds: the newest record a data-key version
  * sealed, the newest checkpoint a signing key signed (the active one signs
- * every receipt, so: the newest entry). It opens the database read-only in
+ * every batch's receipts, so: the newest entry). It opens the database read-only in
  * effect (SELECTs only) and never touches key material beyond the database
  * key it needs to open it.
  */

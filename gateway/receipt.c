@@ -118,19 +118,22 @@ rg_receipts_checkpoint(rg_receipts *r, const rg_tlog_span *span, size_t *len)
 	return rg_jbuf_take(&b, len);
 }
 
-/* Append the shared part, the reply's proof and the two closing braces. */
+/* Append the shared part, the reply's proof and the two closing braces.
+ * The body (malloc'd, at least one byte longer than body_len, as
+ * rg_ex_finish leaves it) grows in place; on failure it is gone. */
 static int
 rg_receipts_complete(struct rg_receipt_reply *rr, const rg_tlog_span *span,
                      const char *shared, size_t slen)
 {
 	uint8_t proof[RG_TLOG_MAXPROOF][RG_HASHLEN];
-	struct rg_jbuf b = {0};
 	struct rg_response *resp = rr->resp;
-	size_t plen, tlen;
-	char *tail, *body;
+	struct rg_jbuf b = {resp->body, resp->body_len, resp->body_len + 1, 0};
+	size_t plen = 0;
+	int rc;
 
-	if (rg_tlog_span_inclusion(span, rr->index, proof, &plen) != 0)
-		return -1;
+	resp->body = NULL;
+	resp->body_len = 0;
+	rc = rg_tlog_span_inclusion(span, rr->index, proof, &plen);
 	rg_jbuf_bytes(&b, shared, slen);
 	rg_jbuf_lit(&b, ",\"inclusion\":[");
 	for (size_t i = 0; i < plen; i++) {
@@ -139,18 +142,12 @@ rg_receipts_complete(struct rg_receipt_reply *rr, const rg_tlog_span *span,
 		rg_jbuf_b64(&b, proof[i], RG_HASHLEN);
 	}
 	rg_jbuf_lit(&b, "]}}");
-	if ((tail = rg_jbuf_take(&b, &tlen)) == NULL)
-		return -1;
-	body = realloc(resp->body, resp->body_len + tlen + 1);
-	if (body == NULL) {
-		free(tail);
+	if (rc != 0) {
+		rg_jbuf_clear(&b);
 		return -1;
 	}
-	memcpy(body + resp->body_len, tail, tlen + 1);
-	resp->body = body;
-	resp->body_len += tlen;
-	free(tail);
-	return 0;
+	resp->body = rg_jbuf_take(&b, &resp->body_len);
+	return resp->body != NULL ? 0 : -1;
 }
 
 int
