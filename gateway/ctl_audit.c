@@ -321,6 +321,24 @@ rg_ctl_unb64(const char *in, uint8_t *out, size_t outmax, size_t *outlen)
 	                         sodium_base64_VARIANT_ORIGINAL);
 }
 
+/* The hashes of a proof the gateway sent (a JSON array of base64) into
+ * proof, at most cap of them. 0, or -1 when too many or one is not 32
+ * bytes of base64. */
+static int
+rg_ctl_proof(const json_t *list, uint8_t (*proof)[RG_HASHLEN], size_t cap,
+             size_t *plen)
+{
+	size_t n;
+
+	if ((*plen = json_array_size(list)) > cap)
+		return -1;
+	for (size_t i = 0; i < *plen; i++)
+		if (rg_ctl_unb64(json_string_value(json_array_get(list, i)), proof[i],
+		                 RG_HASHLEN, &n) != 0 || n != RG_HASHLEN)
+			return -1;
+	return 0;
+}
+
 /*
  * A receipt for prove, of either form (crypto/verify.c checks it under the
  * published keys: the signature over the entry, or the checkpoint's and
@@ -396,9 +414,9 @@ rg_ctl_receipt_consistent(struct rg_ctl_conn *c, const char *keys_text,
 {
 	uint8_t r1[RG_HASHLEN], proof[RG_TLOG_MAXPROOF][RG_HASHLEN];
 	uint64_t n;
-	size_t plen, len;
+	size_t plen;
 	char query[96];
-	json_t *doc = NULL, *list;
+	json_t *doc = NULL;
 	int ok = 0;
 
 	if (rg_ctl_check_note(keys_text, note, &n, r1) != 0)
@@ -411,15 +429,10 @@ rg_ctl_receipt_consistent(struct rg_ctl_conn *c, const char *keys_text,
 		if ((doc = rg_ctl_get(c, "/v1/audit/proof/consistency", query, 0,
 		                      NULL)) == NULL)
 			return -1;
-		list = rg_ctl_result(doc, "proof");
-		plen = json_array_size(list);
-		ok = plen <= RG_TLOG_MAXPROOF;
-		for (size_t i = 0; ok && i < plen; i++)
-			ok = rg_ctl_unb64(json_string_value(json_array_get(list, i)),
-			                  proof[i], RG_HASHLEN, &len) == 0 &&
-			     len == RG_HASHLEN;
-		ok = ok && rg_merkle_verify_consistency(n, size, r1, root,
-		           (const uint8_t (*)[RG_HASHLEN])proof, plen) == 0;
+		ok = rg_ctl_proof(rg_ctl_result(doc, "proof"), proof,
+		                  RG_TLOG_MAXPROOF, &plen) == 0 &&
+		     rg_merkle_verify_consistency(n, size, r1, root,
+		         (const uint8_t (*)[RG_HASHLEN])proof, plen) == 0;
 	}
 out:
 	if (!ok)
@@ -472,12 +485,9 @@ rg_ctl_prove(const char *index_text, const char *url, const char *keyfile,
 	plen = json_array_size(list);
 	if ((proof = malloc((plen ? plen : 1) * sizeof(*proof))) == NULL ||
 	    rg_ctl_unb64(json_string_value(rg_ctl_result(doc, "leaf_hash")), leaf,
-	                 sizeof(leaf), &n) != 0 || n != RG_HASHLEN)
+	                 sizeof(leaf), &n) != 0 || n != RG_HASHLEN ||
+	    rg_ctl_proof(list, proof, plen, &plen) != 0)
 		goto out;
-	for (size_t i = 0; i < plen; i++)
-		if (rg_ctl_unb64(json_string_value(json_array_get(list, i)), proof[i],
-		                 RG_HASHLEN, &n) != 0 || n != RG_HASHLEN)
-			goto out;
 	if (receipt != NULL && (rg_ctl_receipt_check(keys_text, receipt, index,
 	                                             leaf, &note) != 0 ||
 	    (note != NULL && rg_ctl_receipt_consistent(&c, keys_text, note, size,

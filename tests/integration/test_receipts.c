@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "tests/integration/gw.h"
@@ -22,23 +21,6 @@
 #define HAZARD "/v1/resources/hazard-declaration/records"
 #define DIAG "/v1/resources/occ-disease-diagnosis/records"
 #define MARKER "UNIQUE-PLAINTEXT-MARKER-7f3a9c"
-
-static size_t
-b64dec(const char *in, unsigned char *out, size_t outlen)
-{
-	size_t inlen = strlen(in);
-	int n;
-
-	CHECK(inlen / 4 * 3 <= outlen + 2);
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)inlen);
-	CHECK(n >= 0);
-	/* EVP_DecodeBlock counts padding as zero bytes. */
-	if (inlen >= 1 && in[inlen - 1] == '=')
-		n--;
-	if (inlen >= 2 && in[inlen - 2] == '=')
-		n--;
-	return (size_t)n;
-}
 
 /* RFC 9162 leaf hash: SHA-256(0x00 || entry). */
 static void
@@ -73,7 +55,7 @@ TEST(receipt_verifies_with_an_independent_ed25519_and_published_key)
 	rg_gw_start(&gw, NULL);
 	CHECK_EQ_INT(rg_gw_call(&gw, NULL, "GET", "/v1/keys", NULL, NULL, NULL, &keys), 200);
 	k0 = json_array_get(json_object_get(keys, "keys"), 0);
-	publen = b64dec(json_string_value(json_object_get(k0, "public_key")), pub,
+	publen = ind_b64(json_string_value(json_object_get(k0, "public_key")), pub,
 	                sizeof(pub));
 	CHECK_EQ_INT(publen, 32);
 
@@ -88,7 +70,7 @@ TEST(receipt_verifies_with_an_independent_ed25519_and_published_key)
 	CHECK(json_object_get(receipt, "signature") == NULL);
 	index = (unsigned long long)json_integer_value(json_object_get(receipt,
 	                                                               "index"));
-	entlen = b64dec(json_string_value(json_object_get(receipt, "entry")), ent,
+	entlen = ind_b64(json_string_value(json_object_get(receipt, "entry")), ent,
 	                sizeof(ent));
 
 	/* The checkpoint: "origin\nsize\nroot\n", signed by the key. */
@@ -111,7 +93,7 @@ TEST(receipt_verifies_with_an_independent_ed25519_and_published_key)
 
 	/* RFC 9162 leaf hash: SHA-256(0x00 || entry). */
 	pre_hash(ent, entlen, want);
-	CHECK_EQ_INT(b64dec(json_string_value(json_object_get(receipt,
+	CHECK_EQ_INT(ind_b64(json_string_value(json_object_get(receipt,
 	                    "leaf_hash")), leaf, sizeof(leaf)), 32);
 	CHECK(memcmp(leaf, want, 32) == 0);
 
