@@ -5,16 +5,16 @@
  *
  * It owns its thread, its queue of jobs and the async handle that wakes
  * the loop; it never touches the store or the keystore, only the
- * descriptor each job names and what its work function holds. Jobs waiting together share one
- * fdatasync: a sync made after a batch's COMMIT returned covers it,
- * whichever batch asked for it (the group commit of the disk, as the
- * keeper's batches are the group commit of the transactions).
+ * descriptor each job names and what its work function holds. Jobs
+ * waiting together share one fdatasync: a sync made after a batch's
+ * COMMIT returned covers it, whichever batch asked for it (the group
+ * commit of the disk, as the keeper's batches are the group commit of the
+ * transactions).
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 #include "gateway/finisher.h"
 #include "gateway/store.h"
