@@ -4,8 +4,10 @@
  * bound before any of it is buffered, so a peer cannot make us hold more
  * than one maximal frame.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway/channel.h"
 #include "gateway/wire.h"
@@ -16,8 +18,12 @@ struct rg_channel {
 	void *ctx;
 	void (*drained)(void *ctx, rg_channel *ch);
 	size_t max_frame;
+	/* Bytes read: buf[off, len) are not handed over yet. */
 	uint8_t *buf;
-	size_t len, cap;
+	size_t off, len, cap;
+	int dispatching;  /* inside rg_channel_dispatch: buf must stay */
+	int pump_done;    /* a pump met EOF or an error: the loop's read
+	                   * closes the channel, after what is due is sent */
 	/* Frames gathered for one write (rg_channel_gather). */
 	uint8_t *gbuf;
 	size_t glen, gcap;
@@ -62,12 +68,17 @@ rg_channel_close(rg_channel *ch)
 	rg_channel_gone(ch);
 }
 
-static void
-rg_channel_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Room for at least 64 KiB more at buf + len, the bytes already handed
+ * over dropped first (never while a frame of them is being handed over).
+ * 0 or -1. */
+static int
+rg_channel_room(rg_channel *ch)
 {
-	rg_channel *ch = h->data;
-
-	(void)suggested;
+	if (ch->off > 0 && !ch->dispatching) {
+		memmove(ch->buf, ch->buf + ch->off, ch->len - ch->off);
+		ch->len -= ch->off;
+		ch->off = 0;
+	}
 	if (ch->cap - ch->len < 65536) {
 		size_t cap = ch->cap ? ch->cap * 2 : 131072;
 		uint8_t *nb;
@@ -75,23 +86,61 @@ rg_channel_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		while (cap - ch->len < 65536)
 			cap *= 2;
 		nb = realloc(ch->buf, cap);
-		if (nb == NULL) {
-			buf->base = NULL;
-			buf->len = 0;
-			return;
-		}
+		if (nb == NULL)
+			return -1;
 		ch->buf = nb;
 		ch->cap = cap;
 	}
+	return 0;
+}
+
+static void
+rg_channel_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	rg_channel *ch = h->data;
+
+	(void)suggested;
+	if (rg_channel_room(ch) != 0) {
+		buf->base = NULL;
+		buf->len = 0;
+		return;
+	}
 	buf->base = (char *)ch->buf + ch->len;
 	buf->len = ch->cap - ch->len;
+}
+
+/* Hand every complete frame buffered to the frame function, in order.
+ * Returns how many. The caller holds a reference. */
+static size_t
+rg_channel_dispatch(rg_channel *ch)
+{
+	size_t n = 0;
+
+	ch->dispatching = 1;
+	while (ch->alive) {
+		long long flen = rg_wire_frame_len(ch->buf + ch->off,
+		                                   ch->len - ch->off, ch->max_frame);
+		if (flen < 0) {
+			rg_channel_close(ch);
+			break;
+		}
+		if (flen == 0 || (size_t)flen > ch->len - ch->off)
+			break;
+		if (ch->fn(ch->ctx, ch, ch->buf + ch->off, (size_t)flen) != 0) {
+			rg_channel_close(ch);
+			break;
+		}
+		ch->off += (size_t)flen;
+		n++;
+	}
+	ch->dispatching = 0;
+	return n;
 }
 
 static void
 rg_channel_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	rg_channel *ch = s->data;
-	size_t off = 0;
 
 	(void)buf;
 	if (nread < 0) {
@@ -100,29 +149,43 @@ rg_channel_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	ch->len += (size_t)nread;
 	rg_channel_ref(ch);
-	while (ch->alive) {
-		long long flen = rg_wire_frame_len(ch->buf + off, ch->len - off,
-		                                   ch->max_frame);
-		if (flen < 0) {
-			rg_channel_close(ch);
-			break;
-		}
-		if (flen == 0 || (size_t)flen > ch->len - off)
-			break;
-		if (ch->fn(ch->ctx, ch, ch->buf + off, (size_t)flen) != 0) {
-			rg_channel_close(ch);
-			break;
-		}
-		off += (size_t)flen;
-	}
-	/* Every complete frame of this read was handed over. */
-	if (ch->drained != NULL && off > 0)
+	/* Every complete frame of this read was handed over: the drained
+	 * function may act on them (and pump more, rg_channel_pump). */
+	if (rg_channel_dispatch(ch) > 0 && ch->drained != NULL)
 		ch->drained(ch->ctx, ch);
-	if (ch->alive && off > 0) {
-		memmove(ch->buf, ch->buf + off, ch->len - off);
-		ch->len -= off;
+	rg_channel_unref(ch);
+}
+
+int
+rg_channel_pump(rg_channel *ch)
+{
+	ssize_t n;
+	size_t frames = 0;
+	int fd;
+
+	if (ch == NULL || !ch->alive || ch->dispatching || ch->pump_done ||
+	    uv_fileno((uv_handle_t *)&ch->pipe, &fd) != 0)
+		return 0;
+	rg_channel_ref(ch);
+	if (rg_channel_room(ch) != 0) {
+		/* Out of memory: the loop reads it later, as it would. */
+		rg_channel_unref(ch);
+		return 0;
+	}
+	/* The descriptor is non-blocking (uv_pipe_open made it so). */
+	do
+		n = read(fd, ch->buf + ch->len, ch->cap - ch->len);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		ch->len += (size_t)n;
+		frames = rg_channel_dispatch(ch);
+	} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		/* Not closed here: answers the caller is about to send to a
+		 * peer that only shut its writing side would be lost. */
+		ch->pump_done = 1;
 	}
 	rg_channel_unref(ch);
+	return (int)frames;
 }
 
 void

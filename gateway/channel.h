@@ -32,6 +32,16 @@ rg_channel *rg_channel_open(uv_loop_t *loop, int fd, size_t max_frame,
 /* Also call fn(ctx, ch) after the frames of one read were all handed to
  * the frame function (so that it may collect them and act on the run). */
 void rg_channel_on_drained(rg_channel *ch, void (*fn)(void *ctx, rg_channel *ch));
+/*
+ * Read what the peer sent so far without waiting and hand its complete
+ * frames to the frame function now, not at the loop's next read: for a
+ * caller busy inside a callback of its own. Returns how many frames (the
+ * drained function is not called). Does nothing inside the frame
+ * function. EOF or an error is left to the loop's next read, which closes
+ * the channel (so that what the caller sends before then still leaves);
+ * the channel is not pumped again.
+ */
+int rg_channel_pump(rg_channel *ch);
 /* Queue frame (taken over, freed after the write). 0, or -1 when the
  * channel is closed (frame freed). */
 int rg_channel_send(rg_channel *ch, uint8_t *frame, size_t len);

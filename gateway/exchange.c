@@ -336,14 +336,15 @@ rg_healthz(rg_keeper *kp, const struct rg_request *req, struct rg_response *resp
 		rg_response_error(resp, RG_ERR_NOT_FOUND, NULL, NULL);
 		return 0;
 	}
-	doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+	doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "status", "ok",
 	    "audit_size", (json_int_t)kp->audit_size,
 	    "requests", (json_int_t)kp->stats.requests,
 	    "auth_failures", (json_int_t)kp->stats.auth_failures,
 	    "denied", (json_int_t)kp->stats.denied,
 	    "batches", (json_int_t)kp->stats.batches,
-	    "batch_max", (json_int_t)kp->stats.batch_max);
+	    "batch_max", (json_int_t)kp->stats.batch_max,
+	    "read_ahead", (json_int_t)kp->stats.read_ahead);
 	rc = doc != NULL ? rg_respond_json(resp, 200, doc) : -1;
 	json_decref(doc);
 	return rc;

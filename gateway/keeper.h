@@ -64,6 +64,8 @@ struct rg_keeper_stats {
 	uint64_t denied;
 	uint64_t batches;      /* committed transactions */
 	uint64_t batch_max;    /* most exchanges in one commit */
+	uint64_t read_ahead;   /* requests read while earlier ones were
+	                        * handled (their verification started then) */
 	uint64_t audit_size;
 };
 void rg_keeper_stats(const rg_keeper *kp, struct rg_keeper_stats *out);

@@ -32,11 +32,19 @@ struct rg_kmain {
 	size_t max_frame;
 	int control_fd;
 	int stopping;
-	/* The requests of one read from the front, their signatures verified
-	 * together (preverify.c) before they are handled in order. */
+	/*
+	 * The requests read from the front and not handled yet, in arrival
+	 * order: queue[qhead, qlen). Each is queued for the verification
+	 * helpers (preverify.c) on arrival. Frames read while the keeper's
+	 * thread handles earlier ones (rg_channel_pump) wait here for the
+	 * next loop iteration, after the batch in hand has committed; `later`
+	 * runs them then.
+	 */
 	rg_preverify *pv;
-	struct rg_kreq *run[RG_PREVERIFY_MAX];
-	size_t nrun;
+	struct rg_kreq **queue;
+	size_t qhead, qlen, qcap;
+	int running;           /* inside rg_kmain_work */
+	uv_idle_t later;
 	/* The channel whose answers are gathered (rg_channel_gather), to be
 	 * flushed when the replies that leave together are all out: one
 	 * wake-up of the front per batch rather than one per answer. Holds
@@ -49,6 +57,7 @@ struct rg_kreq {
 	struct rg_kmain *km;
 	rg_channel *ch;
 	uint64_t id;
+	rg_pv_ticket ticket;    /* its verification ahead, or 0 */
 	struct rg_request req;
 };
 
@@ -89,41 +98,107 @@ rg_kmain_done(void *ctx, const struct rg_response *resp)
 	free(kr);
 }
 
-/* Handle the collected requests in arrival order, while the helper
- * thread verifies their signatures ahead of them. */
+static void rg_kmain_later(uv_idle_t *h);
+
+/* Let go of a request nobody will answer (the keeper is stopping). */
+static void
+rg_kreq_drop(struct rg_kreq *kr)
+{
+	rg_preverify_done(kr->km->pv, kr->ticket);
+	rg_channel_unref(kr->ch);
+	rg_wire_request_free(&kr->req);
+	free(kr);
+}
+
+/*
+ * Handle the requests queued when it was called, in arrival order, each
+ * after its verification ahead. Between two of them, frames the front sent
+ * meanwhile are read and queued (the helpers start on them while this
+ * thread goes on), and earlier batches' answers that are durable leave.
+ */
+static void
+rg_kmain_work(struct rg_kmain *km)
+{
+	size_t left = km->qlen - km->qhead;
+
+	if (km->running)
+		return;
+	km->running = 1;
+	while (left-- > 0) {
+		struct rg_kreq *kr = km->queue[km->qhead++];
+		rg_pv_ticket t = kr->ticket;
+
+		if (km->kp == NULL) {
+			rg_kreq_drop(kr);
+			continue;
+		}
+		rg_preverify_wait(km->pv, t);
+		/* kr may be gone once handled (answered at once). */
+		rg_keeper_handle(km->kp, &kr->req, rg_kmain_done, kr);
+		rg_preverify_done(km->pv, t);
+		if (!km->stopping && km->kp != NULL)
+			km->kp->stats.read_ahead +=
+			    (uint64_t)rg_channel_pump(km->front);
+		/* Earlier batches' answers leave as soon as they are durable,
+		 * not after this run: their senders' next requests then join
+		 * the batch after this one. */
+		rg_keeper_poll(km->kp);
+	}
+	if (km->qhead == km->qlen)
+		km->qhead = km->qlen = 0;
+	else if (!km->stopping)
+		/* Frames read meanwhile: after this batch commits (the loop's
+		 * check phase), in the next iteration; the idle handle keeps
+		 * the loop from waiting for I/O until then. */
+		uv_idle_start(&km->later, rg_kmain_later);
+	km->running = 0;
+	/* Answers made while handling (refusals before any batch). */
+	rg_kmain_out_flush(km);
+}
+
+static void
+rg_kmain_later(uv_idle_t *h)
+{
+	struct rg_kmain *km = h->data;
+
+	if (km->qhead == km->qlen) {
+		uv_idle_stop(h);
+		return;
+	}
+	rg_kmain_work(km);
+}
+
+/* The frames of one read are all queued: handle them. */
 static void
 rg_kmain_drained(void *ctx, rg_channel *ch)
 {
-	struct rg_kmain *km = ctx;
-	struct rg_request *reqs[RG_PREVERIFY_MAX];
-	size_t n = km->nrun;
-
 	(void)ch;
-	km->nrun = 0;
-	if (km->kp == NULL) {
-		/* Stopping: nobody answers these any more. */
-		for (size_t i = 0; i < n; i++) {
-			rg_channel_unref(km->run[i]->ch);
-			rg_wire_request_free(&km->run[i]->req);
-			free(km->run[i]);
-		}
-		return;
+	rg_kmain_work(ctx);
+}
+
+/* Append kr to the queue. 0 or -1 (out of memory). */
+static int
+rg_kmain_enqueue(struct rg_kmain *km, struct rg_kreq *kr)
+{
+	/* rg_kmain_work reads queue[qhead] afresh for each request, so the
+	 * handled ones can go even while it runs. */
+	if (km->qlen == km->qcap && km->qhead > 0) {
+		memmove(km->queue, km->queue + km->qhead,
+		        (km->qlen - km->qhead) * sizeof(*km->queue));
+		km->qlen -= km->qhead;
+		km->qhead = 0;
 	}
-	for (size_t i = 0; i < n; i++)
-		reqs[i] = &km->run[i]->req;
-	rg_preverify_start(km->pv, km->kp->st, reqs, n);
-	for (size_t i = 0; i < n; i++) {
-		rg_preverify_wait(km->pv, i);
-		rg_keeper_handle(km->kp, &km->run[i]->req, rg_kmain_done,
-		                 km->run[i]);
-		/* Earlier batches' answers leave as soon as they are durable,
-		 * not after this run: their senders' next requests then join
-		 * the batch this run fills. */
-		rg_keeper_poll(km->kp);
+	if (km->qlen == km->qcap) {
+		size_t cap = km->qcap ? km->qcap * 2 : 256;
+		struct rg_kreq **q = realloc(km->queue, cap * sizeof(*q));
+
+		if (q == NULL)
+			return -1;
+		km->queue = q;
+		km->qcap = cap;
 	}
-	rg_preverify_end(km->pv);
-	/* Answers made while handling (refusals before any batch). */
-	rg_kmain_out_flush(km);
+	km->queue[km->qlen++] = kr;
+	return 0;
 }
 
 static int
@@ -152,9 +227,12 @@ rg_kmain_frame(void *ctx, rg_channel *ch, const uint8_t *frame, size_t len)
 	kr->km = km;
 	kr->ch = ch;
 	rg_channel_ref(ch);
-	if (km->nrun == RG_PREVERIFY_MAX)
-		rg_kmain_drained(km, ch);
-	km->run[km->nrun++] = kr;
+	if (rg_kmain_enqueue(km, kr) != 0) {
+		rg_kreq_drop(kr);
+		return -1;
+	}
+	if (km->kp != NULL)
+		kr->ticket = rg_preverify_add(km->pv, km->kp->st, &kr->req);
 	return 0;
 }
 
@@ -222,6 +300,7 @@ rg_kmain_signal(uv_signal_t *s, int signum)
 		return;
 	km->stopping = 1;
 	/* Commit and answer what is in hand, then let go of everything. */
+	rg_kmain_work(km);
 	rg_keeper_close(km->kp);
 	km->kp = NULL;
 	rg_kmain_out_flush(km);
@@ -234,6 +313,7 @@ rg_kmain_signal(uv_signal_t *s, int signum)
 	uv_poll_stop(&km->control);
 	uv_close((uv_handle_t *)&km->control, rg_kmain_closed);
 	uv_close((uv_handle_t *)&km->sigterm, rg_kmain_closed);
+	uv_close((uv_handle_t *)&km->later, rg_kmain_closed);
 }
 
 int
@@ -260,11 +340,12 @@ rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
 	/* Without it (out of memory) every signature is checked inline. */
 	km.pv = rg_preverify_new();
 	if (uv_poll_init(km.loop, &km.control, control_fd) != 0 ||
-	    uv_signal_init(km.loop, &km.sigterm) != 0) {
+	    uv_signal_init(km.loop, &km.sigterm) != 0 ||
+	    uv_idle_init(km.loop, &km.later) != 0) {
 		fprintf(stderr, "recgated[keeper]: cannot set up the event loop\n");
 		return 1;
 	}
-	km.control.data = km.sigterm.data = &km;
+	km.control.data = km.sigterm.data = km.later.data = &km;
 	uv_poll_start(&km.control, UV_READABLE, rg_kmain_control);
 	uv_signal_start(&km.sigterm, rg_kmain_signal, SIGTERM);
 
@@ -282,5 +363,6 @@ rg_keeper_main(const struct rg_config *cfg, const struct rg_identity *id,
 	rg_kmain_out_flush(&km); /* nothing is left by now; if it were */
 	uv_loop_close(km.loop);
 	rg_preverify_free(km.pv);
+	free(km.queue);
 	return 0;
 }

@@ -1,7 +1,11 @@
 /*
- * preverify.c -- Ed25519 checks of a run of requests on helper threads,
- * ahead of the keeper's thread handling the same requests in order (which
- * does a job itself when it gets there before the helper).
+ * preverify.c -- Ed25519 checks of requests on helper threads, ahead of
+ * the keeper's thread handling the same requests in order (which does a
+ * job itself when it gets there before any helper took it).
+ *
+ * A request is queued the moment its frame arrives, also while the keeper's
+ * thread is still handling earlier ones or committing their batch: the
+ * helpers verify the next requests while that thread works on the last.
  *
  * It owns the helper threads and nothing else. It never decides: it only
  * notes on a request that its signature verified under a given key over a
@@ -13,8 +17,7 @@
  * record submission it parses the body and encodes each record
  * canonically, pure functions of the body that rg_ex_submit would
  * otherwise compute; checking the records against the catalogue stays with
- * the keeper. The
- * helpers touch no shared state but the job slots handed to them, and
+ * the keeper. The helpers touch no shared state but the queued jobs, and
  * never the store or the keystore.
  */
 #include <pthread.h>
@@ -50,6 +53,8 @@ struct rg_pv_job {
 	uint8_t digest[32];
 	/* Set (under mu) once the results above are complete. */
 	int done;
+	/* The keeper's thread is through with it (rg_preverify_done). */
+	int released;
 };
 
 /* Helper threads: a second one keeps the keeper's thread from waiting
@@ -77,23 +82,21 @@ struct rg_preverify {
 	struct rg_pv_key keys[RG_PV_KEYS];   /* the keeper's thread only */
 	pthread_t thread[RG_PV_THREADS];
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t work_cv;    /* helpers wait for a job */
+	pthread_cond_t done_cv;    /* the keeper's thread waits for one */
 	int started;
 	int quit;
-	/* The run handed to the helper (NULL once it took it); the next job
-	 * nobody has taken yet (the helper takes them in order, the keeper's
-	 * thread takes the one it needs when the helper has not reached it);
-	 * whether the helper is still inside the run. */
-	struct rg_pv_job *work;
-	size_t nwork;
-	unsigned gen;              /* runs handed out so far */
-	size_t next;               /* atomic */
-	int helper_busy;           /* helpers inside the current run */
-	/* The current run, owned by the keeper's thread. */
-	struct rg_pv_job jobs[RG_PREVERIFY_MAX];
-	int job_of[RG_PREVERIFY_MAX];   /* request -> job, or -1 */
-	struct rg_request **reqs;
-	size_t nreqs, njobs;
+	/*
+	 * The queue: a job's ticket is its sequence number + 1 (0: none).
+	 * Jobs [tail, head) are held, at jobs[seq % RG_PV_RING]; the
+	 * keeper's thread adds at head (under mu) and lets go at tail; the
+	 * first `taken` were taken, by a helper or that thread, each with a
+	 * compare-and-swap of taken from its own number, so in order.
+	 */
+	struct rg_pv_job jobs[RG_PV_RING];
+	uint64_t head;             /* under mu */
+	uint64_t taken;            /* atomic */
+	uint64_t tail;             /* the keeper's thread only */
 };
 
 /*
@@ -187,41 +190,44 @@ rg_pv_run_job(struct rg_preverify *pv, struct rg_pv_job *job)
 	pthread_mutex_lock(&pv->mu);
 	job->ok = ok;
 	job->done = 1;
-	pthread_cond_broadcast(&pv->cv);
+	pthread_cond_broadcast(&pv->done_cv);
 	pthread_mutex_unlock(&pv->mu);
 }
 
-/* The helper: takes the jobs of each run in order until none is left. */
+/* Take job seq if nobody has: only the next one in order can be taken. */
+static int
+rg_pv_take(struct rg_preverify *pv, uint64_t seq)
+{
+	uint64_t expect = seq;
+
+	return __atomic_compare_exchange_n(&pv->taken, &expect, seq + 1, 0,
+	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* A helper: takes the queued jobs in order, each as soon as it is there. */
 static void *
 rg_pv_main(void *arg)
 {
 	struct rg_preverify *pv = arg;
 
-	unsigned seen = 0;
-
+	pthread_mutex_lock(&pv->mu);
 	for (;;) {
-		struct rg_pv_job *work;
-		size_t n, j;
+		uint64_t seq = __atomic_load_n(&pv->taken, __ATOMIC_ACQUIRE);
 
-		pthread_mutex_lock(&pv->mu);
-		while ((pv->work == NULL || pv->gen == seen) && !pv->quit)
-			pthread_cond_wait(&pv->cv, &pv->mu);
-		if (pv->quit) {
-			pthread_mutex_unlock(&pv->mu);
-			return NULL;
+		if (pv->quit)
+			break;
+		if (seq >= pv->head) {
+			pthread_cond_wait(&pv->work_cv, &pv->mu);
+			continue;
 		}
-		seen = pv->gen;
-		work = pv->work;
-		n = pv->nwork;
-		pv->helper_busy++;
+		if (!rg_pv_take(pv, seq))
+			continue;
 		pthread_mutex_unlock(&pv->mu);
-		while ((j = __atomic_fetch_add(&pv->next, 1, __ATOMIC_ACQ_REL)) < n)
-			rg_pv_run_job(pv, &work[j]);
+		rg_pv_run_job(pv, &pv->jobs[seq % RG_PV_RING]);
 		pthread_mutex_lock(&pv->mu);
-		pv->helper_busy--;
-		pthread_cond_broadcast(&pv->cv);
-		pthread_mutex_unlock(&pv->mu);
 	}
+	pthread_mutex_unlock(&pv->mu);
+	return NULL;
 }
 
 rg_preverify *
@@ -235,13 +241,21 @@ rg_preverify_new(void)
 		free(pv);
 		return NULL;
 	}
-	if (pthread_cond_init(&pv->cv, NULL) != 0) {
+	if (pthread_cond_init(&pv->work_cv, NULL) != 0) {
+		pthread_mutex_destroy(&pv->mu);
+		free(pv);
+		return NULL;
+	}
+	if (pthread_cond_init(&pv->done_cv, NULL) != 0) {
+		pthread_cond_destroy(&pv->work_cv);
 		pthread_mutex_destroy(&pv->mu);
 		free(pv);
 		return NULL;
 	}
 	return pv;
 }
+
+static void rg_pv_clear(struct rg_pv_job *job);
 
 void
 rg_preverify_free(rg_preverify *pv)
@@ -251,12 +265,17 @@ rg_preverify_free(rg_preverify *pv)
 	if (pv->started > 0) {
 		pthread_mutex_lock(&pv->mu);
 		pv->quit = 1;
-		pthread_cond_broadcast(&pv->cv);
+		pthread_cond_broadcast(&pv->work_cv);
 		pthread_mutex_unlock(&pv->mu);
 		for (int i = 0; i < pv->started; i++)
 			pthread_join(pv->thread[i], NULL);
 	}
-	pthread_cond_destroy(&pv->cv);
+	/* Jobs still held (nobody handled their requests): no helper is
+	 * left to be inside one. */
+	for (uint64_t seq = pv->tail; seq < pv->head; seq++)
+		rg_pv_clear(&pv->jobs[seq % RG_PV_RING]);
+	pthread_cond_destroy(&pv->done_cv);
+	pthread_cond_destroy(&pv->work_cv);
 	pthread_mutex_destroy(&pv->mu);
 	free(pv);
 }
@@ -387,132 +406,144 @@ rg_pv_clear(struct rg_pv_job *job)
 	memset(job, 0, sizeof(*job));
 }
 
-void
-rg_preverify_start(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
-                   size_t n)
+/* Start the helpers on first use. 0, or -1 when none would start. */
+static int
+rg_pv_start_helpers(struct rg_preverify *pv)
 {
-	if (pv == NULL)
-		return;
-	pv->reqs = reqs;
-	pv->nreqs = n <= RG_PREVERIFY_MAX ? n : 0;
-	pv->njobs = 0;
-	/* The first request is the caller's to verify (inline, in
-	 * rg_auth_check) while the helper takes on the rest: nobody waits
-	 * for the first verification of a run. */
-	if (pv->nreqs > 0)
-		pv->job_of[0] = -1;
-	for (size_t i = 1; i < pv->nreqs; i++) {
-		pv->job_of[i] = -1;
-		if (rg_pv_prepare(pv, st, reqs[i], &pv->jobs[pv->njobs]))
-			pv->job_of[i] = (int)pv->njobs++;
-		else
-			rg_pv_clear(&pv->jobs[pv->njobs]);
-	}
-	if (pv->njobs == 0)
-		goto none;
-	if (!pv->started) {
-		/* Inside the sandbox: clone(CLONE_THREAD) and futex are allowed
-		 * for this (sandbox.c). Without the thread, no notes. */
-		while (pv->started < RG_PV_THREADS &&
-		       pthread_create(&pv->thread[pv->started], NULL, rg_pv_main,
-		                      pv) == 0)
-			pv->started++;
-		if (!pv->started)
-			goto none;
+	/* Inside the sandbox: clone(CLONE_THREAD) and futex are allowed for
+	 * this (sandbox.c). Without a thread, no notes. */
+	while (pv->started < RG_PV_THREADS &&
+	       pthread_create(&pv->thread[pv->started], NULL, rg_pv_main, pv) ==
+	       0)
+		pv->started++;
+	return pv->started > 0 ? 0 : -1;
+}
+
+rg_pv_ticket
+rg_preverify_add(rg_preverify *pv, rg_store *st, struct rg_request *req)
+{
+	struct rg_pv_job *job;
+
+	if (pv == NULL || pv->head - pv->tail >= RG_PV_RING)
+		return 0;
+	job = &pv->jobs[pv->head % RG_PV_RING];
+	if (!rg_pv_prepare(pv, st, req, job) ||
+	    (pv->started == 0 && rg_pv_start_helpers(pv) != 0)) {
+		rg_pv_clear(job);
+		return 0;
 	}
 	pthread_mutex_lock(&pv->mu);
-	__atomic_store_n(&pv->next, 0, __ATOMIC_RELEASE);
-	pv->gen++;
-	pv->work = pv->jobs;
-	pv->nwork = pv->njobs;
-	pthread_cond_broadcast(&pv->cv);
+	pv->head++;
+	pthread_cond_signal(&pv->work_cv);
 	pthread_mutex_unlock(&pv->mu);
-	return;
-none:
-	for (size_t i = 0; i < pv->njobs; i++)
-		rg_pv_clear(&pv->jobs[i]);
-	for (size_t i = 0; i < pv->nreqs; i++)
-		pv->job_of[i] = -1;
-	pv->njobs = 0;
+	return pv->head;
+}
+
+/* The job of ticket t, or NULL when t holds none. */
+static struct rg_pv_job *
+rg_pv_job_of(struct rg_preverify *pv, rg_pv_ticket t)
+{
+	if (pv == NULL || t == 0 || t - 1 < pv->tail || t > pv->head)
+		return NULL;
+	return &pv->jobs[(t - 1) % RG_PV_RING];
+}
+
+/* Wait (under mu) until job is done. */
+static void
+rg_pv_wait_done(struct rg_preverify *pv, struct rg_pv_job *job)
+{
+	while (!job->done)
+		pthread_cond_wait(&pv->done_cv, &pv->mu);
 }
 
 void
-rg_preverify_wait(rg_preverify *pv, size_t i)
+rg_preverify_wait(rg_preverify *pv, rg_pv_ticket t)
 {
-	struct rg_pv_job *job;
-	int j;
+	struct rg_pv_job *job = rg_pv_job_of(pv, t);
+	struct rg_request *req;
 
-	if (pv == NULL || i >= pv->nreqs || (j = pv->job_of[i]) < 0)
+	if (job == NULL || job->released)
 		return;
-	job = &pv->jobs[j];
-	/* Not taken yet (the helper is behind, or not yet running): this
-	 * thread does it rather than wait; jobs before it are all done. */
-	{
-		size_t expect = (size_t)j;
-
-		if (__atomic_compare_exchange_n(&pv->next, &expect, expect + 1, 0,
-		                                __ATOMIC_ACQ_REL,
-		                                __ATOMIC_ACQUIRE))
-			rg_pv_run_job(pv, job);
-	}
+	/* Not taken yet (the helpers are behind): this thread does it
+	 * rather than wait; the jobs before it are all taken. */
+	if (rg_pv_take(pv, t - 1))
+		rg_pv_run_job(pv, job);
 	pthread_mutex_lock(&pv->mu);
-	while (!job->done)
-		pthread_cond_wait(&pv->cv, &pv->mu);
+	rg_pv_wait_done(pv, job);
 	pthread_mutex_unlock(&pv->mu);
+	req = job->req;
 	if (!job->ok) {
 		rg_pv_key_drop(pv, rg_httpsig_keyid(job->hs));
 		return;
 	}
 	if (rg_preverify_hash(job->sig, job->siglen, job->base, job->baselen,
-	                      job->req->sig_hash) != 0)
+	                      req->sig_hash) != 0)
 		return;
-	job->req->sig_ok = 1;
-	memcpy(job->req->sig_pub, job->pub, sizeof(job->req->sig_pub));
-	job->req->pre_hs = job->hs;
-	job->req->pre_base = job->base;
-	job->req->pre_baselen = job->baselen;
-	job->req->pre_digest = job->digests ? job->digest : NULL;
-	job->req->pre_cd = job->cd;
+	req->sig_ok = 1;
+	memcpy(req->sig_pub, job->pub, sizeof(req->sig_pub));
+	req->pre_hs = job->hs;
+	req->pre_base = job->base;
+	req->pre_baselen = job->baselen;
+	req->pre_digest = job->digests ? job->digest : NULL;
+	req->pre_cd = job->cd;
 	if (job->body != NULL && job->ncanon == json_array_size(job->body)) {
-		job->req->pre_body = job->body;
-		job->req->pre_canon = job->canon;
-		job->req->pre_ncanon = job->ncanon;
+		req->pre_body = job->body;
+		req->pre_canon = job->canon;
+		req->pre_ncanon = job->ncanon;
 	}
 }
 
 void
-rg_preverify_end(rg_preverify *pv)
+rg_preverify_done(rg_preverify *pv, rg_pv_ticket t)
+{
+	struct rg_pv_job *job = rg_pv_job_of(pv, t);
+
+	if (job == NULL)
+		return;
+	job->released = 1;
+	/* Let go of the released jobs at the tail, in order, once no
+	 * helper is inside them. */
+	while (pv->tail < pv->head &&
+	       (job = &pv->jobs[pv->tail % RG_PV_RING])->released) {
+		if (rg_pv_take(pv, pv->tail)) {
+			/* Never taken: nobody will. */
+			rg_pv_clear(job);
+		} else {
+			pthread_mutex_lock(&pv->mu);
+			rg_pv_wait_done(pv, job);
+			pthread_mutex_unlock(&pv->mu);
+			rg_pv_clear(job);
+		}
+		pv->tail++;
+	}
+}
+
+void
+rg_preverify_settle(rg_preverify *pv)
 {
 	if (pv == NULL)
 		return;
-	if (pv->njobs > 0) {
-		/* Every job is done (each request waited for its own); the
-		 * helper may still be leaving the run: the jobs are reused. */
-		pthread_mutex_lock(&pv->mu);
-		for (size_t i = 0; i < pv->njobs; i++)
-			while (!pv->jobs[i].done)
-				pthread_cond_wait(&pv->cv, &pv->mu);
-		pv->work = NULL; /* a helper that wakes late finds nothing */
-		while (pv->helper_busy)
-			pthread_cond_wait(&pv->cv, &pv->mu);
-		pthread_mutex_unlock(&pv->mu);
-	}
-	for (size_t i = 0; i < pv->njobs; i++)
-		rg_pv_clear(&pv->jobs[i]);
-	pv->njobs = pv->nreqs = 0;
-	pv->reqs = NULL;
+	pthread_mutex_lock(&pv->mu);
+	for (uint64_t seq = pv->tail; seq < pv->head; seq++)
+		rg_pv_wait_done(pv, &pv->jobs[seq % RG_PV_RING]);
+	pthread_mutex_unlock(&pv->mu);
 }
 
 void
 rg_preverify_run(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
                  size_t n)
 {
-	rg_preverify_start(pv, st, reqs, n);
+	rg_pv_ticket t[RG_PV_RING];
+
+	if (n > RG_PV_RING)
+		n = RG_PV_RING;
 	for (size_t i = 0; i < n; i++)
-		rg_preverify_wait(pv, i);
-	/* The parsed bodies go with the run: the caller handles these
-	 * requests after it, on their notes alone. */
+		t[i] = rg_preverify_add(pv, st, reqs[i]);
+	rg_preverify_settle(pv);
 	for (size_t i = 0; i < n; i++) {
+		rg_preverify_wait(pv, t[i]);
+		/* The parsed bodies go with the jobs: the caller handles
+		 * these requests later, on their notes alone. */
 		reqs[i]->pre_body = NULL;
 		reqs[i]->pre_canon = NULL;
 		reqs[i]->pre_ncanon = 0;
@@ -520,6 +551,6 @@ rg_preverify_run(rg_preverify *pv, rg_store *st, struct rg_request **reqs,
 		reqs[i]->pre_base = NULL;
 		reqs[i]->pre_baselen = 0;
 		reqs[i]->pre_digest = NULL;
+		rg_preverify_done(pv, t[i]);
 	}
-	rg_preverify_end(pv);
 }

@@ -1,49 +1,60 @@
 /*
- * preverify.h -- the Ed25519 verification of a run of requests' signatures
- * on helper threads, running ahead of the keeper's thread, which handles
- * the requests one by one in arrival order (and verifies one itself when
- * it reaches it before any helper took it).
+ * preverify.h -- the Ed25519 verification of requests' signatures on
+ * helper threads, queued as their frames arrive and running ahead of the
+ * keeper's thread, which handles the requests one by one in arrival order
+ * (and verifies one itself when it reaches it before any helper took it).
  */
 #ifndef RG_PREVERIFY_H
 #define RG_PREVERIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gateway/request.h"
 #include "gateway/store.h"
 
-/* Most requests one run verifies at once; a longer run is split. */
-#define RG_PREVERIFY_MAX 64
+/* Most requests queued at once; beyond them a request is verified inline. */
+#define RG_PV_RING 256
 
 typedef struct rg_preverify rg_preverify;
+/* A queued request's place; 0 for one that was not queued. */
+typedef uint64_t rg_pv_ticket;
 
-/* NULL when out of memory. The helper threads start on the first run. */
+/* NULL when out of memory. The helper threads start on the first job. */
 rg_preverify *rg_preverify_new(void);
-/* Stops and joins the helper threads. NULL is fine. */
+/* Stops and joins the helper threads, letting go of every job still
+ * held. NULL is fine. */
 void rg_preverify_free(rg_preverify *pv);
 
 /*
- * Verify the signatures of reqs[0..n) (n <= RG_PREVERIFY_MAX; reqs stays
- * valid until rg_preverify_end), reading each signer's public key from st:
- * start hands them to the helper threads, which verify them in order while
- * the caller handles request after request; wait(i) before handling
- * reqs[i] gives it its note if its signature verified (sig_ok / sig_pub /
- * sig_hash, with the parsed fields and base it verified, pre_hs / pre_base,
- * and the body's Content-Digest answer and request digest, pre_cd /
- * pre_digest, owned by the run like pre_body below, request.h); end waits for the helper and lets go of the run.
- * A request whose signature does not verify, or that was not prepared, is
- * left as it was, for rg_auth_check to check inline and refuse with the
- * right error. rg_auth_check still does every check in its order, and
- * relies on a note only when the key it reads then is the very same key.
- * A verified record submission also gets its parsed body (pre_body,
- * pre_canon, request.h), owned by the run: valid from wait(i) until end,
- * so the caller handles reqs[i] in between.
+ * Queue req's signature for the helpers, reading its signer's public key
+ * from st (req stays valid and unchanged until rg_preverify_done). Returns
+ * its ticket, or 0 when it was not queued (no signature to prepare, the
+ * queue full, no helper): rg_auth_check then does it all inline.
+ *
+ * wait(t), before handling the request, gives it its note if its
+ * signature verified (sig_ok / sig_pub / sig_hash, with the parsed fields
+ * and base it verified, pre_hs / pre_base, the body's Content-Digest
+ * answer and request digest, pre_cd / pre_digest, and for a verified
+ * record submission its parsed body, pre_body / pre_canon: request.h),
+ * verifying it on this thread when no helper has taken it yet. A request
+ * whose signature does not verify is left as it was, for rg_auth_check to
+ * check inline and refuse with the right error; rg_auth_check still does
+ * every check in its order, and relies on a note only when the key it
+ * reads then is the very same key. done(t), once the request was handled
+ * (or dropped), lets go of the job and what the note borrowed from it.
+ * Tickets are waited for in the order they were given; done takes any
+ * order. 0 is fine for both.
  */
-void rg_preverify_start(rg_preverify *pv, rg_store *st,
-                        struct rg_request **reqs, size_t n);
-void rg_preverify_wait(rg_preverify *pv, size_t i);
-void rg_preverify_end(rg_preverify *pv);
-/* start, wait for each, end: all notes at once (no parsed bodies). */
+rg_pv_ticket rg_preverify_add(rg_preverify *pv, rg_store *st,
+                              struct rg_request *req);
+void rg_preverify_wait(rg_preverify *pv, rg_pv_ticket t);
+void rg_preverify_done(rg_preverify *pv, rg_pv_ticket t);
+/* Wait until the helpers finished every queued job (tests: which notes a
+ * request gets then no longer depends on which thread got there first). */
+void rg_preverify_settle(rg_preverify *pv);
+/* add each, settle, wait for each and done: notes only (no parsed
+ * bodies, no fields borrowed). At most RG_PV_RING requests. */
 void rg_preverify_run(rg_preverify *pv, rg_store *st,
                       struct rg_request **reqs, size_t n);
 

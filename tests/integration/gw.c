@@ -304,3 +304,25 @@ rg_gw_audit_size(struct rg_gw *gw)
 	json_decref(r);
 	return n;
 }
+
+json_t *
+rg_gw_loadgen(struct rg_gw *gw, const char *args)
+{
+	char cmd[2048], line[16384];
+	json_t *r;
+	FILE *p;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s/loadgen closed --port %d --dir %s "
+	         "--pid %d %s", rg_test_build(), gw->port, gw->dir, (int)gw->pid,
+	         args);
+	p = popen(cmd, "r");
+	CHECK(p != NULL);
+	CHECKF(fgets(line, sizeof(line), p) != NULL, "loadgen printed nothing");
+	status = pclose(p);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "loadgen exited with status %d: %s", status, line);
+	r = json_loads(line, 0, NULL);
+	CHECKF(r != NULL, "not JSON: %s", line);
+	return r;
+}

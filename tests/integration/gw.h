@@ -76,5 +76,9 @@ int rg_gw_call(struct rg_gw *gw, const char *dept, const char *method,
 const char *rg_gw_code(const json_t *resp);
 /* The gateway's audit size from /healthz. */
 long long rg_gw_audit_size(struct rg_gw *gw);
+/* Run the bench's load generator against gw, closed loop: args give the
+ * rest (connections, seconds, seed, pool, mix). CHECKs that it exits 0
+ * and prints JSON; returns that (caller json_decref). */
+json_t *rg_gw_loadgen(struct rg_gw *gw, const char *args);
 
 #endif

@@ -20,6 +20,7 @@ TEST(keeper_takes_the_noted_signature_fields_and_still_checks_key_and_nonce)
 	struct treq t[3];
 	/* t[1] twice: the second is a replay, noted all the same. */
 	struct rg_request *reqs[4];
+	rg_pv_ticket tk[4];
 	struct answer a[4] = {{0}};
 	int noted[4] = {0};
 	rg_preverify *pv = rg_preverify_new();
@@ -32,10 +33,13 @@ TEST(keeper_takes_the_noted_signature_fields_and_still_checks_key_and_nonce)
 	reqs[1] = &t[1].req;
 	reqs[2] = &t[2].req;
 	reqs[3] = &t[1].req;
-	/* As keeper_main.c runs it: each request handled after its wait. */
-	rg_preverify_start(pv, f.kp->st, reqs, 4);
+	/* As keeper_main.c runs it: each request handled after its wait
+	 * (all queued first: t[1]'s job is done before its replay's). */
+	for (int i = 0; i < 4; i++)
+		tk[i] = rg_preverify_add(pv, f.kp->st, reqs[i]);
+	rg_preverify_settle(pv);
 	for (int i = 0; i < 4; i++) {
-		rg_preverify_wait(pv, (size_t)i);
+		rg_preverify_wait(pv, tk[i]);
 		noted[i] = reqs[i]->sig_ok && reqs[i]->pre_hs != NULL &&
 		           reqs[i]->pre_base != NULL && reqs[i]->pre_baselen > 0;
 		/* A note for some other key: the keeper must verify with the
@@ -43,11 +47,10 @@ TEST(keeper_takes_the_noted_signature_fields_and_still_checks_key_and_nonce)
 		if (i == 2)
 			memset(reqs[i]->sig_pub, 0, sizeof(reqs[i]->sig_pub));
 		rg_keeper_handle(f.kp, reqs[i], answer_cb, &a[i]);
+		rg_preverify_done(pv, tk[i]);
 	}
-	rg_preverify_end(pv);
 	keeper_run(&f.loop, f.kp);
-	/* The first of a run is verified inline, the others are noted. */
-	CHECK_EQ_INT(noted[0], 0);
+	CHECK_EQ_INT(noted[0], 1);
 	CHECK_EQ_INT(noted[1], 1);
 	CHECK_EQ_INT(noted[2], 1);
 	CHECK_EQ_INT(noted[3], 1);
@@ -68,6 +71,7 @@ TEST(keeper_refuses_a_noted_request_whose_key_was_revoked_in_the_batch)
 	struct fixture f;
 	struct treq t[2];
 	struct rg_request *reqs[2];
+	rg_pv_ticket tk[2];
 	struct answer a = {0};
 	struct rg_store_key key;
 	rg_preverify *pv = rg_preverify_new();
@@ -78,9 +82,11 @@ TEST(keeper_refuses_a_noted_request_whose_key_was_revoked_in_the_batch)
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 		reqs[i] = &t[i].req;
 	}
-	rg_preverify_start(pv, f.kp->st, reqs, 2);
-	rg_preverify_wait(pv, 0);
-	rg_preverify_wait(pv, 1);
+	for (int i = 0; i < 2; i++)
+		tk[i] = rg_preverify_add(pv, f.kp->st, reqs[i]);
+	rg_preverify_settle(pv);
+	rg_preverify_wait(pv, tk[0]);
+	rg_preverify_wait(pv, tk[1]);
 	CHECK(t[1].req.sig_ok && t[1].req.pre_hs != NULL);
 	/* Revoked after the helper verified: the check the keeper runs on
 	 * the noted fields reads the key inside the batch. */
@@ -88,7 +94,8 @@ TEST(keeper_refuses_a_noted_request_whose_key_was_revoked_in_the_batch)
 	snprintf(key.status, sizeof(key.status), "revoked");
 	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
 	rg_keeper_handle(f.kp, &t[1].req, answer_cb, &a);
-	rg_preverify_end(pv);
+	rg_preverify_done(pv, tk[0]);
+	rg_preverify_done(pv, tk[1]);
 	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a.count, 1);
 	CHECK_EQ_INT(a.status, 401);
@@ -104,6 +111,7 @@ TEST(keeper_verifies_a_noted_request_again_when_its_key_changed_in_the_batch)
 	struct fixture f;
 	struct treq t[2];
 	struct rg_request *reqs[2];
+	rg_pv_ticket tk[2];
 	struct answer a = {0};
 	struct rg_store_key key;
 	rg_preverify *pv = rg_preverify_new();
@@ -114,9 +122,11 @@ TEST(keeper_verifies_a_noted_request_again_when_its_key_changed_in_the_batch)
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 		reqs[i] = &t[i].req;
 	}
-	rg_preverify_start(pv, f.kp->st, reqs, 2);
-	rg_preverify_wait(pv, 0);
-	rg_preverify_wait(pv, 1);
+	for (int i = 0; i < 2; i++)
+		tk[i] = rg_preverify_add(pv, f.kp->st, reqs[i]);
+	rg_preverify_settle(pv);
+	rg_preverify_wait(pv, tk[0]);
+	rg_preverify_wait(pv, tk[1]);
 	CHECK(t[1].req.sig_ok && t[1].req.pre_hs != NULL);
 	/* The key id now names another public key: the note (for the old
 	 * one) is worth nothing, and the signature fails under the new. */
@@ -124,7 +134,8 @@ TEST(keeper_verifies_a_noted_request_again_when_its_key_changed_in_the_batch)
 	key.pub[0] ^= 0x01;
 	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
 	rg_keeper_handle(f.kp, &t[1].req, answer_cb, &a);
-	rg_preverify_end(pv);
+	rg_preverify_done(pv, tk[0]);
+	rg_preverify_done(pv, tk[1]);
 	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a.count, 1);
 	CHECK_EQ_INT(a.status, 401);
@@ -140,6 +151,7 @@ TEST(keeper_takes_the_noted_body_digests_and_refuses_a_body_that_differs)
 	struct fixture f;
 	struct treq t[3];
 	struct rg_request *reqs[3];
+	rg_pv_ticket tk[3];
 	struct answer a[3] = {{0}};
 	uint8_t want[32];
 	char *other = strdup(HAZARD_BODY);
@@ -155,9 +167,11 @@ TEST(keeper_takes_the_noted_body_digests_and_refuses_a_body_that_differs)
 	 * Content-Digest header, not the body) still verifies. */
 	other[1] = other[1] == 'x' ? 'y' : 'x';
 	t[2].req.body = (uint8_t *)other;
-	rg_preverify_start(pv, f.kp->st, reqs, 3);
+	for (int i = 0; i < 3; i++)
+		tk[i] = rg_preverify_add(pv, f.kp->st, reqs[i]);
+	rg_preverify_settle(pv);
 	for (int i = 0; i < 3; i++) {
-		rg_preverify_wait(pv, (size_t)i);
+		rg_preverify_wait(pv, tk[i]);
 		if (i == 1) {
 			const struct rg_sha256_part parts[] = {
 			    {t[1].req.pre_base, t[1].req.pre_baselen},
@@ -173,8 +187,8 @@ TEST(keeper_takes_the_noted_body_digests_and_refuses_a_body_that_differs)
 			CHECK(t[2].req.pre_cd != 0);
 		}
 		rg_keeper_handle(f.kp, reqs[i], answer_cb, &a[i]);
+		rg_preverify_done(pv, tk[i]);
 	}
-	rg_preverify_end(pv);
 	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a[0].status, 200);
 	CHECK_EQ_INT(a[1].status, 200);

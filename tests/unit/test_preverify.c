@@ -42,9 +42,7 @@ TEST(preverify_notes_good_signatures_and_nothing_else)
 	t[3].req.nheaders = 2;
 	rg_preverify_run(pv, f.kp->st, reqs, 6);
 	CHECK(rg_store_key_get(f.kp->st, f.health.keyid, &key) == RG_STORE_OK);
-	/* The first of a run is the keeper's to verify while the helper
-	 * starts on the others: no note. */
-	CHECK_EQ_INT(t[0].req.sig_ok, 0);
+	CHECK_EQ_INT(t[0].req.sig_ok, 1);
 	CHECK_EQ_INT(t[1].req.sig_ok, 0);
 	CHECK_EQ_INT(t[2].req.sig_ok, 1);
 	CHECK_EQ_INT(t[3].req.sig_ok, 0);
@@ -71,11 +69,11 @@ TEST(keeper_ignores_a_note_that_does_not_match_the_signature_it_checks)
 	treq_make(&other, &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
 	/* A genuine note, for good's own signature and base. */
 	{
-		struct rg_request *one[2] = {&other.req, &good.req};
+		struct rg_request *one[1] = {&good.req};
 		rg_preverify *pv = rg_preverify_new();
 
 		CHECK(pv != NULL);
-		rg_preverify_run(pv, f.kp->st, one, 2);
+		rg_preverify_run(pv, f.kp->st, one, 1);
 		rg_preverify_free(pv);
 	}
 	CHECK_EQ_INT(good.req.sig_ok, 1);
@@ -110,6 +108,7 @@ TEST(preverify_parses_verified_submissions_ahead_and_nothing_else)
 	struct fixture f;
 	struct treq t[4];
 	struct rg_request *reqs[4];
+	rg_pv_ticket tk[4];
 	struct answer a[4] = {{0}};
 	rg_preverify *pv = rg_preverify_new();
 	json_t *want = json_loads(HAZARD_BODY, 0, NULL);
@@ -123,10 +122,13 @@ TEST(preverify_parses_verified_submissions_ahead_and_nothing_else)
 	}
 	/* Signed for another path: its signature fails, nothing is parsed. */
 	t[2].req.path = t[2].req.target = (char *)"/v1/resources/other/records";
-	rg_preverify_start(pv, f.kp->st, reqs, 4);
+	for (int i = 0; i < 4; i++)
+		tk[i] = rg_preverify_add(pv, f.kp->st, reqs[i]);
+	rg_preverify_settle(pv);
 	for (int i = 0; i < 4; i++) {
-		rg_preverify_wait(pv, i);
-		if (i == 1 || i == 3) {
+		CHECK(tk[i] != 0);
+		rg_preverify_wait(pv, tk[i]);
+		if (i != 2) {
 			/* The body as rg_ex_submit reads it, a one-record
 			 * array, and the record's canonical bytes. */
 			CHECK(t[i].req.pre_body != NULL);
@@ -138,8 +140,8 @@ TEST(preverify_parses_verified_submissions_ahead_and_nothing_else)
 			CHECK(t[i].req.pre_body == NULL);
 		}
 		rg_keeper_handle(f.kp, &t[i].req, answer_cb, &a[i]);
+		rg_preverify_done(pv, tk[i]);
 	}
-	rg_preverify_end(pv);
 	keeper_run(&f.loop, f.kp);
 	CHECK_EQ_INT(a[0].status, 200);
 	CHECK_EQ_INT(a[1].status, 200);
@@ -192,7 +194,7 @@ TEST(preverify_reads_a_key_again_once_a_verification_with_it_failed)
 	/* The first run reads the key from the store and keeps it. */
 	for (int i = 0; i < 3; i++)
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
-	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 2);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 3);
 	for (int i = 0; i < 3; i++)
 		treq_free(&t[i]);
 	/* The key id now names another key, and requests are signed with it. */
@@ -213,7 +215,7 @@ TEST(preverify_reads_a_key_again_once_a_verification_with_it_failed)
 	/* ...so the next run reads the new one, and notes under it. */
 	for (int i = 0; i < 3; i++)
 		treq_make(&t[i], &other, "POST", HAZARD_PATH, HAZARD_BODY);
-	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 2);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 3), 3);
 	CHECK(memcmp(t[2].req.sig_pub, key.pub, 32) == 0);
 	CHECK(memcmp(t[2].req.sig_pub, old_pub, 32) != 0);
 	for (int i = 0; i < 3; i++)
@@ -235,7 +237,7 @@ TEST(preverify_note_made_with_a_kept_key_the_store_replaced_is_refused)
 	fixture_open(&f);
 	for (int i = 0; i < 2; i++)
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
-	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 2), 1);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 2), 2);
 	for (int i = 0; i < 2; i++)
 		treq_free(&t[i]);
 	/* The store's key changes; the kept one still verifies the old
@@ -245,7 +247,7 @@ TEST(preverify_note_made_with_a_kept_key_the_store_replaced_is_refused)
 	CHECK(rg_store_key_put(f.kp->st, &key) == RG_STORE_OK);
 	for (int i = 0; i < 2; i++)
 		treq_make(&t[i], &f.health, "POST", HAZARD_PATH, HAZARD_BODY);
-	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 2), 1);
+	CHECK_EQ_INT(preverify_notes(pv, f.kp->st, t, 2), 2);
 	CHECK(memcmp(t[1].req.sig_pub, key.pub, 32) != 0);
 	/* ...but the keeper reads the store's key and refuses. */
 	rg_keeper_handle(f.kp, &t[1].req, answer_cb, &a);
@@ -257,4 +259,55 @@ TEST(preverify_note_made_with_a_kept_key_the_store_replaced_is_refused)
 		treq_free(&t[i]);
 	fixture_close(&f);
 	rg_preverify_free(pv);
+}
+
+TEST(preverify_queue_full_leaves_requests_to_the_inline_check)
+{
+	struct fixture f;
+	struct treq *t = calloc(RG_PV_RING + 2, sizeof(*t));
+	rg_pv_ticket *tk = calloc(RG_PV_RING + 2, sizeof(*tk));
+	struct answer a = {0};
+	rg_preverify *pv = rg_preverify_new();
+
+	CHECK(pv != NULL && t != NULL && tk != NULL);
+	fixture_open(&f);
+	for (int i = 0; i < RG_PV_RING + 2; i++) {
+		treq_make(&t[i], &f.health, "GET", "/v1/catalogue", "");
+		tk[i] = rg_preverify_add(pv, f.kp->st, &t[i].req);
+	}
+	/* RG_PV_RING held at once, no more: the rest get no ticket. */
+	for (int i = 0; i < RG_PV_RING; i++)
+		CHECK(tk[i] == (rg_pv_ticket)i + 1);
+	CHECK(tk[RG_PV_RING] == 0 && tk[RG_PV_RING + 1] == 0);
+	/* Let go of two out of order: the first frees the slot for one more
+	 * only once the one before it is let go of too. */
+	rg_preverify_done(pv, tk[1]);
+	treq_free(&t[RG_PV_RING]);
+	treq_make(&t[RG_PV_RING], &f.health, "GET", "/v1/catalogue", "");
+	CHECK(rg_preverify_add(pv, f.kp->st, &t[RG_PV_RING].req) == 0);
+	rg_preverify_done(pv, tk[0]);
+	tk[RG_PV_RING] = rg_preverify_add(pv, f.kp->st, &t[RG_PV_RING].req);
+	CHECK(tk[RG_PV_RING] == (rg_pv_ticket)RG_PV_RING + 1);
+	/* A ticket let go of gives nothing any more; 0 is nothing. */
+	rg_preverify_wait(pv, tk[0]);
+	CHECK_EQ_INT(t[0].req.sig_ok, 0);
+	rg_preverify_wait(pv, 0);
+	rg_preverify_done(pv, 0);
+	/* The one left out is verified by the keeper itself. */
+	CHECK_EQ_INT(t[RG_PV_RING + 1].req.sig_ok, 0);
+	rg_keeper_handle(f.kp, &t[RG_PV_RING + 1].req, answer_cb, &a);
+	keeper_run(&f.loop, f.kp);
+	CHECK_EQ_INT(a.status, 200);
+	/* Waited for in order, the others get their notes. */
+	for (int i = 2; i <= RG_PV_RING; i++) {
+		rg_preverify_wait(pv, tk[i]);
+		CHECK_EQ_INT(t[i].req.sig_ok, 1);
+	}
+	/* Freed with jobs still held: they go with it (valgrind sees). */
+	rg_preverify_free(pv);
+	for (int i = 0; i < RG_PV_RING + 2; i++)
+		treq_free(&t[i]);
+	free(t);
+	free(tk);
+	fixture_close(&f);
 }
