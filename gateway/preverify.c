@@ -20,9 +20,12 @@
  * the keeper. The helpers touch no shared state but the queued jobs, and
  * never the store or the keystore.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -61,6 +64,16 @@ struct rg_pv_job {
  * while the first is still on a job (a verification and a parse take
  * about as long as the keeper's own work on a request). */
 #define RG_PV_THREADS 2
+
+/*
+ * How much nicer than the keeper's thread the helpers run. They work
+ * ahead of it, and it is the one thread every request passes through:
+ * where busy threads outnumber the cores, a helper should yield the core
+ * to it and take the time it leaves (on two cores, the bench's mix in
+ * alternated runs of one binary: 8,054 -> 8,860 exchanges a second, and
+ * 7,562 -> 8,178 in another series; eight of eight pairs won).
+ */
+#define RG_PV_NICE 5
 
 /*
  * Public keys by keyid, for choosing the key a job verifies with: a
@@ -204,12 +217,29 @@ rg_pv_take(struct rg_preverify *pv, uint64_t seq)
 	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
+/* Lower the calling thread's priority by RG_PV_NICE, if that leaves a
+ * nice value the sandbox allows a thread to take (0..19, sandbox.c). */
+static void
+rg_pv_lower_priority(void)
+{
+	id_t tid = (id_t)gettid();
+	int cur;
+
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, tid);
+	if ((cur == -1 && errno != 0) || cur + RG_PV_NICE < 0 ||
+	    cur + RG_PV_NICE > 19)
+		return;
+	(void)setpriority(PRIO_PROCESS, tid, cur + RG_PV_NICE);
+}
+
 /* A helper: takes the queued jobs in order, each as soon as it is there. */
 static void *
 rg_pv_main(void *arg)
 {
 	struct rg_preverify *pv = arg;
 
+	rg_pv_lower_priority();
 	pthread_mutex_lock(&pv->mu);
 	for (;;) {
 		uint64_t seq = __atomic_load_n(&pv->taken, __ATOMIC_ACQUIRE);

@@ -4,10 +4,12 @@
  * check (auth.c) uses a note only for the very key and base it computes,
  * so a note can never let a bad signature through.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -309,5 +311,63 @@ TEST(preverify_queue_full_leaves_requests_to_the_inline_check)
 		treq_free(&t[i]);
 	free(t);
 	free(tk);
+	fixture_close(&f);
+}
+
+/* The nice value of thread tid of this process, or -100. */
+static int
+thread_nice(const char *tid)
+{
+	char path[128], buf[1024], *p;
+	int nice = -100;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return nice;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL) {
+		/* After the name: state is field 3, nice field 19. */
+		int field = 2;
+
+		for (p++; *p != '\0' && field < 19; p++)
+			if (*p == ' ')
+				field++;
+		nice = atoi(p);
+	}
+	fclose(f);
+	return nice;
+}
+
+TEST(preverify_helpers_run_nicer_than_the_keeper_s_thread)
+{
+	struct fixture f;
+	struct treq t;
+	rg_pv_ticket tk;
+	rg_preverify *pv = rg_preverify_new();
+	char self[32];
+	int mine, nicer = 0;
+	DIR *d;
+	struct dirent *e;
+
+	CHECK(pv != NULL);
+	fixture_open(&f);
+	treq_make(&t, &f.health, "GET", "/v1/catalogue", "");
+	tk = rg_preverify_add(pv, f.kp->st, &t.req);
+	CHECK(tk != 0);
+	rg_preverify_settle(pv);
+	snprintf(self, sizeof(self), "%d", (int)gettid());
+	mine = thread_nice(self);
+	CHECK(mine != -100);
+	CHECK((d = opendir("/proc/self/task")) != NULL);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' &&
+		    thread_nice(e->d_name) == (mine + 5 > 19 ? mine : mine + 5))
+			nicer++;
+	closedir(d);
+	CHECK(nicer >= 2);
+	rg_preverify_done(pv, tk);
+	rg_preverify_free(pv);
+	treq_free(&t);
 	fixture_close(&f);
 }

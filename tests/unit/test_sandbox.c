@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -190,6 +191,39 @@ TEST(sandbox_keeper_still_works_in_its_data_directory)
 	int status = in_sandbox(RG_SANDBOX_KEEPER, do_keeper_work);
 
 	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+}
+
+static void
+do_raise_priority(const char *dir)
+{
+	(void)dir;
+	syscall(SYS_setpriority, PRIO_PROCESS, 0, -1);
+}
+
+static void
+do_lower_priority(const char *dir)
+{
+	int before;
+
+	(void)dir;
+	errno = 0;
+	before = getpriority(PRIO_PROCESS, 0);
+	if ((before == -1 && errno != 0) || before > 18)
+		_exit(30);
+	if (setpriority(PRIO_PROCESS, 0, before + 1) != 0)
+		_exit(31);
+	_exit(getpriority(PRIO_PROCESS, 0) == before + 1 ? 0 : 32);
+}
+
+/* A thread may lower its own priority (the verification helpers do);
+ * asking for a higher one, even where the kernel would allow it, kills. */
+TEST(sandbox_lets_a_thread_lower_its_priority_never_raise_it)
+{
+	int status = in_sandbox(RG_SANDBOX_KEEPER, do_lower_priority);
+
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_KEEPER, do_raise_priority)));
+	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_FRONT, do_raise_priority)));
 }
 
 static void
