@@ -154,6 +154,11 @@ phase reads-closed closed --conns "$CONNS" --seconds 5 \
 # One connection: no batching, the latency of a lone exchange (its commit
 # and fsync included).
 phase mix-closed-1conn closed --conns 1 --seconds 5 --mix "$MIX" --pool 20000
+# Twice the connections: how much of the rate above is bound by each
+# request's trip through the pipeline rather than by the work (reported;
+# the targets are read at CONNS).
+phase mix-closed-2x closed --conns $((CONNS * 2)) --seconds 5 --mix "$MIX" \
+    --pool 60000
 phase mix-open-1000 open --rate 1000 --conns 256 --seconds "$SECS" --mix "$MIX"
 phase mix-open-3000 open --rate 3000 --conns 256 --seconds "$SECS" --mix "$MIX"
 R80=$(awk -v t="${CLOSED:-0}" 'BEGIN { r = int(t * 0.8); print (r < 1 ? 1 : r) }')
