@@ -196,8 +196,8 @@ rg_ex_store_record(struct rg_exchange *ex, const rg_resource *res,
 	free(sealed);
 	if (rc != 0)
 		return -1;
-	json_array_append_new(ex->records, json_pack("{s:s, s:i}", "id", id,
-	                                             "version", 1));
+	if (rg_ex_touched(ex, id, 1) != 0)
+		return -1;
 	/* {"id":..,"seq":..,"version":1}, keys in order */
 	if (ids->len > 0 && ids->p[ids->len - 1] == '}')
 		rg_jbuf_lit(ids, ",");
@@ -590,8 +590,11 @@ rg_ex_read(struct rg_exchange *ex)
 	rg_jbuf_lit(&b, ",\"version\":");
 	rg_jbuf_int(&b, rec.version);
 	rg_jbuf_lit(&b, "}");
-	json_array_append_new(ex->records, json_pack("{s:s, s:I}", "id", rec.id,
-	                      "version", (json_int_t)rec.version));
+	if (rg_ex_touched(ex, rec.id, (int64_t)rec.version) != 0) {
+		rg_store_record_clear(&rec);
+		rg_jbuf_clear(&b);
+		return -1;
+	}
 	rg_store_record_clear(&rec);
 	ex->result_text = rg_jbuf_take(&b, &ex->result_len);
 	if (ex->result_text == NULL)
@@ -674,8 +677,7 @@ rg_ex_change_row(void *ctx, const struct rg_store_record *rec)
 	rg_jbuf_int(b, rec->version);
 	rg_jbuf_lit(b, "}");
 	if (b->failed ||
-	    json_array_append_new(cc->ex->records, json_pack("{s:s, s:I}", "id",
-	        rec->id, "version", (json_int_t)rec->version)) != 0) {
+	    rg_ex_touched(cc->ex, rec->id, (int64_t)rec->version) != 0) {
 		cc->failed = 1;
 		return 1;
 	}

@@ -477,6 +477,40 @@ rg_ex_decide_req(struct rg_exchange *ex, struct rg_policy_request *pr,
 
 /* ---- audit entry and receipt ------------------------------------------- */
 
+int
+rg_ex_touched(struct rg_exchange *ex, const char *id, int64_t version)
+{
+	struct rg_jbuf *b = &ex->records;
+
+	if (!rg_jbuf_utf8_ok(id))
+		return 0;
+	/* {"id":..,"version":..}: the keys in byte order, as
+	 * rg_entry_encode writes an object. */
+	if (ex->nrecords++ > 0)
+		rg_jbuf_lit(b, ",");
+	rg_jbuf_lit(b, "{\"id\":");
+	rg_jbuf_str(b, id);
+	rg_jbuf_lit(b, ",\"version\":");
+	rg_jbuf_int(b, version);
+	rg_jbuf_lit(b, "}");
+	return b->failed ? -1 : 0;
+}
+
+/* The records touched as a JSON array (a new reference), or NULL. */
+static json_t *
+rg_ex_records_tree(const struct rg_exchange *ex)
+{
+	struct rg_jbuf a = {0};
+	json_t *arr;
+
+	rg_jbuf_lit(&a, "[");
+	rg_jbuf_bytes(&a, ex->records.p, ex->records.len);
+	rg_jbuf_lit(&a, "]");
+	arr = a.failed ? NULL : json_loadb(a.p, a.len, 0, NULL);
+	rg_jbuf_clear(&a);
+	return arr;
+}
+
 /* The entry as a tree, for rg_entry_encode: the road every entry took
  * before rg_ex_entry wrote the common ones directly, kept for the rest. */
 static char *
@@ -507,8 +541,16 @@ rg_ex_entry_tree(struct rg_exchange *ex, const uint8_t digest[32],
 		json_object_set_new(entry, "purpose", json_string(ex->auth.purpose));
 	if (ex->grant[0] != '\0')
 		json_object_set_new(entry, "grant", json_string(ex->grant));
-	if (json_array_size(ex->records) > 0)
-		json_object_set(entry, "records", ex->records);
+	if (ex->nrecords > 0) {
+		/* The list as written, read back: the tree road is rare. */
+		json_t *recs = rg_ex_records_tree(ex);
+
+		if (recs == NULL ||
+		    json_object_set_new(entry, "records", recs) != 0) {
+			json_decref(entry);
+			return NULL;
+		}
+	}
 	if (ex->admin != NULL)
 		json_object_set(entry, "admin", ex->admin);
 	enc = rg_entry_encode(entry, enclen);
@@ -531,32 +573,19 @@ rg_ex_entry_str(struct rg_jbuf *b, const char *member, const char *v)
  * The exchange's audit entry, canonically encoded (crypto/entry.h): the
  * bytes rg_ex_entry_tree gives, written in key order without building
  * and sorting a tree. An administrator's change takes the tree road. The
- * records are encoded by rg_entry_encode itself, inside an object of their
- * own, and copied out. malloc'd (caller frees), or NULL.
+ * records were written canonically as they were touched (rg_ex_touched).
+ * malloc'd (caller frees), or NULL.
  */
 static char *
 rg_ex_entry(struct rg_exchange *ex, const uint8_t digest[32], size_t *enclen)
 {
 	rg_keeper *kp = ex->kp;
 	struct rg_jbuf b = {0};
-	char hex[65], *recs = NULL;
-	size_t rlen = 0;
-	static const char rkey[] = "{\"records\":";
+	char hex[65];
 
 	if (ex->admin != NULL || ex->action == NULL ||
-	    !rg_jbuf_utf8_ok(ex->action))
+	    !rg_jbuf_utf8_ok(ex->action) || ex->records.failed)
 		return rg_ex_entry_tree(ex, digest, enclen);
-	if (json_array_size(ex->records) > 0) {
-		json_t *w = json_pack("{s:O}", "records", ex->records);
-
-		recs = w != NULL ? rg_entry_encode(w, &rlen) : NULL;
-		json_decref(w);
-		if (recs == NULL || rlen < sizeof(rkey) ||
-		    memcmp(recs, rkey, sizeof(rkey) - 1) != 0) {
-			free(recs);
-			return NULL;
-		}
-	}
 	/* Keys in byte order: action decision department grant index keyid
 	 * policy purpose reason records request resource response time. */
 	rg_jbuf_lit(&b, "{");
@@ -571,11 +600,10 @@ rg_ex_entry(struct rg_exchange *ex, const uint8_t digest[32], size_t *enclen)
 	rg_ex_entry_str(&b, ",\"policy\":", rg_policy_version(kp->pol));
 	rg_ex_entry_str(&b, ",\"purpose\":", ex->auth.purpose);
 	rg_ex_entry_str(&b, ",\"reason\":", ex->reason);
-	if (recs != NULL) {
-		rg_jbuf_lit(&b, ",\"records\":");
-		rg_jbuf_bytes(&b, recs + sizeof(rkey) - 1,
-		              rlen - (sizeof(rkey) - 1) - 1);
-		free(recs);
+	if (ex->nrecords > 0) {
+		rg_jbuf_lit(&b, ",\"records\":[");
+		rg_jbuf_bytes(&b, ex->records.p, ex->records.len);
+		rg_jbuf_lit(&b, "]");
 	}
 	rg_hex(ex->auth.request_digest, 32, hex);
 	rg_ex_entry_str(&b, ",\"request\":", hex);
@@ -762,11 +790,6 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 			rg_response_error(resp, RG_ERR_STORAGE, NULL, NULL);
 		return rc;
 	}
-	ex.records = json_array();
-	if (ex.records == NULL) {
-		rg_response_error(resp, RG_ERR_INTERNAL, NULL, NULL);
-		return -1;
-	}
 	ex.action = route->action;
 	/* A key acts only in its role: a department key cannot read the
 	 * audit trail, an officer's key cannot exchange records. */
@@ -781,7 +804,7 @@ rg_exchange_run(rg_keeper *kp, const struct rg_request *req,
 		rc = rg_ex_finish(&ex, resp);
 	if (rc == 0)
 		rg_crashpoint_exchange(route->action);
-	json_decref(ex.records);
+	rg_jbuf_clear(&ex.records);
 	json_decref(ex.result);
 	free(ex.result_text);
 	json_decref(ex.admin);

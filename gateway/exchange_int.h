@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "gateway/auth.h"
+#include "gateway/jbuf.h"
 #include "gateway/keeper_int.h"
 
 /* Path parameters of a route: {rid} and {id}. */
@@ -31,7 +32,10 @@ struct rg_exchange {
 	const char *action;    /* "record.submit", ... (static strings) */
 	const char *decision;  /* "allow", "deny", "reject" */
 	const char *reason;
-	json_t *records;       /* [{"id","version"}] touched, for the entry */
+	/* The records touched, for the entry: each {"id":..,"version":..}
+	 * canonically encoded, comma-separated (rg_ex_touched). */
+	struct rg_jbuf records;
+	size_t nrecords;
 	char grant[RG_GRANT_IDLEN]; /* the grant acted on or relied on */
 	json_t *result;        /* on allow */
 	char *result_text;     /* on allow, instead of result: the outcome
@@ -59,6 +63,10 @@ void rg_ex_refuse(struct rg_exchange *ex, const char *decision, rg_err err,
  * when refused (bad_json, or bad_parameter naming the unknown member). */
 json_t *rg_ex_body(struct rg_exchange *ex, int required,
                    const char *const *allowed);
+/* Note that the exchange touched record id at version, for its entry's
+ * "records" (an id json_string() would refuse is left out, as the tree
+ * of the entry leaves it). 0, or -1 out of memory. */
+int rg_ex_touched(struct rg_exchange *ex, const char *id, int64_t version);
 /* Ask the policy; on denial records the refusal and returns -1. */
 int rg_ex_decide(struct rg_exchange *ex, rg_action action, const char *resource,
                  struct rg_decision *d);
