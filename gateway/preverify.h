@@ -28,7 +28,8 @@ void rg_preverify_free(rg_preverify *pv);
 
 /*
  * Queue req's signature for the helpers, reading its signer's public key
- * from st (req stays valid and unchanged until rg_preverify_done). Returns
+ * from st (req stays valid and unchanged until wait(t) returns, or until
+ * done(t) for one never waited for: a helper may be reading it). Returns
  * its ticket, or 0 when it was not queued (no signature to prepare, the
  * queue full, no helper): rg_auth_check then does it all inline.
  *
