@@ -136,7 +136,7 @@ rg_kmain_work(struct rg_kmain *km)
 		/* kr may be gone once handled (answered at once). */
 		rg_keeper_handle(km->kp, &kr->req, rg_kmain_done, kr);
 		rg_preverify_done(km->pv, t);
-		if (!km->stopping && km->kp != NULL)
+		if (!km->stopping)
 			km->kp->stats.read_ahead +=
 			    (uint64_t)rg_channel_pump(km->front);
 		/* Earlier batches' answers leave as soon as they are durable,

@@ -535,15 +535,14 @@ rg_preverify_done(rg_preverify *pv, rg_pv_ticket t)
 	 * helper is inside them. */
 	while (pv->tail < pv->head &&
 	       (job = &pv->jobs[pv->tail % RG_PV_RING])->released) {
-		if (rg_pv_take(pv, pv->tail)) {
-			/* Never taken: nobody will. */
-			rg_pv_clear(job);
-		} else {
+		/* Taken here when never taken (nobody will then), else
+		 * done by whoever took it. */
+		if (!rg_pv_take(pv, pv->tail)) {
 			pthread_mutex_lock(&pv->mu);
 			rg_pv_wait_done(pv, job);
 			pthread_mutex_unlock(&pv->mu);
-			rg_pv_clear(job);
 		}
+		rg_pv_clear(job);
 		pv->tail++;
 	}
 }
