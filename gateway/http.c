@@ -78,6 +78,7 @@ struct rg_http_conn {
 	int closing;
 	int handles;          /* of tcp and timer, still open */
 	int busy;             /* a request handed over or a response in flight */
+	int processing;       /* inside rg_http_conn_process's dispatch */
 	int close_after;      /* close once the response is written */
 	int keep_alive;
 	int head_method;      /* HEAD: the response carries no body bytes */
@@ -509,7 +510,8 @@ rg_http_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(NULL, 0);
 		return;
 	}
-	/* Reading runs only once the buffer was fully consumed. */
+	/* After the bytes not parsed yet (pipelined behind a request in
+	 * hand); reading stops before the buffer is full (rg_http_on_read). */
 	*buf = uv_buf_init(conn->inbuf + conn->inlen,
 	                   (unsigned)(RG_HTTP_INBUF - conn->inlen));
 }
@@ -628,6 +630,27 @@ rg_http_conn_linger(struct rg_http_conn *conn)
 	rg_http_read_start(conn);
 }
 
+/*
+ * The response is out and its buffer freed: linger to close, or be ready
+ * for the next request, maybe already buffered (pipelining). Inside
+ * rg_http_conn_process (an answer written at once), its loop goes on.
+ */
+static void
+rg_http_conn_sent(struct rg_http_conn *conn)
+{
+	if (conn->close_after) {
+		rg_http_conn_linger(conn);
+		return;
+	}
+	conn->busy = 0;
+	conn->phase = RG_HTTP_IDLE;
+	conn->head_bytes = 0;
+	http_parser_pause(&conn->parser, 0);
+	rg_http_timer_start(conn, RG_HTTP_T_IDLE, conn->http->lim.idle_timeout_ms);
+	if (!conn->processing)
+		rg_http_conn_process(conn);
+}
+
 static void
 rg_http_on_written(uv_write_t *wr, int status)
 {
@@ -641,17 +664,7 @@ rg_http_on_written(uv_write_t *wr, int status)
 		rg_http_conn_close(conn);
 		return;
 	}
-	if (conn->close_after) {
-		rg_http_conn_linger(conn);
-		return;
-	}
-	/* Ready for the next request, maybe already buffered (pipelining). */
-	conn->busy = 0;
-	conn->phase = RG_HTTP_IDLE;
-	conn->head_bytes = 0;
-	http_parser_pause(&conn->parser, 0);
-	rg_http_timer_start(conn, RG_HTTP_T_IDLE, conn->http->lim.idle_timeout_ms);
-	rg_http_conn_process(conn);
+	rg_http_conn_sent(conn);
 }
 
 /*
@@ -696,6 +709,29 @@ rg_http_conn_send(struct rg_http_conn *conn, int status, const char *body,
 	conn->close_after = close_after;
 	conn->wreq.data = conn;
 	b = uv_buf_init(conn->wbuf, (unsigned)send_len);
+	/*
+	 * Most answers fit the socket's buffer at once. Written here they
+	 * need no write request, whose completion costs a turn of the loop
+	 * and an epoll_ctl (libuv stops polling for POLLOUT that was never
+	 * asked for). The rest, if any, goes as a write request.
+	 */
+	n = uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
+	if (n >= 0 && (size_t)n == send_len) {
+		free(conn->wbuf);
+		conn->wbuf = NULL;
+		rg_http_conn_sent(conn);
+		return;
+	}
+	if (n < 0 && n != UV_EAGAIN) {
+		free(conn->wbuf);
+		conn->wbuf = NULL;
+		rg_http_conn_close(conn);
+		return;
+	}
+	if (n > 0) {
+		b.base += n;
+		b.len -= (size_t)n;
+	}
 	if (uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &b, 1,
 	             rg_http_on_written) != 0) {
 		free(conn->wbuf);
@@ -720,7 +756,14 @@ rg_http_conn_refuse(struct rg_http_conn *conn, rg_err err)
 	rg_response_clear(&resp);
 }
 
-/* A request is complete: hand it to the handler, stop reading meanwhile. */
+/*
+ * A request is complete: hand it to the handler. Reading goes on: a
+ * client waiting for its answer sends nothing, and stopping and starting
+ * again cost the front two epoll_ctl calls a request. What a client
+ * sends meanwhile (pipelining) waits in the buffer, read no further once
+ * the buffer is full; an EOF meanwhile waits for the answer to leave
+ * (rg_http_on_read).
+ */
 static void
 rg_http_conn_dispatch(struct rg_http_conn *conn)
 {
@@ -737,10 +780,12 @@ rg_http_conn_dispatch(struct rg_http_conn *conn)
 	conn->target_len = conn->target_cap = conn->hcap = conn->body_cap = 0;
 	conn->reply = reply;
 	conn->busy = 1;
-	rg_http_read_stop(conn);
+	if (conn->inlen == RG_HTTP_INBUF)
+		rg_http_read_stop(conn);
 	/* The handler's time is not the client's: no timer meanwhile. */
 	rg_http_timer_stop(conn);
-	/* May reply at once, or close everything: nothing touches conn after. */
+	/* May reply at once, or close everything (conn stays valid until
+	 * the loop has run uv_close's callbacks). */
 	http->handler(http->ctx, &reply->req, reply);
 }
 
@@ -770,8 +815,11 @@ rg_http_conn_process(struct rg_http_conn *conn)
 			return;
 		}
 		if (herr == HPE_PAUSED && conn->phase == RG_HTTP_DONE) {
+			/* Answered at once (busy again 0), the loop goes on. */
+			conn->processing = 1;
 			rg_http_conn_dispatch(conn);
-			return;
+			conn->processing = 0;
+			continue;
 		}
 		if (herr != HPE_OK) {
 			rg_http_conn_refuse(conn, herr == HPE_HEADER_OVERFLOW ?
@@ -801,6 +849,15 @@ rg_http_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (conn->closing)
 		return;
 	if (nread < 0) {
+		/*
+		 * EOF with a request in hand: the peer may only have shut its
+		 * writing side, and its answer still leaves. Reading starts
+		 * again once it is out, finds the EOF again and closes.
+		 */
+		if (nread == UV_EOF && conn->busy && conn->phase != RG_HTTP_LINGER) {
+			rg_http_read_stop(conn);
+			return;
+		}
 		/* EOF or error: there is nobody left to answer. */
 		rg_http_conn_close(conn);
 		return;
@@ -812,6 +869,9 @@ rg_http_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	conn->inlen += (size_t)nread;
+	/* Full while a request is in hand: the rest waits in the socket. */
+	if (conn->busy && conn->inlen == RG_HTTP_INBUF)
+		rg_http_read_stop(conn);
 	rg_http_conn_process(conn);
 }
 

@@ -387,6 +387,29 @@ roundtrip(struct srv *s, const char *request, struct resp *r)
 	cli_close(c);
 }
 
+/* A connection whose request (one) the server holds, not yet answered. */
+static struct cli *
+cli_in_hand(struct srv *s, const char *request)
+{
+	struct cli *c = cli_open(s->port);
+
+	cli_send(c, request);
+	while (atomic_load(&s->nrequests) == 0)
+		usleep(1000);
+	return c;
+}
+
+/* The next response on c answers a request for path. */
+static void
+expect_path(struct cli *c, const char *path)
+{
+	struct resp r;
+
+	CHECKF(cli_response(c, &r) == 0, "no answer to %s", path);
+	CHECK_EQ_STR(jstr(&r, "path"), path);
+	resp_free(&r);
+}
+
 /* A front-made error: status, code, Connection: close, then EOF. */
 static void
 check_refusal(struct cli *c, int status, const char *code)
@@ -540,6 +563,121 @@ TEST(http_pipelined_requests_are_answered_in_order_even_when_deferred)
 	resp_free(&r);
 	CHECK(cli_response(c, &r) == 0);
 	CHECK_EQ_STR(jstr(&r, "path"), "/third");
+	resp_free(&r);
+	CHECK(cli_closed(c));
+	cli_close(c);
+	srv_stop(&s);
+}
+
+/*
+ * Answered at once, each written whole at once: the front goes through
+ * a long pipelined run in one loop, in order (the answers then leave
+ * before the next request is parsed, with no write request between).
+ */
+TEST(http_many_pipelined_requests_answered_at_once_stay_in_order)
+{
+	struct rg_http_limits lim = limits();
+	enum { NREQ = 300 };
+	char *all, path[32];
+	size_t len = 0;
+	struct srv s;
+	struct cli *c;
+	int i;
+
+	all = malloc(NREQ * 32);
+	CHECK(all != NULL);
+	for (i = 0; i < NREQ; i++)
+		len += (size_t)sprintf(all + len, "GET /%d HTTP/1.1\r\n\r\n", i);
+	srv_start(&s, &lim, 0);
+	c = cli_open(s.port);
+	CHECK(cli_send_n(c, all, len) == 0);
+	for (i = 0; i < NREQ; i++) {
+		snprintf(path, sizeof(path), "/%d", i);
+		expect_path(c, path);
+	}
+	CHECK_EQ_INT(atomic_load(&s.nrequests), NREQ);
+	free(all);
+	cli_close(c);
+	srv_stop(&s);
+}
+
+/* Requests sent while one is in hand wait for it, then are answered. */
+TEST(http_requests_pipelined_behind_one_in_hand_are_answered_in_order)
+{
+	struct rg_http_limits lim = limits();
+	struct srv s;
+	struct cli *c;
+
+	srv_start(&s, &lim, 80);
+	c = cli_in_hand(&s, "GET /first HTTP/1.1\r\n\r\n");
+	/* In two pieces, the second request split inside its head. */
+	cli_send(c, "GET /second HTTP/1.1\r\n\r\nGET /thi");
+	usleep(20000);
+	cli_send(c, "rd HTTP/1.1\r\n\r\n");
+	expect_path(c, "/first");
+	expect_path(c, "/second");
+	expect_path(c, "/third");
+	CHECK_EQ_INT(atomic_load(&s.nrequests), 3);
+	cli_close(c);
+	srv_stop(&s);
+}
+
+/*
+ * More pipelined bytes than the connection's read buffer holds, sent
+ * while the first request is in hand: the front reads until the buffer
+ * is full and leaves the rest in the socket, then answers every request.
+ */
+TEST(http_pipelined_bytes_beyond_the_read_buffer_wait_in_the_socket)
+{
+	struct rg_http_limits lim = limits();
+	enum { NREQ = 24, BODY = 1500 };
+	char body[BODY + 1], path[32];
+	struct srv s;
+	struct resp r;
+	struct cli *c;
+	int i;
+
+	memset(body, 'b', BODY);
+	body[BODY] = '\0';
+	srv_start(&s, &lim, 30);
+	c = cli_in_hand(&s, "GET /0 HTTP/1.1\r\n\r\n");
+	for (i = 1; i <= NREQ; i++) {
+		char head[128];
+
+		snprintf(head, sizeof(head),
+		         "POST /%d HTTP/1.1\r\nContent-Length: %d\r\n\r\n", i, BODY);
+		cli_send(c, head);
+		cli_send(c, body);
+	}
+	for (i = 0; i <= NREQ; i++) {
+		CHECKF(cli_response(c, &r) == 0, "no answer to request %d", i);
+		snprintf(path, sizeof(path), "/%d", i);
+		CHECK_EQ_STR(jstr(&r, "path"), path);
+		if (i > 0)
+			CHECK_EQ_INT((long long)strlen(jstr(&r, "body")), BODY);
+		resp_free(&r);
+	}
+	CHECK_EQ_INT(atomic_load(&s.nrequests), NREQ + 1);
+	cli_close(c);
+	srv_stop(&s);
+}
+
+/* A client that shuts its writing side after a request still gets the
+ * answer; the connection closes after it. */
+TEST(http_half_close_while_a_request_is_in_hand_still_gets_the_answer)
+{
+	struct rg_http_limits lim = limits();
+	struct srv s;
+	struct resp r;
+	struct cli *c;
+
+	srv_start(&s, &lim, 80);
+	c = cli_in_hand(&s, "POST /half HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+	CHECK(shutdown(c->fd, SHUT_WR) == 0);
+	CHECK(cli_response(c, &r) == 0);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_EQ_STR(jstr(&r, "path"), "/half");
+	CHECK_EQ_STR(jstr(&r, "body"), "hi");
 	resp_free(&r);
 	CHECK(cli_closed(c));
 	cli_close(c);
@@ -863,10 +1001,7 @@ TEST(http_client_gone_before_deferred_reply_is_harmless)
 	struct cli *c;
 
 	srv_start(&s, &lim, 150);
-	c = cli_open(s.port);
-	cli_send(c, "POST /v1/x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
-	while (atomic_load(&s.nrequests) == 0)
-		usleep(1000);
+	c = cli_in_hand(&s, "POST /v1/x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
 	cli_close(c);
 	while (atomic_load(&s.nreplies) == 0)
 		usleep(1000);
@@ -888,10 +1023,7 @@ TEST(http_reply_after_server_closed_is_dropped)
 	struct cli *c;
 
 	srv_start(&s, &lim, 300);
-	c = cli_open(s.port);
-	cli_send(c, "GET /late HTTP/1.1\r\n\r\n");
-	while (atomic_load(&s.nrequests) == 0)
-		usleep(1000);
+	c = cli_in_hand(&s, "GET /late HTTP/1.1\r\n\r\n");
 	/* Close while the handler still holds the reply token. */
 	srv_stop(&s);
 	CHECK_EQ_INT(atomic_load(&s.nreplies), 1);
