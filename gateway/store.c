@@ -197,6 +197,17 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
 #define RG_STORE_WAL_TIDY 1000
 #define RG_STORE_WAL_RESTART 4000
 #define RG_STORE_WAL_HARD 8000
+/*
+ * Past the tidy mark the checkpointer is woken each time the log has grown
+ * by this many pages, not after every commit. A checkpoint copies each page
+ * once, its latest version: the tails of the tables, which nearly every
+ * commit rewrites (about nine pages a commit when batches are small), are
+ * copied once a run instead of once a commit, and the run's two syncs
+ * (the log before, the file after) are shared too. From the restart mark
+ * on it is woken after every commit again, so that what the writer has
+ * left to copy when it lets the log start over stays small.
+ */
+#define RG_STORE_CKPT_STEP 256
 
 struct rg_store {
 	sqlite3 *db;
@@ -208,6 +219,7 @@ struct rg_store {
 	} xcache[RG_STORE_XCACHE];
 	int iterating;          /* inside dept_each or changes */
 	int wal_pages;          /* in the WAL after the last commit */
+	int wal_kicked;         /* wal_pages when the checkpointer was kicked */
 	int fail_at;            /* rg_store_fail_after: 0 = off */
 	int writes;             /* write statements since fail_after */
 	/* The open batch's nonce claims (store_nonce.c), inserted just
@@ -671,8 +683,14 @@ rg_store_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 		st->syncs++;
 	}
 	st->wal_pages = pages;
-	if (st->ckpt != NULL && pages >= RG_STORE_WAL_TIDY)
+	if (pages < st->wal_kicked)
+		st->wal_kicked = 0; /* the log started over */
+	if (st->ckpt != NULL && pages >= RG_STORE_WAL_TIDY &&
+	    (pages - st->wal_kicked >= RG_STORE_CKPT_STEP ||
+	     pages >= RG_STORE_WAL_RESTART)) {
+		st->wal_kicked = pages;
 		rg_ckpt_kick(st->ckpt);
+	}
 	if (pages >= RG_STORE_WAL_HARD &&
 	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
 	                              NULL) == SQLITE_OK)

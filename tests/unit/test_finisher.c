@@ -407,6 +407,57 @@ TEST(live_store_checkpoints_in_the_background_and_keeps_every_row)
 	rg_store_close(st);
 }
 
+/*
+ * Small commits, each rewriting the same tails: the checkpointer is woken
+ * each time the log has grown by a step (256 pages), not after each commit
+ * past the mark, so that a run copies each tail once for many commits.
+ */
+TEST(live_store_wakes_its_checkpointer_by_the_log_s_growth_not_per_commit)
+{
+	char path[512], walpath[600], err[256] = "", id[32];
+	uint8_t blob[600];
+	unsigned long long runs;
+	struct stat sb;
+	rg_store *st;
+	int64_t seq;
+	int commits = 0, tries;
+
+	snprintf(path, sizeof(path), "%s/db", rg_test_tmpdir());
+	snprintf(walpath, sizeof(walpath), "%s-wal", path);
+	st = rg_store_open(path, rg_t_dbkey, 1, err, sizeof(err));
+	CHECKF(st != NULL, "create: %s", err);
+	rg_store_close(st);
+	st = rg_store_open_live(path, rg_t_dbkey, err, sizeof(err));
+	CHECKF(st != NULL, "open: %s", err);
+	memset(blob, 7, sizeof(blob));
+	/* Up to 3,500 pages in the log: past the mark (1,000), short of the
+	 * restart mark (4,000), a few pages a commit. */
+	do {
+		CHECK(rg_store_begin(st) == RG_STORE_OK);
+		snprintf(id, sizeof(id), "r%d", commits);
+		CHECK(rg_store_record_put(st, "hazard-declaration", id, 1, 1,
+		                          1700000000000 + commits, blob,
+		                          sizeof(blob), &seq) == RG_STORE_OK);
+		CHECK(rg_store_commit(st) == RG_STORE_OK);
+		commits++;
+		CHECK(stat(walpath, &sb) == 0);
+	} while (sb.st_size < 3500LL * (4096 + 24) && commits < 100000);
+	/* Let the last run finish. */
+	for (tries = 0; tries < 500; tries++) {
+		runs = rg_store_background_checkpoints(st);
+		usleep(20000);
+		if (rg_store_background_checkpoints(st) == runs)
+			break;
+	}
+	runs = rg_store_background_checkpoints(st);
+	/* (3,500 - 1,000) / 256 steps: ten wake-ups at most, against the
+	 * hundreds of commits past the mark. */
+	CHECKF(commits > 500, "only %d commits", commits);
+	CHECKF(runs >= 1 && runs <= 11, "%llu checkpoints for %d commits",
+	       runs, commits);
+	rg_store_close(st);
+}
+
 /* Counts the hook's calls and the answers out at the last one. */
 struct out_count {
 	int calls;
