@@ -27,7 +27,7 @@
  * first and would trip (or, with ON DELETE actions, cascade through) the
  * foreign keys from dept_keys.
  */
-#define RG_STORE_SCHEMA_VERSION "2"
+#define RG_STORE_SCHEMA_VERSION "3"
 
 static const char rg_store_schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
@@ -44,20 +44,24 @@ static const char rg_store_schema[] =
     " status TEXT NOT NULL,"
     " pub BLOB NOT NULL CHECK(length(pub)=32),"
     " created_ms INTEGER NOT NULL);"
-    /* The replay guard's claims as files before replay_log kept them:
+    /* The replay guard's claims as files before schema 2 kept them:
      * still read at open, pruned as they expire, never written. */
     "CREATE TABLE IF NOT EXISTS nonces("
     " keyid TEXT NOT NULL,"
     " nonce TEXT NOT NULL,"
     " expires_ms INTEGER NOT NULL,"
     " PRIMARY KEY(keyid, nonce)) WITHOUT ROWID;"
-    /* The replay guard's claims in the order they were made (tags:
-     * store_replay.c), read back into memory when first needed; by expiry
-     * for the prune, which claims made one after another share. */
-    "CREATE TABLE IF NOT EXISTS replay_log("
-    " tag BLOB NOT NULL CHECK(length(tag)=16),"
-    " expires_ms INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS replay_log_expires ON replay_log(expires_ms);"
+    /* The replay guard's claims (tags: store_replay.c), a row a batch
+     * in the order they were committed: its tags end to end, and the
+     * latest expiry among them, which holds for them all (a claim kept a
+     * little longer refuses nothing a signature could still use). Read
+     * back into memory when first needed; pruned from the oldest row on,
+     * up to the first not yet expired, so no index on the expiry: one
+     * B-tree tail a commit. */
+    "CREATE TABLE IF NOT EXISTS replay_batches("
+    " batch INTEGER PRIMARY KEY,"
+    " expires_ms INTEGER NOT NULL,"
+    " tags BLOB NOT NULL CHECK(length(tags) > 0 AND length(tags) % 16 = 0));"
     "CREATE TABLE IF NOT EXISTS records("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " resource TEXT NOT NULL,"
@@ -161,12 +165,15 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
 	    " k.created_ms FROM dept_keys k JOIN departments d ON d.id = k.dept"
 	    " WHERE k.keyid = ?1",
 	[RG_SQL_NONCE_INSERT] =
-	    "INSERT INTO replay_log(tag, expires_ms) VALUES(?1, ?2)",
-	/* Oldest first, at most ?2 rows (-1: all), by the expiry index. */
-	[RG_SQL_NONCE_PRUNE] = "DELETE FROM replay_log WHERE rowid IN"
-	                       " (SELECT rowid FROM replay_log"
-	                       " WHERE expires_ms < ?1 ORDER BY expires_ms"
-	                       " LIMIT ?2)",
+	    "INSERT INTO replay_batches(expires_ms, tags) VALUES(?1, ?2)",
+	/* Oldest first, at most ?2 rows (-1: all), those before the first
+	 * row not expired at ?1: the scan for it reads only rows that go. */
+	[RG_SQL_NONCE_PRUNE] = "DELETE FROM replay_batches WHERE rowid IN"
+	                       " (SELECT rowid FROM replay_batches WHERE rowid <"
+	                       " ifnull((SELECT rowid FROM replay_batches"
+	                       " WHERE expires_ms >= ?1 ORDER BY rowid LIMIT 1),"
+	                       " 9223372036854775807)"
+	                       " ORDER BY rowid LIMIT ?2)",
 	[RG_SQL_NONCE_PRUNE_OLD] = "DELETE FROM nonces WHERE expires_ms < ?1",
 	[RG_SQL_RECORD_PUT] =
 	    "INSERT INTO records(resource, id, version, key_version, time_ms,"
@@ -208,6 +215,9 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
  * left to copy when it lets the log start over stays small.
  */
 #define RG_STORE_CKPT_STEP 256
+
+/* Claims in one row of replay_batches at most (64 KiB of tags). */
+#define RG_STORE_TAGS_PER_ROW 4096
 
 struct rg_store {
 	sqlite3 *db;
@@ -740,6 +750,19 @@ static const char rg_store_migrate_1[] =
     "UPDATE meta SET value = CAST('2' AS BLOB)"
     " WHERE name = 'schema_version';";
 
+/* Schema 2 to 3: the replay log's claims, a row each (and an index on
+ * their expiry), become rows of replay_batches, a claim each (a file
+ * older still may not have the table: it is made empty first). */
+static const char rg_store_migrate_2[] =
+    "CREATE TABLE IF NOT EXISTS replay_log("
+    " tag BLOB NOT NULL CHECK(length(tag)=16),"
+    " expires_ms INTEGER NOT NULL);"
+    "INSERT INTO replay_batches(expires_ms, tags)"
+    " SELECT expires_ms, tag FROM replay_log ORDER BY rowid;"
+    "DROP TABLE replay_log;"
+    "UPDATE meta SET value = CAST('3' AS BLOB)"
+    " WHERE name = 'schema_version';";
+
 /* Is the stored schema version v (n bytes) the text want? */
 static int
 rg_store_version_is(const void *v, int n, const char *want)
@@ -777,16 +800,21 @@ rg_store_schema_init(rg_store *st)
 		int n = sqlite3_column_bytes(s, 0);
 
 		int v1 = rg_store_version_is(v, n, "1");
+		int v2 = rg_store_version_is(v, n, "2");
 
-		if (!v1 && !rg_store_version_is(v, n, RG_STORE_SCHEMA_VERSION)) {
+		if (!v1 && !v2 &&
+		    !rg_store_version_is(v, n, RG_STORE_SCHEMA_VERSION)) {
 			rg_store_setmsg(st, "unsupported schema version");
 			goto out;
 		}
-		/* Done with the row: a table is dropped below. */
+		/* Done with the row: tables are dropped below. */
 		sqlite3_finalize(s);
 		s = NULL;
 		if (v1 && rg_store_exec(st, rg_store_migrate_1,
 		                        "moving the audit subtrees") != 0)
+			goto out;
+		if ((v1 || v2) && rg_store_exec(st, rg_store_migrate_2,
+		                                "moving the replay claims") != 0)
 			goto out;
 	} else {
 		rg_store_seterr(st, "reading the schema version");
@@ -966,9 +994,8 @@ rg_store_cipher_version(const rg_store *st)
 
 /* ---- transactions ---- */
 
-static int rg_store_nonce_insert(rg_store *st,
-                                 const uint8_t tag[RG_REPLAY_TAGLEN],
-                                 int64_t expires_ms);
+static int rg_store_nonce_insert(rg_store *st, const uint8_t *tags,
+                                 size_t ntags, int64_t expires_ms);
 static int rg_store_replay_load(rg_store *st);
 
 int
@@ -1006,16 +1033,34 @@ rg_store_claims_write(rg_store *st)
 		rg_store_setmsg(st, "commit: nonce claims: out of memory");
 		return RG_STORE_ERROR;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *tag;
-		int64_t expires_ms;
+	/* A row for the batch (for each RG_STORE_TAGS_PER_ROW of it). */
+	for (size_t i = 0; i < n;) {
+		uint8_t *tags;
+		size_t m = n - i < RG_STORE_TAGS_PER_ROW ? n - i
+		                                        : RG_STORE_TAGS_PER_ROW;
+		int64_t latest = INT64_MIN;
+		int rc;
 
-		rg_nonce_set_get(st->claims, i, &tag, &expires_ms);
-		if (rg_store_nonce_insert(st, tag, expires_ms) !=
-		    SQLITE_DONE) {
+		if ((tags = malloc(m * RG_REPLAY_TAGLEN)) == NULL) {
+			rg_store_setmsg(st, "commit: nonce claims: out of memory");
+			return RG_STORE_ERROR;
+		}
+		for (size_t j = 0; j < m; j++) {
+			const uint8_t *tag;
+			int64_t expires_ms;
+
+			rg_nonce_set_get(st->claims, i + j, &tag, &expires_ms);
+			memcpy(tags + j * RG_REPLAY_TAGLEN, tag, RG_REPLAY_TAGLEN);
+			if (expires_ms > latest)
+				latest = expires_ms;
+		}
+		rc = rg_store_nonce_insert(st, tags, m, latest);
+		free(tags);
+		if (rc != SQLITE_DONE) {
 			rg_store_seterr(st, "commit: nonce claims");
 			return RG_STORE_ERROR;
 		}
+		i += m;
 	}
 	return RG_STORE_OK;
 }
@@ -1368,16 +1413,17 @@ out:
 
 /* ---- nonces ---- */
 
-/* Write one claim's row; SQLite's result code. */
+/* Write a row of ntags claims, all kept until expires_ms; SQLite's
+ * result code. */
 static int
-rg_store_nonce_insert(rg_store *st, const uint8_t tag[RG_REPLAY_TAGLEN],
+rg_store_nonce_insert(rg_store *st, const uint8_t *tags, size_t ntags,
                       int64_t expires_ms)
 {
 	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_NONCE_INSERT);
 	int rc;
 
-	if (rg_store_bind_blob(s, 1, tag, RG_REPLAY_TAGLEN) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 2, expires_ms) != SQLITE_OK)
+	if (sqlite3_bind_int64(s, 1, expires_ms) != SQLITE_OK ||
+	    rg_store_bind_blob(s, 2, tags, ntags * RG_REPLAY_TAGLEN) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(s);
@@ -1385,7 +1431,8 @@ rg_store_nonce_insert(rg_store *st, const uint8_t tag[RG_REPLAY_TAGLEN],
 	return rc;
 }
 
-/* Put the claims sql reads (tag or key id and nonce, then expiry) into r. */
+/* Put the claims sql reads into r: key id, nonce and expiry (legacy), or
+ * a row's expiry and tags. */
 static int
 rg_store_replay_read(rg_store *st, struct rg_replay *r, const char *sql,
                      int legacy)
@@ -1398,7 +1445,10 @@ rg_store_replay_read(rg_store *st, struct rg_replay *r, const char *sql,
 		return RG_STORE_ERROR;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		uint8_t tag[RG_REPLAY_TAGLEN];
+		uint8_t one[RG_REPLAY_TAGLEN];
+		const uint8_t *tags = one;
+		size_t n = 1;
+		int64_t expires_ms;
 
 		if (legacy) {
 			const char *keyid = (const char *)sqlite3_column_text(s, 0);
@@ -1406,19 +1456,26 @@ rg_store_replay_read(rg_store *st, struct rg_replay *r, const char *sql,
 
 			if (keyid == NULL || nonce == NULL)
 				continue;
-			rg_replay_tag(keyid, nonce, tag);
+			rg_replay_tag(keyid, nonce, one);
+			expires_ms = sqlite3_column_int64(s, 2);
 		} else {
-			if (sqlite3_column_bytes(s, 0) != (int)sizeof(tag))
-				continue; /* the CHECK keeps this from happening */
-			memcpy(tag, sqlite3_column_blob(s, 0), sizeof(tag));
+			int len = sqlite3_column_bytes(s, 1);
+
+			tags = sqlite3_column_blob(s, 1);
+			/* The CHECK keeps anything else out. */
+			if (tags == NULL || len <= 0 || len % RG_REPLAY_TAGLEN != 0)
+				continue;
+			n = (size_t)len / RG_REPLAY_TAGLEN;
+			expires_ms = sqlite3_column_int64(s, 0);
 		}
-		if (rg_replay_reserve(r, 1) != 0) {
+		if (rg_replay_reserve(r, n) != 0) {
 			rg_store_setmsg(st, "loading the nonce claims: out of "
 			                    "memory");
 			sqlite3_finalize(s);
 			return RG_STORE_ERROR;
 		}
-		rg_replay_put(r, tag, sqlite3_column_int64(s, legacy ? 2 : 1));
+		for (size_t i = 0; i < n; i++)
+			rg_replay_put(r, tags + i * RG_REPLAY_TAGLEN, expires_ms);
 	}
 	if (rc != SQLITE_DONE) {
 		rg_store_seterr(st, "loading the nonce claims");
@@ -1431,7 +1488,7 @@ rg_store_replay_read(rg_store *st, struct rg_replay *r, const char *sql,
 
 /*
  * Every committed claim into memory, once per open store: those of
- * replay_log and those older files kept in nonces. Expired ones too (the
+ * replay_batches and those older files kept in nonces. Expired ones too (the
  * prune drops them): which are expired depends on the caller's clock.
  */
 static int
@@ -1447,8 +1504,8 @@ rg_store_replay_load(rg_store *st)
 	}
 	if (rg_store_replay_read(st, r, "SELECT keyid, nonce, expires_ms FROM "
 	                         "nonces", 1) != RG_STORE_OK ||
-	    rg_store_replay_read(st, r, "SELECT tag, expires_ms FROM replay_log",
-	                         0) != RG_STORE_OK) {
+	    rg_store_replay_read(st, r, "SELECT expires_ms, tags FROM "
+	                         "replay_batches", 0) != RG_STORE_OK) {
 		rg_replay_free(r);
 		return RG_STORE_ERROR;
 	}
@@ -1511,7 +1568,7 @@ rg_store_nonce_claim_at(rg_store *st, const char *keyid, const char *nonce,
 		rg_store_setmsg(st, "nonce_claim: out of memory");
 		return RG_STORE_ERROR;
 	}
-	if (rg_store_nonce_insert(st, tag, expires_ms) != SQLITE_DONE) {
+	if (rg_store_nonce_insert(st, tag, 1, expires_ms) != SQLITE_DONE) {
 		rg_store_seterr(st, "nonce_claim");
 		return RG_STORE_ERROR;
 	}

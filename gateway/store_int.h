@@ -83,7 +83,7 @@ void rg_nonce_set_pop(struct rg_nonce_set *ns);
 void rg_nonce_set_clear(struct rg_nonce_set *ns, int savepoints_too);
 
 /* store_replay.c: the committed nonce claims in memory, by tag (the
- * replay_log table holds them on disk). find: 1 with the claim's expiry,
+ * replay_batches table holds them on disk). find: 1 with the claim's expiry,
  * or 0. reserve makes room for n more puts (0, or -1 when out of memory),
  * after which put cannot fail; put keeps the later expiry of a tag seen
  * twice. sweep drops the claims expired at now_ms from at most nslots

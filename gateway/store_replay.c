@@ -1,8 +1,8 @@
 /*
  * store_replay.c -- the replay guard's committed claims, in memory: a set
  * of 16-byte tags (BLAKE2b-128 of key id and nonce) with their expiry,
- * which store.c fills from the replay_log table when it first needs it and
- * adds to after each commit. The table is written in arrival order and
+ * which store.c fills from the replay_batches table when it first needs it
+ * and adds to after each commit. The table is written in commit order and
  * read only at that first use; every question "was this nonce used?" is
  * answered here. It owns the set and nothing else, and runs no SQL.
  *

@@ -51,11 +51,20 @@ rg_nb_count(rg_store *st, const char *table)
 	return n;
 }
 
-/* Rows in the replay log. */
+/* Claims in the replay log (its rows hold a batch's each). */
 static int
 rg_nb_rows(rg_store *st)
 {
-	return rg_nb_count(st, "replay_log");
+	sqlite3_stmt *s = NULL;
+	int n = -1;
+
+	CHECK(sqlite3_prepare_v2(rg_store_db(st), "SELECT coalesce(sum("
+	                         "length(tags) / 16), 0) FROM replay_batches",
+	                         -1, &s, NULL) == SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
 }
 
 TEST(batch_nonce_claim_refuses_a_replay_within_the_batch_and_after_reopen)
@@ -342,59 +351,156 @@ TEST(store_nonces_an_older_file_kept_still_refuse_their_replay)
 	rg_store_close(st);
 }
 
+/* One batch's claims as a committed row. */
+static void
+rg_nb_batch(rg_store *st, const char *prefix, int n, int64_t expires_ms)
+{
+	char nonce[32];
+
+	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	for (int i = 0; i < n; i++) {
+		snprintf(nonce, sizeof(nonce), "%s%d", prefix, i);
+		CHECK(rg_store_nonce_claim_at(st, "k", nonce, expires_ms + i, 1000) ==
+		      RG_STORE_OK);
+	}
+	CHECK(rg_store_commit(st) == RG_STORE_OK);
+}
+
 TEST(store_nonce_prune_in_chunks_takes_the_oldest_and_says_when_more_are_left)
 {
 	rg_store *st = rg_nb_open();
 	char nonce[16];
 	int more = -1;
 
-	CHECK(rg_store_begin(st) == RG_STORE_OK);
+	/* Ten batches of two claims expiring at 2000-2011, then a batch of
+	 * three still live at 5000, then one more expired: a row each. */
 	for (int i = 0; i < 10; i++) {
-		snprintf(nonce, sizeof(nonce), "e%d", i);
-		CHECK(rg_store_nonce_claim_at(st, "k", nonce, 2000 + i, 1000) ==
-		      RG_STORE_OK);
+		snprintf(nonce, sizeof(nonce), "e%d-", i);
+		rg_nb_batch(st, nonce, 2, 2000 + i);
 	}
-	for (int i = 0; i < 3; i++) {
-		snprintf(nonce, sizeof(nonce), "live%d", i);
-		CHECK(rg_store_nonce_claim_at(st, "k", nonce, 9000, 1000) ==
-		      RG_STORE_OK);
-	}
-	CHECK(rg_store_commit(st) == RG_STORE_OK);
-	CHECK_EQ_INT(rg_nb_rows(st), 13);
+	rg_nb_batch(st, "live", 3, 9000);
+	rg_nb_batch(st, "after", 1, 2000);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 12);
+	CHECK_EQ_INT(rg_nb_rows(st), 24);
 	/* An older file's expired claims, in the table without an index on
 	 * the expiry: scanned once a prune, after the chunks, not with each. */
 	CHECK(sqlite3_exec(rg_store_db(st),
 	                   "INSERT INTO nonces VALUES('k', 'old1', 1500);"
 	                   "INSERT INTO nonces VALUES('k', 'old2', 1600)",
 	                   NULL, NULL, NULL) == SQLITE_OK);
-	/* Four at a time, oldest first: the live claims stay to the end. */
+	/* Four rows at a time, oldest first. */
 	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
 	CHECK_EQ_INT(more, 1);
-	CHECK_EQ_INT(rg_nb_rows(st), 9);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 8);
 	CHECK_EQ_INT(rg_nb_count(st, "nonces"), 2);
 	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
 	CHECK_EQ_INT(more, 1);
-	CHECK_EQ_INT(rg_nb_rows(st), 5);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 4);
+	/* Up to the live row and no further: the expired one after it waits
+	 * for it (rows go in commit order; claims outlive their expiry by
+	 * no more than the window). */
 	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
-	CHECK_EQ_INT(rg_nb_rows(st), 3);
-	/* The table is done; the claims in memory go 64 slots a call (their
-	 * table has 64), so a call or two more, and then nothing is left. */
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 2);
+	CHECK_EQ_INT(rg_nb_rows(st), 4);
+	/* The table is done; the claims in memory go a part a call, so a
+	 * call or two more, and then nothing is left. */
 	for (int calls = 0; more && calls < 3; calls++)
 		CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
 	CHECK_EQ_INT(more, 0);
 	CHECK(rg_store_nonce_prune(st, 5000, 4, &more) == RG_STORE_OK);
 	CHECK_EQ_INT(more, 0);
-	CHECK_EQ_INT(rg_nb_rows(st), 3);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 2);
 	CHECK_EQ_INT(rg_nb_count(st, "nonces"), 0);
 	CHECK(rg_store_nonce_claim_at(st, "k", "live1", 9000, 5000) ==
 	      RG_STORE_EXISTS);
-	CHECK(rg_store_nonce_claim_at(st, "k", "e3", 9000, 5000) == RG_STORE_OK);
+	/* Memory went by each claim's own expiry: "after0" is free. */
+	CHECK(rg_store_nonce_claim_at(st, "k", "after0", 9000, 5000) ==
+	      RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "e3-1", 9000, 5000) ==
+	      RG_STORE_OK);
+	/* Once the live row expires the rest go. */
+	CHECK(rg_store_nonce_prune(st, 9010, 0, NULL) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 0);
 	rg_store_close(st);
-	/* Read back from the table after reopening: the same answers. */
+	/* Read back from the table after reopening: what is left answers
+	 * the same (the prune at 9010 took what the row still held). */
 	st = rg_nb_open();
 	CHECK(rg_store_nonce_claim_at(st, "k", "live2", 9000, 5000) ==
+	      RG_STORE_OK);
+	rg_store_close(st);
+}
+
+/* A file of schema 2 kept a row a claim in replay_log, indexed by expiry:
+ * opened, its claims are rows of replay_batches and still refuse. */
+TEST(store_schema_2_moves_its_replay_claims_and_they_still_refuse)
+{
+	rg_store *st = rg_nb_open();
+	sqlite3 *db = rg_store_db(st);
+	sqlite3_stmt *s = NULL;
+	uint8_t tag[RG_REPLAY_TAGLEN];
+	void *v = NULL;
+	size_t len = 0;
+
+	CHECK(sqlite3_exec(db,
+	    "DROP TABLE replay_batches;"
+	    "CREATE TABLE replay_log(tag BLOB NOT NULL CHECK(length(tag)=16),"
+	    " expires_ms INTEGER NOT NULL);"
+	    "CREATE INDEX replay_log_expires ON replay_log(expires_ms);"
+	    "UPDATE meta SET value = CAST('2' AS BLOB)"
+	    " WHERE name = 'schema_version';", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "INSERT INTO replay_log VALUES(?1, ?2)", -1,
+	                         &s, NULL) == SQLITE_OK);
+	rg_replay_tag("k", "kept", tag);
+	CHECK(sqlite3_bind_blob(s, 1, tag, sizeof(tag), SQLITE_TRANSIENT) ==
+	      SQLITE_OK && sqlite3_bind_int64(s, 2, 5000) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_DONE);
+	sqlite3_reset(s);
+	rg_replay_tag("k", "expired", tag);
+	CHECK(sqlite3_bind_blob(s, 1, tag, sizeof(tag), SQLITE_TRANSIENT) ==
+	      SQLITE_OK && sqlite3_bind_int64(s, 2, 1500) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_DONE);
+	sqlite3_finalize(s);
+	rg_store_close(st);
+
+	st = rg_nb_open();
+	CHECK(rg_store_meta_get(st, "schema_version", &v, &len) == RG_STORE_OK);
+	CHECK(len == 1 && memcmp(v, "3", 1) == 0);
+	free(v);
+	CHECK(sqlite3_exec(rg_store_db(st), "SELECT count(*) FROM replay_log",
+	                   NULL, NULL, NULL) != SQLITE_OK);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 2);
+	CHECK(rg_store_nonce_claim_at(st, "k", "kept", 9000, 2000) ==
 	      RG_STORE_EXISTS);
-	CHECK(rg_store_nonce_claim_at(st, "k", "e7", 9000, 5000) == RG_STORE_OK);
+	CHECK(rg_store_nonce_claim_at(st, "k", "expired", 9000, 2000) ==
+	      RG_STORE_OK);
+	/* Pruned like any other rows, in order: the expired one waits for
+	 * the live one before it; then both go, and the new claim stays. */
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 3);
+	CHECK(rg_store_nonce_prune(st, 2000, 0, NULL) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 3);
+	CHECK(rg_store_nonce_prune(st, 6000, 0, NULL) == RG_STORE_OK);
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 1);
+	CHECK(rg_store_nonce_claim_at(st, "k", "expired", 9000, 6000) ==
+	      RG_STORE_EXISTS);
+	rg_store_close(st);
+}
+
+/* A row keeps a batch's claims until the latest of their expiries. */
+TEST(store_nonce_claims_of_a_batch_reopen_under_its_latest_expiry)
+{
+	rg_store *st = rg_nb_open();
+
+	rg_nb_batch(st, "n", 3, 2000); /* expiries 2000, 2001, 2002 */
+	CHECK_EQ_INT(rg_nb_count(st, "replay_batches"), 1);
+	rg_store_close(st);
+	st = rg_nb_open();
+	/* "n0" expired at 2000 on its own, but its row holds until 2002. */
+	CHECK(rg_store_nonce_claim_at(st, "k", "n0", 9000, 2001) ==
+	      RG_STORE_EXISTS);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n2", 9000, 2002) ==
+	      RG_STORE_EXISTS);
+	CHECK(rg_store_nonce_claim_at(st, "k", "n1", 9000, 2003) ==
+	      RG_STORE_OK);
 	rg_store_close(st);
 }
 
