@@ -30,11 +30,13 @@
 #define RG_BATCH_MAX 4096
 /* Expired nonce claims are pruned at most this often, at most
  * RG_PRUNE_CHUNK rows in a batch: at thousands of exchanges a second a
- * minute's claims are hundreds of thousands of rows, whose deletion in one
- * batch held every exchange in it for a good part of a second; in chunks
- * the next batches share it, a few milliseconds each. */
+ * minute's claims are hundreds of thousands, whose deletion in one batch
+ * held every exchange in it for a good part of a second; in chunks the
+ * next batches share it, about a millisecond each. A row holds a batch's
+ * claims (store.c), some 30 at full load: 2,048 such rows, half a MiB of
+ * tags freed and overwritten (secure_delete), took 6 ms of one batch. */
 #define RG_PRUNE_INTERVAL_MS 60000
-#define RG_PRUNE_CHUNK 2048
+#define RG_PRUNE_CHUNK 128
 
 /*
  * The keeper's clock: the wall clock plus clock_offset_ms, which only
