@@ -709,35 +709,39 @@ rg_http_conn_send(struct rg_http_conn *conn, int status, const char *body,
 	conn->close_after = close_after;
 	conn->wreq.data = conn;
 	b = uv_buf_init(conn->wbuf, (unsigned)send_len);
-	/*
-	 * Most answers fit the socket's buffer at once. Written here they
-	 * need no write request, whose completion costs a turn of the loop
-	 * and an epoll_ctl (libuv stops polling for POLLOUT that was never
-	 * asked for). The rest, if any, goes as a write request.
-	 */
-	n = uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
-	if (n >= 0 && (size_t)n == send_len) {
+	switch (rg_uv_write_now((uv_stream_t *)&conn->tcp, &conn->wreq, &b,
+	                        rg_http_on_written)) {
+	case 1:
 		free(conn->wbuf);
 		conn->wbuf = NULL;
 		rg_http_conn_sent(conn);
-		return;
-	}
-	if (n < 0 && n != UV_EAGAIN) {
+		break;
+	case 0:
+		break;
+	default:
 		free(conn->wbuf);
 		conn->wbuf = NULL;
 		rg_http_conn_close(conn);
-		return;
 	}
+}
+
+int
+rg_uv_write_now(uv_stream_t *s, uv_write_t *req, uv_buf_t *buf,
+                uv_write_cb cb)
+{
+	uv_buf_t rest = *buf;
+	int n;
+
+	n = uv_try_write(s, &rest, 1);
+	if (n >= 0 && (size_t)n == rest.len)
+		return 1;
+	if (n < 0 && n != UV_EAGAIN)
+		return -1;
 	if (n > 0) {
-		b.base += n;
-		b.len -= (size_t)n;
+		rest.base += n;
+		rest.len -= (size_t)n;
 	}
-	if (uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &b, 1,
-	             rg_http_on_written) != 0) {
-		free(conn->wbuf);
-		conn->wbuf = NULL;
-		rg_http_conn_close(conn);
-	}
+	return uv_write(req, s, &rest, 1, cb) == 0 ? 0 : -1;
 }
 
 /* The front answers on its own (framing, limits, timeout) and closes. */

@@ -82,4 +82,15 @@ void rg_http_close(rg_http *http, void (*cb)(void *ctx), void *ctx);
 /* Free after the close callback ran. */
 void rg_http_free(rg_http *http);
 
+/*
+ * Write buf to s now if the socket takes it whole (as it nearly always
+ * does: no write request, whose completion costs a turn of the loop and
+ * an epoll_ctl); what it does not take goes as write request req, with
+ * cb called when it is done. Returns 1 when written whole (cb is not
+ * called), 0 when the rest is queued, -1 on a write error (nothing
+ * queued). The caller owns buf->base until then.
+ */
+int rg_uv_write_now(uv_stream_t *s, uv_write_t *req, uv_buf_t *buf,
+                    uv_write_cb cb);
+
 #endif

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "gateway/client.h"
+#include "gateway/http.h"
 
 #define LG_HOST "127.0.0.1"
 #define LG_MAXCONNS 20000
@@ -816,7 +817,6 @@ static void
 lg_send(struct lg *lg, struct lg_conn *c, size_t idx, uint64_t t0)
 {
 	uv_buf_t b = uv_buf_init(lg->pool[idx].raw, (unsigned)lg->pool[idx].len);
-	int n;
 
 	c->state = LG_C_BUSY;
 	c->req = idx;
@@ -826,20 +826,8 @@ lg_send(struct lg *lg, struct lg_conn *c, size_t idx, uint64_t t0)
 	c->parser.data = c;
 	lg->busy++;
 	c->wreq.data = c;
-	/* Written whole at once, as nearly always, the request needs no write
-	 * request (whose completion costs the generator an epoll_ctl). */
-	n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-	if (n >= 0 && (size_t)n == b.len)
-		return;
-	if (n < 0 && n != UV_EAGAIN) {
-		lg_conn_error(c);
-		return;
-	}
-	if (n > 0) {
-		b.base += n;
-		b.len -= (size_t)n;
-	}
-	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, lg_on_write) != 0)
+	if (rg_uv_write_now((uv_stream_t *)&c->tcp, &c->wreq, &b,
+	                    lg_on_write) < 0)
 		lg_conn_error(c);
 }
 
