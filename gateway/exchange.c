@@ -336,7 +336,7 @@ rg_healthz(rg_keeper *kp, const struct rg_request *req, struct rg_response *resp
 		rg_response_error(resp, RG_ERR_NOT_FOUND, NULL, NULL);
 		return 0;
 	}
-	doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "status", "ok",
 	    "audit_size", (json_int_t)kp->audit_size,
 	    "requests", (json_int_t)kp->stats.requests,
@@ -344,7 +344,8 @@ rg_healthz(rg_keeper *kp, const struct rg_request *req, struct rg_response *resp
 	    "denied", (json_int_t)kp->stats.denied,
 	    "batches", (json_int_t)kp->stats.batches,
 	    "batch_max", (json_int_t)kp->stats.batch_max,
-	    "read_ahead", (json_int_t)kp->stats.read_ahead);
+	    "read_ahead", (json_int_t)kp->stats.read_ahead,
+	    "helper_late", (json_int_t)kp->stats.helper_late);
 	rc = doc != NULL ? rg_respond_json(resp, 200, doc) : -1;
 	json_decref(doc);
 	return rc;

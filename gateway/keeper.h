@@ -66,6 +66,8 @@ struct rg_keeper_stats {
 	uint64_t batch_max;    /* most exchanges in one commit */
 	uint64_t read_ahead;   /* requests read while earlier ones were
 	                        * handled (their verification started then) */
+	uint64_t helper_late;  /* requests verified inline after a helper
+	                        * that took them did not finish in time */
 	uint64_t audit_size;
 };
 void rg_keeper_stats(const rg_keeper *kp, struct rg_keeper_stats *out);

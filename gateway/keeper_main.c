@@ -133,6 +133,7 @@ rg_kmain_work(struct rg_kmain *km)
 			continue;
 		}
 		rg_preverify_wait(km->pv, t);
+		km->kp->stats.helper_late = rg_preverify_gave_up(km->pv);
 		/* kr may be gone once handled (answered at once). */
 		rg_keeper_handle(km->kp, &kr->req, rg_kmain_done, kr);
 		rg_preverify_done(km->pv, t);

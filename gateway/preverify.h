@@ -28,8 +28,8 @@ void rg_preverify_free(rg_preverify *pv);
 
 /*
  * Queue req's signature for the helpers, reading its signer's public key
- * from st (req stays valid and unchanged until wait(t) returns, or until
- * done(t) for one never waited for: a helper may be reading it). Returns
+ * from st (the job copies what the helpers read of req, which need stay
+ * valid only until wait(t) returns). Returns
  * its ticket, or 0 when it was not queued (no signature to prepare, the
  * queue full, no helper): rg_auth_check then does it all inline.
  *
@@ -40,10 +40,14 @@ void rg_preverify_free(rg_preverify *pv);
  * record submission its parsed body, pre_body / pre_canon: request.h),
  * verifying it on this thread when no helper has taken it yet. A request
  * whose signature does not verify is left as it was, for rg_auth_check to
- * check inline and refuse with the right error; rg_auth_check still does
+ * check inline and refuse with the right error; so is one whose job a
+ * helper took but has not finished within a bound (a few times what the
+ * job should take: the helpers yield the processor to every other thread,
+ * and on a busy machine may not get it back soon). rg_auth_check still does
  * every check in its order, and relies on a note only when the key it
  * reads then is the very same key. done(t), once the request was handled
- * (or dropped), lets go of the job and what the note borrowed from it.
+ * (or dropped), lets go of the job and what the note borrowed from it
+ * (a job a helper is still inside goes when it is through).
  * Tickets are waited for in the order they were given; done takes any
  * order. 0 is fine for both.
  */
@@ -58,6 +62,13 @@ void rg_preverify_settle(rg_preverify *pv);
  * bodies, no fields borrowed). At most RG_PV_RING requests. */
 void rg_preverify_run(rg_preverify *pv, rg_store *st,
                       struct rg_request **reqs, size_t n);
+
+/* How many times wait(t) gave up waiting for a helper. */
+uint64_t rg_preverify_gave_up(const rg_preverify *pv);
+/* Tests: fn(arg) runs on a helper each time it has taken a job, before it
+ * runs it (to hold a helper inside a job). Set before the first add. */
+void rg_preverify_test_hook(rg_preverify *pv, void (*fn)(void *arg),
+                            void *arg);
 
 /* The hash a note carries: BLAKE2b-256 over the signature and the base,
  * keyed with a secret of this process. 0, or -1 (no note possible). */

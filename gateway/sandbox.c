@@ -50,7 +50,6 @@ static const int rg_sandbox_common[] = {
 	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(setsockopt),
 	SCMP_SYS(getsockopt), SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(rseq),
-	SCMP_SYS(getpriority),
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	/* abort() on a broken invariant signals itself. */
 	SCMP_SYS(tgkill),
@@ -118,12 +117,12 @@ rg_sandbox_conditional(scmp_filter_ctx ctx)
 	/* PR_SET_NAME and the like are harmless; prctl otherwise is not. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 	                       SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	/* A thread may lower its own priority (the verification helpers,
-	 * preverify.c), never raise it: nice 0..19 (a negative one, as an
-	 * unsigned argument, is larger). */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setpriority), 2,
-	                       SCMP_A0(SCMP_CMP_EQ, PRIO_PROCESS),
-	                       SCMP_A2(SCMP_CMP_LE, 19));
+	/* A thread may put itself under SCHED_IDLE (the verification
+	 * helpers, preverify.c), which it can never leave unprivileged; no
+	 * other policy, no other thread's, no nice value. */
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sched_setscheduler),
+	                       2, SCMP_A0(SCMP_CMP_EQ, 0),
+	                       SCMP_A1(SCMP_CMP_EQ, SCHED_IDLE));
 	return rc == 0 ? 0 : -1;
 }
 

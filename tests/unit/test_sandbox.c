@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,36 +195,52 @@ TEST(sandbox_keeper_still_works_in_its_data_directory)
 }
 
 static void
-do_raise_priority(const char *dir)
+do_take_idle_policy(const char *dir)
 {
+	struct sched_param sp = {0};
+
 	(void)dir;
-	syscall(SYS_setpriority, PRIO_PROCESS, 0, -1);
+	_exit(sched_setscheduler(0, SCHED_IDLE, &sp) == 0 ? 0 : 30);
 }
 
 static void
-do_lower_priority(const char *dir)
+do_take_fifo_policy(const char *dir)
 {
-	int before;
+	struct sched_param sp = {.sched_priority = 1};
 
 	(void)dir;
-	errno = 0;
-	before = getpriority(PRIO_PROCESS, 0);
-	if ((before == -1 && errno != 0) || before > 18)
-		_exit(30);
-	if (setpriority(PRIO_PROCESS, 0, before + 1) != 0)
-		_exit(31);
-	_exit(getpriority(PRIO_PROCESS, 0) == before + 1 ? 0 : 32);
+	syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &sp);
 }
 
-/* A thread may lower its own priority (the verification helpers do);
- * asking for a higher one, even where the kernel would allow it, kills. */
-TEST(sandbox_lets_a_thread_lower_its_priority_never_raise_it)
+static void
+do_set_other_thread_policy(const char *dir)
 {
-	int status = in_sandbox(RG_SANDBOX_KEEPER, do_lower_priority);
+	struct sched_param sp = {0};
+
+	(void)dir;
+	/* Its own, by number: the filter allows only 0, "this thread". */
+	syscall(SYS_sched_setscheduler, getpid(), SCHED_IDLE, &sp);
+}
+
+static void
+do_lower_nice(const char *dir)
+{
+	(void)dir;
+	syscall(SYS_setpriority, PRIO_PROCESS, 0, 19);
+}
+
+/* A thread may put itself under SCHED_IDLE (the verification helpers do);
+ * any other policy, another thread's, or a nice value, kills. */
+TEST(sandbox_lets_a_thread_take_the_idle_policy_and_nothing_else)
+{
+	int status = in_sandbox(RG_SANDBOX_KEEPER, do_take_idle_policy);
 
 	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
-	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_KEEPER, do_raise_priority)));
-	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_FRONT, do_raise_priority)));
+	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_KEEPER, do_take_fifo_policy)));
+	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_KEEPER,
+	                                  do_set_other_thread_policy)));
+	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_KEEPER, do_lower_nice)));
+	CHECK(killed_by_sigsys(in_sandbox(RG_SANDBOX_FRONT, do_take_fifo_policy)));
 }
 
 static void
