@@ -86,11 +86,14 @@ void rg_nonce_set_clear(struct rg_nonce_set *ns, int savepoints_too);
  * replay_batches table holds them on disk). find: 1 with the claim's expiry,
  * or 0. reserve makes room for n more puts (0, or -1 when out of memory),
  * after which put cannot fail; put keeps the later expiry of a tag seen
- * twice. sweep drops the claims expired at now_ms from at most nslots
- * slots, going on from where the last call stopped, in place (no claim
- * is hashed again): 1 when that finished a pass over every slot (and a
- * table less than an eighth full shrank), 0 when slots are left. slots:
- * the table's size, 24 bytes a slot. */
+ * twice. A growth moves the claims to the larger table a part at each
+ * reserve and sweep, never all in one call. sweep drops the claims
+ * expired at now_ms from at most nslots slots, going on from where the
+ * last call stopped, in place (no claim is hashed again; a move under way
+ * is finished first): 1 when that finished a pass over every slot (and a
+ * table less than an eighth full started to shrink, to a quarter at
+ * most), 0 when slots are left. slots: the slots held, both tables while
+ * claims move, 24 bytes a slot. */
 struct rg_replay;
 void rg_replay_tag(const char *keyid, const char *nonce,
                    uint8_t tag[RG_REPLAY_TAGLEN]);

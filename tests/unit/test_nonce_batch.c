@@ -542,12 +542,122 @@ TEST(replay_set_sweeps_in_parts_in_place_and_shrinks_once_mostly_empty)
 	}
 	CHECK_EQ_INT(live, 5100);
 	CHECK_EQ_INT(gone, 15000);
-	/* Everything expired: one pass empties the table and it shrinks. */
-	CHECK(rg_replay_slots(r) > 64);
+	/* Everything expired: a pass empties the table and it shrinks, to
+	 * a quarter a pass, down to the smallest table. */
+	CHECK(rg_replay_slots(r) == 32768);
 	CHECK(rg_replay_sweep(r, 10000, SIZE_MAX) == 1);
 	CHECK_EQ_INT(rg_replay_count(r), 0);
+	CHECK_EQ_INT(rg_replay_slots(r), 8192);
+	calls = 0;
+	while (rg_replay_slots(r) > 64 && calls++ < 10)
+		CHECK(rg_replay_sweep(r, 10000, SIZE_MAX) == 1);
+	CHECK_EQ_INT(calls, 4);
 	CHECK_EQ_INT(rg_replay_slots(r), 64);
 	rg_nb_tag(7, t);
 	CHECK_EQ_INT(rg_replay_find(r, t, &exp), 0);
+	rg_replay_free(r);
+}
+
+/* The expiry claim i was put with: 9000 for i % 3 == 0 and for those
+ * renewed (i % 3 == 1 and i % 97 == 0, once renewal started), 5000 for
+ * the others. */
+static int64_t
+rg_nb_expiry(int i, int renewed)
+{
+	if (i % 3 == 0 || (renewed && i % 3 == 1 && i % 97 == 0))
+		return 9000;
+	return 5000;
+}
+
+/* Are claims [0, n) all found with the expiry each was put with? */
+static int
+rg_nb_all_found(const struct rg_replay *r, int n, int renewed)
+{
+	uint8_t t[RG_REPLAY_TAGLEN];
+	int64_t exp;
+
+	for (int i = 0; i < n; i++) {
+		rg_nb_tag(i, t);
+		if (!rg_replay_find(r, t, &exp) || exp != rg_nb_expiry(i, renewed))
+			return 0;
+	}
+	return 1;
+}
+
+TEST(replay_set_grows_a_part_a_call_and_finds_claims_in_either_table)
+{
+	struct rg_replay *r = rg_replay_new();
+	uint8_t t[RG_REPLAY_TAGLEN];
+	int64_t exp;
+	size_t before = 0, peak = 0;
+	int growths = 0, during = 0, renewed = 0, upto = 0, i, kept = 0;
+
+	CHECK(r != NULL);
+	/*
+	 * Claims a reserve each. A growth holds both tables (slots not a
+	 * power of two) over many calls, not one: 4 old slots a claim and
+	 * 64 more a call, so a move from 2^k slots spans 2^k / 68 calls.
+	 * Half way through the first large one, every claim put so far is
+	 * found, whichever table holds it; then claims spread over both
+	 * tables are renewed with a later expiry, and one with an earlier
+	 * expiry keeps its later one.
+	 */
+	for (i = 0; i < 100000; i++) {
+		size_t slots;
+
+		rg_nb_tag(i, t);
+		CHECK(rg_replay_reserve(r, 1) == 0);
+		rg_replay_put(r, t, rg_nb_expiry(i, 0));
+		slots = rg_replay_slots(r);
+		if ((slots & (slots - 1)) != 0) {
+			if (before == 0) {
+				growths++;
+				before = slots;
+			}
+			if (++during == 200 && i > 20000 && !renewed) {
+				CHECK(rg_nb_all_found(r, i + 1, 0));
+				for (int j = 0; j <= i; j++) {
+					if (rg_nb_expiry(j, 1) == rg_nb_expiry(j, 0))
+						continue;
+					rg_nb_tag(j, t);
+					rg_replay_put(r, t, 9000);
+				}
+				rg_nb_tag(0, t);
+				rg_replay_put(r, t, 4000);
+				renewed = 1;
+				upto = i + 1;
+			}
+		} else if (before != 0) {
+			CHECK((size_t)during >= (before / 3) / 68);
+			if (slots > peak)
+				peak = slots;
+			before = 0;
+			during = 0;
+		}
+	}
+	CHECK(renewed);
+	CHECK(growths >= 10);
+	CHECK(peak >= 131072);
+	CHECK(rg_nb_all_found(r, upto, 1));
+	CHECK_EQ_INT(rg_replay_count(r), 100000);
+	/* A sweep during a move finishes it first, dropping the expired. */
+	while ((rg_replay_slots(r) & (rg_replay_slots(r) - 1)) == 0) {
+		rg_nb_tag(i, t);
+		CHECK(rg_replay_reserve(r, 1) == 0);
+		rg_replay_put(r, t, rg_nb_expiry(i, 0));
+		i++;
+	}
+	CHECK(rg_replay_sweep(r, 6000, SIZE_MAX) == 1);
+	CHECK((rg_replay_slots(r) & (rg_replay_slots(r) - 1)) == 0);
+	for (int j = 0; j < i; j++)
+		kept += rg_nb_expiry(j, j < upto) == 9000;
+	CHECK(kept > (i + 2) / 3);
+	CHECK_EQ_INT(rg_replay_count(r), kept);
+	rg_nb_tag(1, t);
+	CHECK_EQ_INT(rg_replay_find(r, t, &exp), 0);
+	rg_nb_tag(97, t);
+	CHECK(rg_replay_find(r, t, &exp) && exp == 9000);
+	rg_nb_tag(0, t);
+	CHECK(rg_replay_find(r, t, &exp) && exp == 9000);
 	rg_replay_free(r);
 }
