@@ -67,6 +67,7 @@ struct lg_req {
 
 struct lg_sample {
 	uint32_t us;
+	uint32_t due_ms;    /* when it was due (sent, closed loop), from the start */
 	uint8_t kind;
 };
 
@@ -741,6 +742,8 @@ lg_record(struct lg *lg, struct lg_conn *c)
 		lg->samples[lg->nsamples].us = us > UINT32_MAX ? UINT32_MAX :
 		                                                 (uint32_t)us;
 		lg->samples[lg->nsamples].kind = (uint8_t)kind;
+		lg->samples[lg->nsamples].due_ms = c->t0 > lg->tstart ?
+		    (uint32_t)((c->t0 - lg->tstart) / 1000000) : 0;
 		lg->nsamples++;
 	} else {
 		lg->bad[kind]++;
@@ -1018,8 +1021,49 @@ lg_latency_json(const struct lg_sample *s, size_t n, int kind)
 
 /* ---- modes ---- */
 
+/*
+ * --series: the answered requests by when they were due, in windows of
+ * 100 ms, with the latency of each window's median, 99th percentile and
+ * slowest, as text lines: where in a phase the slow ones were (a pause,
+ * a growing queue, or spread evenly).
+ */
+static int
+lg_cmp_due(const void *a, const void *b)
+{
+	const struct lg_sample *x = a, *y = b;
+
+	return x->due_ms < y->due_ms ? -1 : x->due_ms > y->due_ms;
+}
+
+static void
+lg_series_write(const char *path, struct lg_sample *s, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	size_t i = 0;
+
+	if (f == NULL)
+		lg_die("cannot write the series file");
+	qsort(s, n, sizeof(*s), lg_cmp_due);
+	fprintf(f, "# from_ms answered p50_ms p99_ms max_ms\n");
+	while (i < n) {
+		uint32_t w = s[i].due_ms / 100;
+		size_t j = i, m;
+
+		while (j < n && s[j].due_ms / 100 == w)
+			j++;
+		m = j - i;
+		qsort(s + i, m, sizeof(*s), lg_cmp_sample);
+		fprintf(f, "%u %zu %.2f %.2f %.2f\n", w * 100, m,
+		        s[i + m / 2].us / 1e3, s[i + (m * 99) / 100].us / 1e3,
+		        s[j - 1].us / 1e3);
+		i = j;
+	}
+	if (fclose(f) != 0)
+		lg_die("cannot write the series file");
+}
+
 struct lg_opts {
-	const char *mode, *dir, *mix, *label;
+	const char *mode, *dir, *mix, *label, *series;
 	int port, pid;
 	size_t conns, pool, seed;
 	double seconds, rate, hold;
@@ -1153,6 +1197,8 @@ lg_run_load(const struct lg_opts *op)
 	self_cpu = lg_self_cpu() - self0;
 	busy = lg_machine_busy() - busy0;
 
+	if (op->series != NULL)
+		lg_series_write(op->series, lg.samples, lg.nsamples);
 	o = json_object();
 	kinds = json_object();
 	for (int k = 0; k < LG_NKINDS; k++) {
@@ -1535,6 +1581,7 @@ lg_usage(void)
 	    "usage: loadgen closed|open|idle --port P [--dir DEMO] [--conns N]\n"
 	    "               [--seconds S] [--rate R] [--mix kind=w,...] [--pool N]\n"
 	    "               [--seed N] [--pid MONITOR] [--hold S] [--label L]\n"
+	    "               [--series FILE]\n"
 	    "       loadgen floor [--seconds S]\n"
 	    "       loadgen fsync --dir D [--count N] [--seconds S]\n"
 	    "       loadgen report RESULTS.json\n"
@@ -1591,6 +1638,8 @@ main(int argc, char **argv)
 			op.count = (uint64_t)lg_num(v, 1, 1e7);
 		else if (strcmp(a, "--label") == 0)
 			op.label = v;
+		else if (strcmp(a, "--series") == 0)
+			op.series = v;
 		else
 			lg_usage();
 	}
