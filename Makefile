@@ -19,7 +19,7 @@ BUILD   ?= build
 SANFLAGS =
 endif
 
-PKGS     = libuv libsodium jansson libseccomp
+PKGS     = libuv libsodium jansson yajl libseccomp
 # SQLCipher from pkg-config unless given (tests/compat/sqlcipher4.sh builds
 # against a SQLCipher 4 amalgamation this way).
 SQLCIPHER_CFLAGS ?= $(shell pkg-config --cflags sqlcipher 2>/dev/null)

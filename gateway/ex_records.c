@@ -16,6 +16,7 @@
 #include "gateway/exchange_int.h"
 #include "gateway/jbuf.h"
 #include "gateway/jcanon.h"
+#include "gateway/jparse.h"
 
 #define RG_SUBMIT_MAX 1000     /* records in one submission */
 #define RG_CHANGES_DEFAULT 100
@@ -229,8 +230,7 @@ rg_ex_submit(struct rg_exchange *ex)
 		body = json_incref(req->pre_body);
 	else
 		body = req->body_len > 0
-		    ? json_loadb((const char *)req->body, req->body_len,
-		                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
+		    ? rg_jparse(req->body, req->body_len, &jerr) : NULL;
 	if (body == NULL) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "body is not valid JSON: %s",

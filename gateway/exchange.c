@@ -25,6 +25,7 @@
 #include "gateway/exchange_int.h"
 #include "gateway/jbuf.h"
 #include "gateway/jcanon.h"
+#include "gateway/jparse.h"
 
 /* ---- routing ---------------------------------------------------------- */
 
@@ -833,8 +834,7 @@ rg_ex_body(struct rg_exchange *ex, int required, const char *const *allowed)
 	if (req->body_len == 0 && !required)
 		return json_object();
 	body = req->body_len > 0
-	    ? json_loadb((const char *)req->body, req->body_len,
-	                 JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	    ? rg_jparse(req->body, req->body_len, &jerr) : NULL;
 	if (!json_is_object(body)) {
 		char msg[256];
 

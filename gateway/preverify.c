@@ -37,6 +37,7 @@
 #include "crypto/sha256.h"
 #include "gateway/preverify.h"
 #include "gateway/jcanon.h"
+#include "gateway/jparse.h"
 
 struct rg_pv_job {
 	struct rg_request *req;  /* the keeper's thread only */
@@ -127,8 +128,8 @@ struct rg_preverify {
 };
 
 /*
- * The body of a verified submission as rg_ex_submit reads it (duplicate
- * keys refused, an object taken as a one-record array) and each record as
+ * The body of a verified submission as rg_ex_submit reads it (rg_jparse:
+ * duplicate keys refused; an object taken as a one-record array) and each record as
  * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) encodes it for sealing (the
  * same bytes by rg_jcanon, jcanon.h). On any
  * failure the job carries nothing and the keeper does it all itself.
@@ -136,8 +137,7 @@ struct rg_preverify {
 static void
 rg_pv_parse(struct rg_pv_job *job)
 {
-	json_t *body = json_loadb((const char *)job->raw, job->raw_len,
-	                          JSON_REJECT_DUPLICATES, NULL);
+	json_t *body = rg_jparse(job->raw, job->raw_len, NULL);
 	size_t n;
 
 	if (body != NULL && json_is_object(body)) {

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libsodium-dev libsqlcipher-dev
-libjansson-dev libhttp-parser-dev libseccomp-dev libssl-dev libgoogle-perftools-dev
+libjansson-dev libyajl-dev libhttp-parser-dev libseccomp-dev libssl-dev libgoogle-perftools-dev
 openssl curl"
 # --test: also what the test suite alone needs.
 [ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind systemd"
