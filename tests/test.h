@@ -10,6 +10,7 @@
 #define RG_TEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef void (*rg_test_fn)(void);
@@ -64,5 +65,16 @@ const char *rg_test_tmpdir(void);
 			             "\"%s\" != \"%s\"", rg_a_ ? rg_a_ : "(null)", \
 			             rg_b_ ? rg_b_ : "(null)");               \
 	} while (0)
+
+/* A number below n from *state (xorshift64*): tests that make their
+ * inputs at random make the same ones on every run. */
+static inline uint32_t
+rg_test_rand(uint64_t *state, uint32_t n)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (uint32_t)((*state * 2685821657736338717ULL) >> 32) % n;
+}
 
 #endif

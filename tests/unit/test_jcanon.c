@@ -17,11 +17,7 @@ static uint64_t rg_tj_state = 0x9e3779b97f4a7c15ULL;
 static uint32_t
 rg_tj_rand(uint32_t n)
 {
-	/* xorshift64*: the same trees on every run. */
-	rg_tj_state ^= rg_tj_state >> 12;
-	rg_tj_state ^= rg_tj_state << 25;
-	rg_tj_state ^= rg_tj_state >> 27;
-	return (uint32_t)((rg_tj_state * 2685821657736338717ULL) >> 32) % n;
+	return rg_test_rand(&rg_tj_state, n);
 }
 
 /* Pieces strings and keys are made of: plain text, every character

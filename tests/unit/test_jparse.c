@@ -16,25 +16,25 @@
 #include "gateway/jparse.h"
 #include "tests/test.h"
 
-/* A hazard declaration of 2 KiB, as the load generator submits. */
+/* An occupational-disease diagnosis of 2 KiB, the size the bench submits:
+ * text of one, two and three bytes a character, numbers of both kinds. */
 static size_t
 rg_tjp_record(char *buf, size_t cap)
 {
 	static const char head[] =
-	    "{\"employer\": \"某某矿业有限公司\", \"employer_credit_code\": "
-	    "\"91110000100000000X\", \"industry\": \"煤炭开采和洗选业\", "
-	    "\"region\": \"某县\", \"hazard_categories\": \"粉尘、噪声\", "
-	    "\"worker_count\": 300, \"exposed_worker_count\": 120, "
-	    "\"declaration_type\": \"年度更新\", \"declaration_date\": "
-	    "\"2026-01-10\", \"receipt_number\": \"R-0000000042\", "
-	    "\"workplace_address\": \"";
+	    "{\"worker_name\": \"张三\", \"id_number\": \"110101199001011234\", "
+	    "\"employer\": \"某某矿业有限公司\", \"diagnosis_date\": "
+	    "\"2026-03-02\", \"disease_category\": \"职业性尘肺病\", "
+	    "\"diagnosis_conclusion\": \"矽肺壹期\", \"certificate_number\": "
+	    "\"ZYB-2026-0042\", \"exposure_years\": 12, \"dust_mg_m3\": 4.75, "
+	    "\"notes\": \"";
 	size_t n = strlen(head);
 
 	if (cap < 2049)
 		return 0;
 	memcpy(buf, head, n);
-	while (n < 2046)
-		buf[n++] = 'x';
+	for (; n < 2046; n++)
+		buf[n] = n % 7 ? (char)('a' + n % 26) : ' ';
 	buf[n++] = '"';
 	buf[n++] = '}';
 	buf[n] = '\0';
@@ -178,11 +178,7 @@ static uint64_t rg_tjp_state = 0x2545f4914f6cdd1dULL;
 static uint32_t
 rg_tjp_rand(uint32_t n)
 {
-	/* xorshift64*: the same bodies on every run. */
-	rg_tjp_state ^= rg_tjp_state >> 12;
-	rg_tjp_state ^= rg_tjp_state << 25;
-	rg_tjp_state ^= rg_tjp_state >> 27;
-	return (uint32_t)((rg_tjp_state * 2685821657736338717ULL) >> 32) % n;
+	return rg_test_rand(&rg_tjp_state, n);
 }
 
 /* Bytes a mutation puts in: JSON's punctuation and literals' letters,
