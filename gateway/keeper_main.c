@@ -23,6 +23,10 @@
 #include "gateway/procs.h"
 #include "gateway/wire.h"
 
+/* Requests rg_kmain_pick looks through for one verified: a helper that
+ * took a job is never more than a few ahead. */
+#define RG_KMAIN_LOOKAHEAD 64
+
 struct rg_kmain {
 	uv_loop_t *loop;
 	rg_keeper *kp;
@@ -111,10 +115,50 @@ rg_kreq_drop(struct rg_kreq *kr)
 }
 
 /*
- * Handle the requests queued when it was called, in arrival order, each
- * after its verification ahead. Between two of them, frames the front sent
- * meanwhile are read and queued (the helpers start on them while this
- * thread goes on), and earlier batches' answers that are durable leave.
+ * Move to queue[qhead] the request of the run (the n from qhead) to handle
+ * next: the first whose verification is done. At 80 % of the gateway's
+ * rate this thread, every request's path, otherwise spent a quarter of
+ * its time asleep in rg_preverify_wait, 20 to 200 us at a time, for a
+ * helper inside the very job it had reached while later ones were ready.
+ * With none ready it verifies the first job no helper took (of this run)
+ * itself, meanwhile, rather than sleep; only with none of those either
+ * does the first request wait. Any order is one the requests of a run
+ * could have come in: all were sent before any was answered (the front
+ * passes on one request of a connection at a time), and all are answered
+ * together, after the batch commits.
+ */
+static void
+rg_kmain_pick(struct rg_kmain *km, size_t n)
+{
+	struct rg_kreq **q = km->queue + km->qhead;
+	size_t lim = n < RG_KMAIN_LOOKAHEAD ? n : RG_KMAIN_LOOKAHEAD;
+	rg_pv_ticket last = 0;
+	int ran = 0;
+
+	for (;;) {
+		for (size_t i = 0; i < lim; i++) {
+			struct rg_kreq *kr = q[i];
+
+			if (kr->ticket > last)
+				last = kr->ticket;
+			if (!rg_preverify_ready(km->pv, kr->ticket))
+				continue;
+			memmove(q + 1, q, i * sizeof(*q));
+			q[0] = kr;
+			return;
+		}
+		if (ran || rg_preverify_run_next(km->pv, last) == 0)
+			return;
+		ran = 1;
+	}
+}
+
+/*
+ * Handle the requests queued when it was called, each after its
+ * verification ahead, those verified first (rg_kmain_pick). Between two
+ * of them, frames the front sent meanwhile are read and queued (the
+ * helpers start on them while this thread goes on), and earlier batches'
+ * answers that are durable leave.
  */
 static void
 rg_kmain_work(struct rg_kmain *km)
@@ -125,8 +169,13 @@ rg_kmain_work(struct rg_kmain *km)
 		return;
 	km->running = 1;
 	while (left-- > 0) {
-		struct rg_kreq *kr = km->queue[km->qhead++];
-		rg_pv_ticket t = kr->ticket;
+		struct rg_kreq *kr;
+		rg_pv_ticket t;
+
+		if (km->kp != NULL)
+			rg_kmain_pick(km, left + 1);
+		kr = km->queue[km->qhead++];
+		t = kr->ticket;
 
 		if (km->kp == NULL) {
 			rg_kreq_drop(kr);

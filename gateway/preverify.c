@@ -550,6 +550,34 @@ rg_pv_wait_done_bounded(struct rg_preverify *pv, struct rg_pv_job *job)
 	return job->done;
 }
 
+int
+rg_preverify_ready(rg_preverify *pv, rg_pv_ticket t)
+{
+	struct rg_pv_job *job = rg_pv_job_of(pv, t);
+	int done;
+
+	if (job == NULL || job->released)
+		return 1;
+	pthread_mutex_lock(&pv->mu);
+	done = job->done;
+	pthread_mutex_unlock(&pv->mu);
+	return done;
+}
+
+rg_pv_ticket
+rg_preverify_run_next(rg_preverify *pv, rg_pv_ticket last)
+{
+	uint64_t seq;
+
+	if (pv == NULL)
+		return 0;
+	seq = __atomic_load_n(&pv->taken, __ATOMIC_ACQUIRE);
+	if (seq >= pv->head || seq + 1 > last || !rg_pv_take(pv, seq))
+		return 0;
+	rg_pv_run_job(pv, &pv->jobs[seq % RG_PV_RING]);
+	return seq + 1;
+}
+
 void
 rg_preverify_wait(rg_preverify *pv, rg_pv_ticket t)
 {

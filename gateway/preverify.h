@@ -1,8 +1,8 @@
 /*
  * preverify.h -- the Ed25519 verification of requests' signatures on
  * helper threads, queued as their frames arrive and running ahead of the
- * keeper's thread, which handles the requests one by one in arrival order
- * (and verifies one itself when it reaches it before any helper took it).
+ * keeper's thread, which handles the requests one by one, those already
+ * verified first (and verifies one itself rather than wait for a helper).
  */
 #ifndef RG_PREVERIFY_H
 #define RG_PREVERIFY_H
@@ -48,13 +48,20 @@ void rg_preverify_free(rg_preverify *pv);
  * reads then is the very same key. done(t), once the request was handled
  * (or dropped), lets go of the job and what the note borrowed from it
  * (a job a helper is still inside goes when it is through).
- * Tickets are waited for in the order they were given; done takes any
- * order. 0 is fine for both.
+ * A ticket is waited for in the order given unless ready(t) says its job
+ * is done (wait then only reads the note); done takes any order. 0 is fine
+ * for all three.
+ *
+ * ready(t): 1 when wait(t) would not wait (the job done, or none).
+ * run_next(last): this thread runs the first job no helper has taken, if
+ * its ticket is last or before; its ticket, or 0 (none such).
  */
 rg_pv_ticket rg_preverify_add(rg_preverify *pv, rg_store *st,
                               struct rg_request *req);
 void rg_preverify_wait(rg_preverify *pv, rg_pv_ticket t);
 void rg_preverify_done(rg_preverify *pv, rg_pv_ticket t);
+int rg_preverify_ready(rg_preverify *pv, rg_pv_ticket t);
+rg_pv_ticket rg_preverify_run_next(rg_preverify *pv, rg_pv_ticket last);
 /* Wait until the helpers finished every queued job (tests: which notes a
  * request gets then no longer depends on which thread got there first). */
 void rg_preverify_settle(rg_preverify *pv);

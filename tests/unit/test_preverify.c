@@ -486,3 +486,67 @@ TEST(preverify_keeper_s_thread_stops_waiting_for_a_helper_that_does_not_finish)
 		treq_free(&t[i]);
 	fixture_close(&f);
 }
+
+/*
+ * While both helpers are inside jobs (held), ready says so of those and
+ * of nothing else, and the keeper's thread runs the next job itself
+ * (run_next) instead of waiting, but only one of those up to the ticket
+ * it names; that request's note is then there without a wait, out of
+ * order, and the held ones get theirs once let go.
+ */
+TEST(preverify_keeper_s_thread_runs_the_next_job_itself_while_helpers_are_inside)
+{
+	struct fixture f;
+	struct treq t[4];
+	struct hold h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	rg_preverify *pv = rg_preverify_new();
+	rg_pv_ticket tk[4];
+
+	CHECK(pv != NULL);
+	fixture_open(&f);
+	rg_preverify_test_hook(pv, hold_helper, &h);
+	for (int i = 0; i < 4; i++) {
+		treq_make(&t[i], &f.health, "GET", "/v1/catalogue", "");
+		tk[i] = rg_preverify_add(pv, f.kp->st, &t[i].req);
+		CHECK(tk[i] == (rg_pv_ticket)i + 1);
+	}
+	/* Both helpers inside the first two jobs. */
+	pthread_mutex_lock(&h.mu);
+	while (h.inside < 2)
+		pthread_cond_wait(&h.cv, &h.mu);
+	pthread_mutex_unlock(&h.mu);
+	CHECK_EQ_INT(rg_preverify_ready(pv, tk[0]), 0);
+	CHECK_EQ_INT(rg_preverify_ready(pv, tk[1]), 0);
+	CHECK_EQ_INT(rg_preverify_ready(pv, tk[2]), 0);
+	CHECK_EQ_INT(rg_preverify_ready(pv, 0), 1);
+	/* Not beyond the ticket named: job 3 is after ticket 2. */
+	CHECK(rg_preverify_run_next(pv, tk[1]) == 0);
+	CHECK(rg_preverify_run_next(pv, tk[3]) == tk[2]);
+	CHECK_EQ_INT(rg_preverify_ready(pv, tk[2]), 1);
+	CHECK_EQ_INT(rg_preverify_ready(pv, tk[3]), 0);
+	rg_preverify_wait(pv, tk[2]);
+	CHECK_EQ_INT(t[2].req.sig_ok, 1);
+	CHECK(rg_preverify_run_next(pv, tk[3]) == tk[3]);
+	CHECK(rg_preverify_run_next(pv, tk[3]) == 0);
+	rg_preverify_wait(pv, tk[3]);
+	CHECK_EQ_INT(t[3].req.sig_ok, 1);
+	CHECK(rg_preverify_gave_up(pv) == 0);
+
+	pthread_mutex_lock(&h.mu);
+	h.let_go = 1;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	rg_preverify_settle(pv);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(rg_preverify_ready(pv, tk[i]), 1);
+		rg_preverify_wait(pv, tk[i]);
+		CHECK_EQ_INT(t[i].req.sig_ok, 1);
+	}
+	for (int i = 0; i < 4; i++)
+		rg_preverify_done(pv, tk[i]);
+	CHECK_EQ_INT(rg_preverify_ready(pv, tk[0]), 1);
+	rg_preverify_free(pv);
+	for (int i = 0; i < 4; i++)
+		treq_free(&t[i]);
+	fixture_close(&f);
+}
