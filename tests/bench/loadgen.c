@@ -1182,6 +1182,7 @@ lg_run_load(const struct lg_opts *op)
 	 * would otherwise wait for connections being made, and count that.
 	 * Not the idle phase, whose connections are what it measures.
 	 */
+	lg.park = op->hold > 0;
 	if (!lg.park) {
 		lg.warming = 1;
 		lg_start_more(&lg);
@@ -1196,7 +1197,6 @@ lg_run_load(const struct lg_opts *op)
 	lg.tstart = uv_hrtime();
 	lg.seconds_ns = (uint64_t)(op->seconds * 1e9);
 	lg.tdeadline = lg.tstart + lg.seconds_ns;
-	lg.park = op->hold > 0;
 	lg_start_more(&lg);
 	/* The loop's clock stood still while the pool was signed. */
 	uv_update_time(lg.loop);
