@@ -1543,13 +1543,17 @@ lg_run_report(const char *file)
 	{
 		/* Issue 7's targets, reported and never asserted. */
 		const json_t *mix = json_array_get(phases, 0), *p80 = NULL;
+		const json_t *p8k = NULL;
 		double tp = lg_jd(mix, "throughput");
 
-		json_array_foreach(phases, i, ph)
-			if (strcmp(json_string_value(json_object_get(ph, "label")) ?
-			           json_string_value(json_object_get(ph, "label")) : "",
-			           "mix-open-80pct") == 0)
+		json_array_foreach(phases, i, ph) {
+			const char *l = json_string_value(json_object_get(ph, "label"));
+
+			if (l != NULL && strcmp(l, "mix-open-80pct") == 0)
 				p80 = ph;
+			if (l != NULL && strcmp(l, "mix-open-8000") == 0)
+				p8k = ph;
+		}
 		printf("\n## Against the targets (reported, not asserted)\n\n"
 		       "| target | measured | met |\n|---|---|---|\n");
 		printf("| ≥ 10000 exchanges/s, submissions + reads mix | %.0f/s | %s |\n",
@@ -1559,6 +1563,13 @@ lg_run_report(const char *file)
 
 			printf("| p99 ≤ 10 ms at 80%% of the mix's throughput (%.0f/s) | "
 			       "%.2f ms | %s |\n", lg_jd(p80, "offered_rate"), p99,
+			       p99 >= 0 && p99 <= 10 ? "yes" : "no");
+		}
+		if (p8k != NULL) {
+			double p99 = lg_jd(json_object_get(p8k, "latency"), "p99_ms");
+
+			printf("| p99 ≤ 10 ms at 80%% of the 10000/s target (%.0f/s) | "
+			       "%.2f ms | %s |\n", lg_jd(p8k, "offered_rate"), p99,
 			       p99 >= 0 && p99 <= 10 ? "yes" : "no");
 		}
 		printf("| ≥ 0.35 × crypto floor × cores | %.3f | %s |\n",
