@@ -583,7 +583,10 @@ rg_store_connect(rg_store *st, const char *path, int flags,
 {
 	int rc;
 
-	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+	/* Through the VFS that writes a commit's log frames at once
+	 * (store_walvfs.c), or the platform's when it could not be set up. */
+	if (sqlite3_open_v2(path, &st->db, flags, rg_walvfs_name()) !=
+	    SQLITE_OK) {
 		snprintf(st->err, sizeof(st->err), "cannot open %s: %s",
 		         path, st->db != NULL ? sqlite3_errmsg(st->db) :
 		                                "out of memory");

@@ -19,6 +19,12 @@ struct rg_ckpt *rg_ckpt_start(sqlite3 *db);
 void rg_ckpt_kick(struct rg_ckpt *c);
 unsigned long long rg_ckpt_runs(struct rg_ckpt *c);
 void rg_ckpt_stop(struct rg_ckpt *c);
+/* store_walvfs.c: the name of the VFS the store's connections open
+ * through (registered on the first call; NULL when it cannot be: the
+ * platform's then), and how many log frames it has seen written and in
+ * how many writes it wrote them, over the process. */
+const char *rg_walvfs_name(void);
+void rg_walvfs_counts(unsigned long long *frames, unsigned long long *writes);
 /* Stop st's background checkpointer, if any (before a TRUNCATE
  * checkpoint of its own, which a running one would make busy). */
 void rg_store_background_stop(rg_store *st);
