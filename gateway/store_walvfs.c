@@ -53,8 +53,8 @@ struct rg_wfile {
 	int wal;                /* a write-ahead log: writes are gathered */
 	int commit_hdr;         /* the last frame header gathered was a commit's */
 	sqlite3_int64 start;    /* the file offset of buf[0] */
-	size_t len, cap;
-	unsigned char *buf;
+	size_t len;
+	unsigned char *buf;     /* RG_WALVFS_GATHER bytes, or NULL */
 };
 
 static sqlite3_vfs rg_walvfs;
@@ -113,23 +113,11 @@ rg_wfile_write(sqlite3_file *file, const void *data, int amt,
 	}
 	if (n > RG_WALVFS_GATHER)
 		return f->real->pMethods->xWrite(f->real, data, amt, off);
-	if (f->len + n > f->cap) {
-		size_t cap = f->cap ? f->cap : 64 * 1024;
-		unsigned char *b;
-
-		while (cap < f->len + n)
-			cap *= 2;
-		if ((b = realloc(f->buf, cap)) == NULL) {
-			/* Out of memory: what is gathered, then this, as
-			 * SQLite wrote them. */
-			if ((rc = rg_wfile_flush(f)) != SQLITE_OK)
-				return rc;
-			return f->real->pMethods->xWrite(f->real, data, amt,
-			                                 off);
-		}
-		f->buf = b;
-		f->cap = cap;
-	}
+	/* The buffer is taken at the first write and kept: a run never
+	 * outgrows it. Without memory, what is gathered (nothing, then) and
+	 * this write go as SQLite wrote them. */
+	if (f->buf == NULL && (f->buf = malloc(RG_WALVFS_GATHER)) == NULL)
+		return f->real->pMethods->xWrite(f->real, data, amt, off);
 	if (f->len == 0)
 		f->start = off;
 	memcpy(f->buf + f->len, data, n);
@@ -157,7 +145,6 @@ rg_wfile_close(sqlite3_file *file)
 	rc2 = f->real->pMethods->xClose(f->real);
 	free(f->buf);
 	f->buf = NULL;
-	f->cap = 0;
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
