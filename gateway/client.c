@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -69,6 +70,80 @@ out:
 		sodium_memzero((char *)seed64, strlen(seed64));
 	sodium_free(seed);
 	json_decref(doc);
+	return rc;
+}
+
+int
+rg_client_key_new(const char *dept, const char *name,
+                  struct rg_client_key *out)
+{
+	uint8_t pub[RG_SIG_PUBLEN], hash[32];
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(dept) >= sizeof(out->department) ||
+	    strlen(name) + 10 > sizeof(out->keyid) ||
+	    (out->key = rg_sigkey_generate()) == NULL)
+		return -1;
+	rg_sigkey_public(out->key, pub);
+	crypto_hash_sha256(hash, pub, sizeof(pub));
+	snprintf(out->department, sizeof(out->department), "%s", dept);
+	snprintf(out->keyid, sizeof(out->keyid), "%s-%02x%02x%02x%02x", name,
+	         hash[0], hash[1], hash[2], hash[3]);
+	return 0;
+}
+
+int
+rg_client_key_save(const struct rg_client_key *k, const char *path, char *err,
+                   size_t errlen)
+{
+	size_t b64len = sodium_base64_encoded_len(RG_SIG_SEEDLEN,
+	                                          sodium_base64_VARIANT_ORIGINAL);
+	size_t textlen = b64len + sizeof(k->department) + sizeof(k->keyid) + 64;
+	uint8_t *seed = sodium_malloc(RG_SIG_SEEDLEN);
+	char *seed64 = sodium_malloc(b64len), *text = sodium_malloc(textlen);
+	size_t len, off = 0;
+	int fd = -1, rc = -1;
+
+	if (seed == NULL || seed64 == NULL || text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rg_sigkey_seed(k->key, seed);
+	sodium_bin2base64(seed64, b64len, seed, RG_SIG_SEEDLEN,
+	                  sodium_base64_VARIANT_ORIGINAL);
+	snprintf(text, textlen, "{\"department\": \"%s\", \"keyid\": \"%s\", "
+	         "\"seed\": \"%s\"}\n", k->department, k->keyid, seed64);
+	len = strlen(text);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < len || fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		(void)unlink(path);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		(void)unlink(path);
+		goto out;
+	}
+	rc = 0;
+out:
+	sodium_free(seed);
+	sodium_free(seed64);
+	sodium_free(text);
 	return rc;
 }
 

@@ -22,6 +22,14 @@ struct rg_client_key {
 int rg_client_key_load(const char *path, struct rg_client_key *out, char *err,
                        size_t errlen);
 void rg_client_key_clear(struct rg_client_key *k);
+/* A fresh key pair for dept, key id "<name>-<8 hex of SHA-256 of the
+ * public key>". 0, or -1 (out of memory, names too long). */
+int rg_client_key_new(const char *dept, const char *name,
+                      struct rg_client_key *out);
+/* Write k as a key file at path, created exclusively, mode 0600, synced
+ * (removed again when a write fails). 0, or -1 with err. */
+int rg_client_key_save(const struct rg_client_key *k, const char *path,
+                       char *err, size_t errlen);
 
 /* Knobs; all-zero means a normal, well-formed request. */
 struct rg_client_opts {

@@ -124,67 +124,34 @@ static int
 rg_admin_key_new(const char *url, const char *keyfile, const char *dept,
                  const char *out, const char *role)
 {
-	uint8_t pub[RG_SIG_PUBLEN], hash[32], *seed = NULL;
-	size_t b64len = sodium_base64_encoded_len(RG_SIG_SEEDLEN,
-	                                          sodium_base64_VARIANT_ORIGINAL);
-	size_t textlen = b64len + 512, n;
-	char keyid[128], pub64[64], *seed64 = NULL, *text = NULL;
-	rg_sigkey *key = rg_sigkey_generate();
-	int fd = -1, rc = 1;
+	struct rg_client_key ck;
+	uint8_t pub[RG_SIG_PUBLEN];
+	char pub64[64], err[1024];
+	int rc = 1;
 
-	seed = sodium_malloc(RG_SIG_SEEDLEN);
-	seed64 = sodium_malloc(b64len);
-	text = sodium_malloc(textlen);
-	if (key == NULL || seed == NULL || seed64 == NULL || text == NULL) {
-		fprintf(stderr, "recgatectl: out of memory\n");
-		goto out;
+	if (rg_client_key_new(dept, dept, &ck) != 0) {
+		fprintf(stderr, "recgatectl: cannot make a key pair for %s\n", dept);
+		return 1;
 	}
-	rg_sigkey_public(key, pub);
-	crypto_hash_sha256(hash, pub, sizeof(pub));
-	snprintf(keyid, sizeof(keyid), "%s-%02x%02x%02x%02x", dept, hash[0],
-	         hash[1], hash[2], hash[3]);
+	rg_sigkey_public(ck.key, pub);
 	sodium_bin2base64(pub64, sizeof(pub64), pub, sizeof(pub),
 	                  sodium_base64_VARIANT_ORIGINAL);
-	rg_sigkey_seed(key, seed);
-	sodium_bin2base64(seed64, b64len, seed, RG_SIG_SEEDLEN,
-	                  sodium_base64_VARIANT_ORIGINAL);
-	if (snprintf(text, textlen, "{\"department\": \"%s\", \"keyid\": \"%s\", "
-	             "\"seed\": \"%s\"}\n", dept, keyid, seed64) >= (int)textlen) {
-		fprintf(stderr, "recgatectl: department id too long\n");
+	if (rg_client_key_save(&ck, out, err, sizeof(err)) != 0) {
+		fprintf(stderr, "recgatectl: %s\n", err);
 		goto out;
 	}
-	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "recgatectl: %s: %s\n", out, strerror(errno));
-		goto out;
-	}
-	n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0) {
-		fprintf(stderr, "recgatectl: %s: %s\n", out, strerror(errno));
-		close(fd);
-		(void)unlink(out);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fprintf(stderr, "recgatectl: %s: %s\n", out, strerror(errno));
-		(void)unlink(out);
-		goto out;
-	}
-	rc = rg_admin_key_add(url, keyfile, dept, keyid, pub64, role);
+	rc = rg_admin_key_add(url, keyfile, dept, ck.keyid, pub64, role);
 	if (rc == 1) {
 		(void)unlink(out);
 		fprintf(stderr, "recgatectl: not registered; %s removed\n", out);
 	} else if (rc == 2) {
 		fprintf(stderr, "recgatectl: no answer: %s kept; list the "
 		        "department's keys to see whether %s was registered\n",
-		        out, keyid);
+		        out, ck.keyid);
 		rc = 1;
 	}
 out:
-	rg_sigkey_free(key);
-	sodium_free(seed);
-	sodium_free(seed64);
-	sodium_free(text);
+	rg_client_key_clear(&ck);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
  * recgatectl.c -- the administrator's, officer's and department client's
- * tool. `init --demo DIR` lays out the embedded demo; `client ...` signs
+ * tool. `init --demo DIR` lays out the embedded demo (`init --config`, a
+ * production gateway: ctl_init.c); `client ...` signs
  * and sends a department's request and prints the gateway's answer.
  */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "gateway/ctl_admin.h"
 #include "gateway/ctl_audit.h"
 #include "gateway/ctl_catalogue.h"
+#include "gateway/ctl_init.h"
 #include "gateway/ctl_keys.h"
 #include "gateway/demo.h"
 
@@ -24,6 +26,10 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: recgatectl init --demo DIR\n"
+	    "       recgatectl init --config FILE --origin NAME --catalogue FILE "
+	    "--keys-out DIR ...\n"
+	    "                  (a production gateway; `init --config` alone for "
+	    "help)\n"
 	    "       recgatectl client --url URL --key KEYFILE COMMAND\n"
 	    "       recgatectl audit (export|verify|prove|report) ...  "
 	    "(officers; `audit` alone for help)\n"
@@ -80,7 +86,9 @@ cmd_init(int argc, char **argv)
 	char err[4096];
 	size_t ngrants = 0;
 
-	if (argc != 2 || strcmp(argv[0], "--demo") != 0)
+	if (argc >= 1 && strcmp(argv[0], "--demo") != 0)
+		return rg_ctl_init(argc, argv);
+	if (argc != 2)
 		usage();
 	if (rg_demo_init(argv[1], err, sizeof(err)) != 0 ||
 	    rg_demo_grants(argv[1], &ngrants, err, sizeof(err)) != 0) {
