@@ -135,10 +135,14 @@ test: all $(BUILD)/rgtest $(BUILD)/loadgen
 compat-sqlcipher4:
 	sh tests/compat/sqlcipher4.sh
 
+# The Debian package (needs debhelper): build/deb/recgate_VERSION_ARCH.deb.
+deb:
+	sh packaging/build-deb.sh
+
 clean:
 	rm -rf build build-san build-compat
 
-.PHONY: all deps run test bench clean compat-sqlcipher4
+.PHONY: all deps run test bench deb clean compat-sqlcipher4
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d \
          $(BUILD)/obj/tests/bench/bench_verify.d $(BUILD)/obj/tests/bench/loadgen.d

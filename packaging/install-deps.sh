@@ -7,8 +7,9 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libsodium-dev libsqlcipher-dev
 libjansson-dev libyajl-dev libhttp-parser-dev libseccomp-dev libssl-dev libgoogle-perftools-dev
 openssl curl"
-# --test: also what the test suite alone needs.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind systemd"
+# --test: also what the test suite alone needs (debhelper: it builds the
+# Debian package, as `make deb` does).
+[ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind systemd debhelper"
 
 missing=""
 for p in $PKGS; do
