@@ -5,7 +5,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 
 #include "crypto/httpsig.h"
 #include "gateway/client.h"
+#include "gateway/wfile.h"
 
 #define RG_CLIENT_MAXRESP (64 * 1024 * 1024)
 
@@ -101,8 +101,7 @@ rg_client_key_save(const struct rg_client_key *k, const char *path, char *err,
 	size_t textlen = b64len + sizeof(k->department) + sizeof(k->keyid) + 64;
 	uint8_t *seed = sodium_malloc(RG_SIG_SEEDLEN);
 	char *seed64 = sodium_malloc(b64len), *text = sodium_malloc(textlen);
-	size_t len, off = 0;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	if (seed == NULL || seed64 == NULL || text == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -113,32 +112,8 @@ rg_client_key_save(const struct rg_client_key *k, const char *path, char *err,
 	                  sodium_base64_VARIANT_ORIGINAL);
 	snprintf(text, textlen, "{\"department\": \"%s\", \"keyid\": \"%s\", "
 	         "\"seed\": \"%s\"}\n", k->department, k->keyid, seed64);
-	len = strlen(text);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (rg_wfile_new(path, text, strlen(text), 0600, err, errlen) != 0)
 		goto out;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off < len || fsync(fd) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		(void)unlink(path);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		(void)unlink(path);
-		goto out;
-	}
 	rc = 0;
 out:
 	sodium_free(seed);

@@ -187,21 +187,6 @@ rg_init_absent(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* The data directory, made (0700) when it is not there yet. */
-static int
-rg_init_data_dir(const char *dir, char *err, size_t errlen)
-{
-	struct stat sb;
-
-	if (mkdir(dir, 0700) == 0)
-		return 0;
-	if (errno == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-		return 0;
-	snprintf(err, errlen, "%s: %s", dir,
-	         errno == EEXIST ? "not a directory" : strerror(errno));
-	return -1;
-}
-
 /* A new passphrase, asked twice on the terminal or read from pass_fd. */
 static rg_keystore_secret *
 rg_init_passphrase(const struct rg_init_opts *o, char *err, size_t errlen)
@@ -302,7 +287,7 @@ rg_init_run(const struct rg_init_opts *o)
 	    (cfg.passphrase_fd >= 0 &&
 	     (secret = rg_init_passphrase(o, err, sizeof(err))) == NULL) ||
 	    rg_setup_dir_new(o->keys_out, err, sizeof(err)) != 0 ||
-	    rg_init_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
+	    rg_setup_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
 	    (cfg.passphrase_fd < 0 &&
 	     (secret = rg_init_keyfile(o->master_key ? o->master_key :
 	                               cfg.master_key_file, err,

@@ -14,6 +14,7 @@
 #include "crypto/keystore.h"
 #include "gateway/demo.h"
 #include "gateway/setup.h"
+#include "gateway/wfile.h"
 
 #define RG_DEMO_ORIGIN "recgate.demo/audit"
 
@@ -105,7 +106,7 @@ rg_demo_init(const char *dir, char *err, size_t errlen)
 	         "max_body = 1048576\n"
 	         "clock_skew_s = 300\n");
 	snprintf(path, sizeof(path), "%s/recgate.conf", dir);
-	if (rg_setup_write(path, conf, 0600, err, errlen) != 0)
+	if (rg_wfile_new(path, conf, strlen(conf), 0600, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -15,6 +15,7 @@
 
 #include "gateway/client.h"
 #include "gateway/ctl_admin.h"
+#include "gateway/ctl_backup.h"
 #include "gateway/ctl_audit.h"
 #include "gateway/ctl_catalogue.h"
 #include "gateway/ctl_init.h"
@@ -35,6 +36,10 @@ usage(void)
 	    "(officers; `audit` alone for help)\n"
 	    "       recgatectl catalogue check FILE\n"
 	    "       recgatectl catalogue load FILE --url URL --key OFFICE_KEYFILE\n"
+	    "       recgatectl backup --config FILE --out DIR  "
+	    "(the keystore and the database, while it runs)\n"
+	    "       recgatectl restore --config FILE --from DIR  "
+	    "(the gateway stopped)\n"
 	    "       recgatectl keys (list|rewrite|passphrase|master-file) ... "
 	    "--config FILE  (offline; `keys` alone for help)\n"
 	    "commands:\n"
@@ -250,6 +255,10 @@ main(int argc, char **argv)
 		return cmd_client(argc - 2, argv + 2);
 	if (strcmp(argv[1], "catalogue") == 0)
 		return rg_ctl_catalogue(argc - 2, argv + 2);
+	if (strcmp(argv[1], "backup") == 0)
+		return rg_ctl_backup(argc - 2, argv + 2);
+	if (strcmp(argv[1], "restore") == 0)
+		return rg_ctl_restore(argc - 2, argv + 2);
 	if (strcmp(argv[1], "keys") == 0)
 		return rg_ctl_keys(argc - 2, argv + 2);
 	if (strcmp(argv[1], "admin") == 0)

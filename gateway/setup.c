@@ -19,40 +19,12 @@
 #include "crypto/sig.h"
 #include "gateway/client.h"
 #include "gateway/setup.h"
+#include "gateway/wfile.h"
 #include "gateway/store.h"
 #include "policy/catalogue.h"
 
 /* Longest registry name: a bureau's full name in Chinese and English. */
 #define RG_SETUP_NAMEMAX 255
-
-int
-rg_setup_write(const char *path, const char *text, mode_t mode, char *err,
-               size_t errlen)
-{
-	size_t len = strlen(text), off = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 int
 rg_setup_dir_new(const char *dir, char *err, size_t errlen)
@@ -83,6 +55,20 @@ rg_setup_dir_new(const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+rg_setup_data_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+	snprintf(err, errlen, "%s: %s", dir,
+	         errno == EEXIST ? "not a directory" : strerror(errno));
+	return -1;
 }
 
 /* The index of dept id in s->depts, or -1. */

@@ -61,8 +61,7 @@ int rg_setup_run(const struct rg_setup *s, char *err, size_t errlen);
 
 /* mkdir dir 0700, or take an existing empty one (made 0700). 0 or -1. */
 int rg_setup_dir_new(const char *dir, char *err, size_t errlen);
-/* Create path (exclusively) with text, mode, and fsync it. 0 or -1. */
-int rg_setup_write(const char *path, const char *text, mode_t mode,
-                   char *err, size_t errlen);
+/* The data directory: made (0700) when missing, else it must be one. */
+int rg_setup_data_dir(const char *dir, char *err, size_t errlen);
 
 #endif

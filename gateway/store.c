@@ -871,13 +871,42 @@ rg_store_close(rg_store *st)
 	free(st);
 }
 
-rg_store *
-rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
-              char *err, size_t errlen)
+/*
+ * Connect st->db to the existing or new file at path under key: a new (or
+ * empty) file gets what recgate writes; an existing one is tried with
+ * every setting recgate opens, in probe order (a wrong key fails every
+ * one with the same message). With a 5 s busy timeout. 0 or -1 (st->err).
+ */
+static int
+rg_store_probe(rg_store *st, const char *path, int flags,
+               const uint8_t key[RG_STORE_KEYLEN])
+{
+	struct stat sb;
+	int existing = stat(path, &sb) == 0 && sb.st_size > 0, rc = -2;
+
+	for (int k = 0; k < rg_store_cipher_count() && (rc == -2 || rc == -3);
+	     k++) {
+		if (st->db != NULL) {
+			sqlite3_close(st->db);
+			st->db = NULL;
+		}
+		st->profile = existing ? rg_store_cipher_probe(k) : k;
+		rc = rg_store_connect(st, path, flags, key, st->profile);
+	}
+	if (rc != 0)
+		return -1;
+	if (sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK) {
+		rg_store_seterr(st, "busy_timeout");
+		return -1;
+	}
+	return 0;
+}
+
+/* A store not yet connected, or NULL with err set. */
+static rg_store *
+rg_store_alloc(const char *path, const uint8_t *key, char *err, size_t errlen)
 {
 	rg_store *st;
-	struct stat sb;
-	int flags = SQLITE_OPEN_READWRITE, rc, existing;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -895,29 +924,40 @@ rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
 	}
 	st->wal_fd = -1;
 	st->mark_changes = -1;
+	return st;
+}
+
+rg_store *
+rg_store_open_reader(const char *path, const uint8_t key[RG_STORE_KEYLEN],
+                     char *err, size_t errlen)
+{
+	rg_store *st = rg_store_alloc(path, key, err, errlen);
+
+	if (st == NULL)
+		return NULL;
+	if (rg_store_probe(st, path, SQLITE_OPEN_READWRITE, key) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s", st->err);
+		rg_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+rg_store *
+rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN], int create,
+              char *err, size_t errlen)
+{
+	rg_store *st = rg_store_alloc(path, key, err, errlen);
+	int flags = SQLITE_OPEN_READWRITE;
+
+	if (st == NULL)
+		return NULL;
 	/* Without CREATE a missing file is an error, not a new database. */
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
-	/* A new (or empty) file gets what recgate writes; an existing one
-	 * is tried with every setting recgate opens, in probe order. A
-	 * wrong key fails every one with the same message. */
-	existing = stat(path, &sb) == 0 && sb.st_size > 0;
-	rc = -2;
-	for (int k = 0; k < rg_store_cipher_count() && (rc == -2 || rc == -3);
-	     k++) {
-		if (st->db != NULL) {
-			sqlite3_close(st->db);
-			st->db = NULL;
-		}
-		st->profile = existing ? rg_store_cipher_probe(k) : k;
-		rc = rg_store_connect(st, path, flags, key, st->profile);
-	}
-	if (rc != 0)
+	if (rg_store_probe(st, path, flags, key) != 0)
 		goto fail;
-	if (sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK) {
-		rg_store_seterr(st, "busy_timeout");
-		goto fail;
-	}
 	if (rg_store_set_wal(st) != 0 ||
 	    /* NORMAL: SQLite leaves syncing the log after a commit to
 	     * rg_store_wal_hook, which does it unless the commit was

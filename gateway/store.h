@@ -45,6 +45,14 @@ rg_store *rg_store_open_live(const char *path,
 unsigned long long rg_store_background_checkpoints(rg_store *st);
 rg_store *rg_store_open(const char *path, const uint8_t key[RG_STORE_KEYLEN],
                         int create, char *err, size_t errlen);
+/*
+ * Another process's database, only to read (rg_store_backup): keyed and
+ * checked as rg_store_open does, with nothing set up to write: no schema,
+ * no statements, no WAL hook. Never creates the file.
+ */
+rg_store *rg_store_open_reader(const char *path,
+                               const uint8_t key[RG_STORE_KEYLEN], char *err,
+                               size_t errlen);
 void rg_store_close(rg_store *st);
 const char *rg_store_errmsg(const rg_store *st);
 /* The SQLCipher version string reported by the library (owned by st). */
@@ -316,6 +324,31 @@ int rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
 /* Remove tmp and its journal, WAL and WAL index (ENOENT is fine). 0 or
  * -1. */
 int rg_store_rekey_discard(const char *tmp);
+/*
+ * A backup of the database st reads (rg_store_open_reader: the gateway may
+ * be writing it meanwhile) into the new file out, under key (the
+ * database's own) and its cipher settings: one read transaction copies
+ * every row and counts them on both sides, and reads meta
+ * "keystore_sha256" (ks_journal.h: the keystore the snapshot goes with;
+ * "" when the keystore never changed online). The copy is synced, then
+ * opened as the gateway would and quick-checked. st's file is never
+ * written and its writer never waited for. 0, or -1 with err set and out
+ * removed.
+ */
+struct rg_store_backup_info {
+	int64_t bytes;          /* the copy's size */
+	int page_size;
+	int64_t records;        /* rows in records */
+	int64_t audit_entries;  /* rows in audit: the log's size */
+	int keystore_hashed;    /* 1: meta holds keystore_sha256 */
+	uint8_t keystore_sha256[32];
+};
+int rg_store_backup(rg_store *st, const uint8_t key[RG_STORE_KEYLEN],
+                    const char *out, struct rg_store_backup_info *info,
+                    char *err, size_t errlen);
+/* PRAGMA quick_check says ok, and the rows of records and audit. 0 or -1
+ * (a restore's last check). */
+int rg_store_check_counts(rg_store *st, int64_t *records, int64_t *audit);
 /* ---- end database rekey ----------------------------------------------------- */
 
 #endif

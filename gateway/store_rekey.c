@@ -332,47 +332,30 @@ rg_store_key_opens(const char *path, const uint8_t key[RG_STORE_KEYLEN],
 	return ret;
 }
 
-/* Open tmp as the gateway would (rg_store_open, the new key alone) and
- * compare it with the live database. 0 or -1 with err. */
+/* The same number of rows in every table of a's schema sa (whoever added
+ * it) as in b's schema sb. 0 or -1 with err. */
 static int
-rg_rekey_verify(sqlite3 *live, const char *tmp,
-                const uint8_t key[RG_STORE_KEYLEN],
-                const uint8_t *old_key, char *err, size_t errlen)
+rg_rekey_same_rows(sqlite3 *a, const char *sa, sqlite3 *b, const char *sb,
+                   char *err, size_t errlen)
 {
-	char oerr[256], qc[64];
+	char sql[256];
 	sqlite3_stmt *s = NULL;
-	rg_store *copy;
 	int ret = -1, rc, ntables = 0;
 
-	copy = rg_store_open(tmp, key, 0, oerr, sizeof(oerr));
-	if (copy == NULL) {
-		rg_rekey_err(err, errlen, "the new file does not open with the "
-		             "new key", oerr);
-		return -1;
-	}
-	if (rg_rekey_pragma(rg_store_db(copy), "PRAGMA quick_check", qc,
-	                    sizeof(qc)) != 1 || strcmp(qc, "ok") != 0) {
-		rg_rekey_err(err, errlen, "the new file fails its quick check",
-		             NULL);
-		goto out;
-	}
-	/* Every table the live schema has (whoever added it), row for row
-	 * in number; the tables themselves come from the copy's schema. */
-	if (sqlite3_prepare_v2(live, "SELECT name FROM main.sqlite_master WHERE "
-	                       "type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-	                       "ESCAPE '\\' ORDER BY name", -1, &s, NULL) !=
-	    SQLITE_OK) {
+	snprintf(sql, sizeof(sql), "SELECT name FROM %s.sqlite_master WHERE "
+	         "type = 'table' AND name NOT LIKE 'sqlite\\_%%' ESCAPE '\\' "
+	         "ORDER BY name", sa);
+	if (sqlite3_prepare_v2(a, sql, -1, &s, NULL) != SQLITE_OK) {
 		rg_rekey_err(err, errlen, "cannot list the tables", NULL);
-		goto out;
+		return -1;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(s, 0);
-		int64_t a = -1, b = -2;
+		int64_t x = -1, y = -2;
 
 		if (t == NULL || !rg_rekey_value_ok(t) ||
-		    rg_rekey_count(live, "main", t, &a) != 0 ||
-		    rg_rekey_count(rg_store_db(copy), "main", t, &b) != 0 ||
-		    a != b) {
+		    rg_rekey_count(a, sa, t, &x) != 0 ||
+		    rg_rekey_count(b, sb, t, &y) != 0 || x != y) {
 			rg_rekey_err(err, errlen, "the new file's rows differ in",
 			             t != NULL ? t : "?");
 			goto out;
@@ -386,6 +369,47 @@ rg_rekey_verify(sqlite3 *live, const char *tmp,
 	ret = 0;
 out:
 	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Open tmp as the gateway would (rg_store_open, key alone) and run its
+ * quick check; the open copy in *copy. 0 or -1 with err. */
+static int
+rg_rekey_open_checked(const char *tmp, const uint8_t key[RG_STORE_KEYLEN],
+                      rg_store **copy, char *err, size_t errlen)
+{
+	char oerr[256], qc[64];
+
+	*copy = rg_store_open(tmp, key, 0, oerr, sizeof(oerr));
+	if (*copy == NULL) {
+		rg_rekey_err(err, errlen, "the new file does not open with its "
+		             "key", oerr);
+		return -1;
+	}
+	if (rg_rekey_pragma(rg_store_db(*copy), "PRAGMA quick_check", qc,
+	                    sizeof(qc)) != 1 || strcmp(qc, "ok") != 0) {
+		rg_rekey_err(err, errlen, "the new file fails its quick check",
+		             NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open tmp as the gateway would (rg_store_open, the new key alone) and
+ * compare it with the live database. 0 or -1 with err. */
+static int
+rg_rekey_verify(sqlite3 *live, const char *tmp,
+                const uint8_t key[RG_STORE_KEYLEN],
+                const uint8_t *old_key, char *err, size_t errlen)
+{
+	char oerr[256];
+	rg_store *copy;
+	int ret = -1;
+
+	if (rg_rekey_open_checked(tmp, key, &copy, err, errlen) == 0 &&
+	    rg_rekey_same_rows(live, "main", rg_store_db(copy), "main", err,
+	                       errlen) == 0)
+		ret = 0;
 	/* The last connection: SQLite checkpoints and removes its WAL. */
 	rg_store_close(copy);
 	/* SQLCipher's rekey can report success over a file it rolled back:
@@ -400,6 +424,69 @@ out:
 	return ret;
 }
 
+/*
+ * Create tmp (0600 like the database, refusing one that appeared
+ * meanwhile) and attach it to db as schema under key, with every cipher
+ * setting of main: ATTACH takes the connection's open flags, and the live
+ * one may not create files, so the empty file is made here (an empty file
+ * is a new database to SQLite). The copy is garbage until it is synced
+ * and checked: no journal, no fsync per commit, which halves the writes;
+ * one fsync afterwards makes it durable before anything relies on it.
+ * *attached is set once it is. 0 or -1 with err.
+ */
+static int
+rg_rekey_attach_new(sqlite3 *db, const char *tmp, const char *schema,
+                    const uint8_t key[RG_STORE_KEYLEN], int *page_size,
+                    int *attached, char *err, size_t errlen)
+{
+	char sql[96];
+	int fd;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || close(fd) != 0) {
+		rg_rekey_err(err, errlen, "cannot create the new file",
+		             strerror(errno));
+		return -1;
+	}
+	if (rg_rekey_attach(db, tmp, schema, key) != 0) {
+		rg_rekey_err(err, errlen, "cannot create the new file",
+		             sqlite3_errmsg(db));
+		return -1;
+	}
+	*attached = 1;
+	if (rg_rekey_copy_params(db, schema, page_size, err, errlen) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA %s.journal_mode = OFF", schema);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK) {
+		snprintf(sql, sizeof(sql), "PRAGMA %s.synchronous = OFF", schema);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+	}
+	rg_rekey_err(err, errlen, "cannot set up the new file",
+	             sqlite3_errmsg(db));
+	return -1;
+}
+
+/* The checks opened the copy in WAL mode; closing it must have folded its
+ * WAL back in, or the file alone is not the copy. Synced; its size in
+ * *bytes. 0 or -1 with err. */
+static int
+rg_rekey_complete(const char *tmp, int64_t *bytes, char *err, size_t errlen)
+{
+	char walpath[PATH_MAX];
+	struct stat sb;
+
+	if (snprintf(walpath, sizeof(walpath), "%s-wal", tmp) >=
+	        (int)sizeof(walpath) ||
+	    (stat(walpath, &sb) == 0 && sb.st_size > 0) ||
+	    stat(tmp, &sb) != 0 || rg_rekey_sync(tmp, 0) != 0) {
+		rg_rekey_err(err, errlen, "the new file is not complete", NULL);
+		return -1;
+	}
+	*bytes = (int64_t)sb.st_size;
+	return 0;
+}
+
 int
 rg_store_rekey_export(rg_store *st, const char *tmp,
                       const uint8_t key[RG_STORE_KEYLEN],
@@ -408,9 +495,8 @@ rg_store_rekey_export(rg_store *st, const char *tmp,
                       size_t errlen)
 {
 	sqlite3 *db = rg_store_db(st);
-	char pages[32], walpath[PATH_MAX];
-	int attached = 0, log = -1, ckpt = -1, page_size = 0, fd;
-	struct stat sb;
+	char pages[32];
+	int attached = 0, log = -1, ckpt = -1, page_size = 0;
 
 	memset(info, 0, sizeof(*info));
 	if (!rg_store_write_allowed(st)) {
@@ -439,33 +525,10 @@ rg_store_rekey_export(rg_store *st, const char *tmp,
 		             strerror(errno));
 		return -1;
 	}
-	/* ATTACH takes the connection's open flags, and the live one may
-	 * not create files (a missing database is an error): the empty file
-	 * is made here, 0600 like the database, refusing one that appeared
-	 * meanwhile. An empty file is a new database to SQLite. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || close(fd) != 0) {
-		rg_rekey_err(err, errlen, "cannot create the new file",
-		             strerror(errno));
+	if (rg_rekey_attach_new(db, tmp, "rk", key, &page_size, &attached, err,
+	                        errlen) != 0)
 		goto fail;
-	}
-	if (rg_rekey_attach(db, tmp, "rk", key) != 0) {
-		rg_rekey_err(err, errlen, "cannot create the new file",
-		             sqlite3_errmsg(db));
-		goto fail;
-	}
-	attached = 1;
-	if (rg_rekey_copy_params(db, "rk", &page_size, err, errlen) != 0)
-		goto fail;
-	/* The copy is garbage until it is synced, checked and renamed (a
-	 * crash leaves it to be removed at start): no journal, no fsync per
-	 * commit, which halves the writes and shortens the pause; one fsync
-	 * below makes it durable before anything relies on it. */
-	if (sqlite3_exec(db, "PRAGMA rk.journal_mode = OFF", NULL, NULL, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_exec(db, "PRAGMA rk.synchronous = OFF", NULL, NULL, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_exec(db, "SELECT sqlcipher_export('rk')", NULL, NULL, NULL) !=
+	if (sqlite3_exec(db, "SELECT sqlcipher_export('rk')", NULL, NULL, NULL) !=
 	        SQLITE_OK) {
 		rg_rekey_err(err, errlen, "sqlcipher_export failed",
 		             sqlite3_errmsg(db));
@@ -497,16 +560,8 @@ rg_store_rekey_export(rg_store *st, const char *tmp,
 		rg_rekey_err(err, errlen, "cannot count rows", sqlite3_errmsg(db));
 		goto fail;
 	}
-	/* Verification opened the copy in WAL mode; closing it must have
-	 * folded its WAL back in, or the file alone is not the copy. */
-	if (snprintf(walpath, sizeof(walpath), "%s-wal", tmp) >=
-	        (int)sizeof(walpath) ||
-	    (stat(walpath, &sb) == 0 && sb.st_size > 0) ||
-	    stat(tmp, &sb) != 0 || rg_rekey_sync(tmp, 0) != 0) {
-		rg_rekey_err(err, errlen, "the new file is not complete", NULL);
+	if (rg_rekey_complete(tmp, &info->bytes, err, errlen) != 0)
 		goto fail;
-	}
-	info->bytes = (int64_t)sb.st_size;
 	return 0;
 fail:
 	if (attached)
@@ -557,4 +612,111 @@ rg_store_rekey_swap(const char *path, const char *tmp, char *err,
 		return 1;
 	}
 	return 0;
+}
+
+/* main's meta "keystore_sha256" (32 bytes) into out: 1, 0 when absent,
+ * -1 on error. */
+static int
+rg_backup_keystore_hash(sqlite3 *db, uint8_t out[32])
+{
+	sqlite3_stmt *s = NULL;
+	int rc, ret = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM main.meta WHERE name = "
+	                       "'keystore_sha256'", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		ret = 0;
+	else if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(s, 0), 32);
+		ret = 1;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int
+rg_store_backup(rg_store *st, const uint8_t key[RG_STORE_KEYLEN],
+                const char *out, struct rg_store_backup_info *info,
+                char *err, size_t errlen)
+{
+	sqlite3 *db = rg_store_db(st);
+	int attached = 0, began = 0, page_size = 0;
+	rg_store *copy = NULL;
+
+	memset(info, 0, sizeof(*info));
+	if (rg_rekey_attach_new(db, out, "bk", key, &page_size, &attached, err,
+	                        errlen) != 0)
+		goto fail;
+	/* One read transaction: the export, the counts on both sides and
+	 * the meta row all see the same snapshot of main, whatever the
+	 * gateway commits meanwhile (a reader of a WAL database neither
+	 * waits for the writer nor holds it up). */
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		rg_rekey_err(err, errlen, "cannot begin", sqlite3_errmsg(db));
+		goto fail;
+	}
+	began = 1;
+	if (sqlite3_exec(db, "SELECT sqlcipher_export('bk')", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		rg_rekey_err(err, errlen, "sqlcipher_export failed",
+		             sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (rg_rekey_same_rows(db, "main", db, "bk", err, errlen) != 0)
+		goto fail;
+	if (rg_rekey_count(db, "main", "records", &info->records) != 0 ||
+	    rg_rekey_count(db, "main", "audit", &info->audit_entries) != 0 ||
+	    (info->keystore_hashed =
+	         rg_backup_keystore_hash(db, info->keystore_sha256)) < 0) {
+		rg_rekey_err(err, errlen, "cannot read the snapshot",
+		             sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rg_rekey_err(err, errlen, "cannot end the snapshot",
+		             sqlite3_errmsg(db));
+		goto fail;
+	}
+	began = 0;
+	if (sqlite3_exec(db, "DETACH DATABASE bk", NULL, NULL, NULL) != SQLITE_OK) {
+		rg_rekey_err(err, errlen, "cannot detach the copy",
+		             sqlite3_errmsg(db));
+		goto fail;
+	}
+	attached = 0;
+	if (rg_rekey_sync(out, 0) != 0) {
+		rg_rekey_err(err, errlen, "cannot sync the copy", strerror(errno));
+		goto fail;
+	}
+	if (rg_rekey_open_checked(out, key, &copy, err, errlen) != 0)
+		goto fail;
+	rg_store_close(copy);
+	copy = NULL;
+	info->page_size = page_size;
+	if (rg_rekey_complete(out, &info->bytes, err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	rg_store_close(copy);
+	if (began)
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (attached)
+		(void)sqlite3_exec(db, "DETACH DATABASE bk", NULL, NULL, NULL);
+	(void)rg_store_rekey_discard(out);
+	return -1;
+}
+
+int
+rg_store_check_counts(rg_store *st, int64_t *records, int64_t *audit)
+{
+	sqlite3 *db = rg_store_db(st);
+	char qc[64];
+
+	if (rg_rekey_pragma(db, "PRAGMA quick_check", qc, sizeof(qc)) != 1 ||
+	    strcmp(qc, "ok") != 0)
+		return -1;
+	return rg_rekey_count(db, "main", "records", records) == 0 &&
+	       rg_rekey_count(db, "main", "audit", audit) == 0 ? 0 : -1;
 }

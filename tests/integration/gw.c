@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -325,4 +326,32 @@ rg_gw_loadgen(struct rg_gw *gw, const char *args)
 	r = json_loads(line, 0, NULL);
 	CHECKF(r != NULL, "not JSON: %s", line);
 	return r;
+}
+
+char *
+rg_gw_submit(struct rg_gw *gw, const char *dept, const char *records_path,
+             const char *record)
+{
+	char path[300];
+	json_t *r, *rec;
+
+	CHECK_EQ_INT(rg_gw_call(gw, dept, "POST", records_path, NULL, record, NULL,
+	                        &r), 200);
+	rec = json_array_get(json_object_get(json_object_get(r, "result"),
+	                                     "records"), 0);
+	CHECK(json_string_value(json_object_get(rec, "id")) != NULL);
+	snprintf(path, sizeof(path), "%s/%s", records_path,
+	         json_string_value(json_object_get(rec, "id")));
+	json_decref(r);
+	return strdup(path);
+}
+
+int
+rg_gw_exists(const char *dir, const char *rel)
+{
+	char path[1200];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return lstat(path, &sb) == 0;
 }

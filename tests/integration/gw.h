@@ -13,6 +13,16 @@
 
 #include "gateway/client.h"
 
+/* The demo's unconditional resource, and a record of it any test may
+ * submit as health. */
+#define RG_GW_HAZARD "/v1/resources/hazard-declaration/records"
+#define RG_GW_HAZARD_RECORD                                                    \
+	"{\"employer\": \"某某矿业有限公司\", \"employer_credit_code\": "            \
+	"\"91110000100000000X\", \"industry\": \"煤炭开采和洗选业\", "               \
+	"\"region\": \"某县\", \"hazard_categories\": \"粉尘、噪声\", "             \
+	"\"worker_count\": 300, \"exposed_worker_count\": 120, "                   \
+	"\"declaration_type\": \"年度更新\", \"declaration_date\": \"2026-01-10\"}"
+
 struct rg_gw {
 	char dir[512];
 	char conf[600];
@@ -72,6 +82,13 @@ int rg_gw_send(struct rg_gw *gw, const char *raw, size_t len, json_t **body);
 int rg_gw_call(struct rg_gw *gw, const char *dept, const char *method,
                const char *path, const char *query, const char *body,
                const struct rg_client_opts *opts, json_t **resp);
+/* Submit record (JSON text) to the records path records_path (e.g.
+ * "/v1/resources/R/records") as dept, CHECKing 200; the new record's path
+ * (records_path/ID; caller frees). */
+char *rg_gw_submit(struct rg_gw *gw, const char *dept,
+                   const char *records_path, const char *record);
+/* Whether dir/rel exists (lstat). */
+int rg_gw_exists(const char *dir, const char *rel);
 /* The error code of a response body, or "" */
 const char *rg_gw_code(const json_t *resp);
 /* The gateway's audit size from /healthz. */

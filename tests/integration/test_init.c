@@ -17,13 +17,8 @@
 #include "tests/integration/gw.h"
 #include "tests/test.h"
 
-#define HAZARD "/v1/resources/hazard-declaration/records"
-#define HAZARD_RECORD                                                          \
-	"{\"employer\": \"某某矿业有限公司\", \"employer_credit_code\": "            \
-	"\"91110000100000000X\", \"industry\": \"煤炭开采和洗选业\", "               \
-	"\"region\": \"某县\", \"hazard_categories\": \"粉尘、噪声\", "             \
-	"\"worker_count\": 300, \"exposed_worker_count\": 120, "                   \
-	"\"declaration_type\": \"年度更新\", \"declaration_date\": \"2026-01-10\"}"
+#define HAZARD RG_GW_HAZARD
+#define HAZARD_RECORD RG_GW_HAZARD_RECORD
 
 /* One resource, owned by health. */
 static const char small_catalogue[] =
@@ -85,16 +80,6 @@ init_files(struct rg_gw *gw, const char *name, const char *conf_extra,
 	}
 }
 
-static int
-exists(const char *dir, const char *rel)
-{
-	char path[900];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	return lstat(path, &sb) == 0;
-}
-
 static unsigned
 mode_of(const char *dir, const char *rel)
 {
@@ -145,7 +130,8 @@ TEST(init_lays_out_a_production_gateway_its_departments_use)
 	struct rg_gw gw;
 	char out[8192], args[2048], path[900], rel[64];
 	uint8_t before[32], after[32];
-	json_t *r, *rec;
+	char *rec_path;
+	json_t *r;
 
 	init_layout(&gw, "prod", NULL);
 	snprintf(args, sizeof(args), "--origin gw.example.gov.cn/recgate "
@@ -156,10 +142,10 @@ TEST(init_lays_out_a_production_gateway_its_departments_use)
 	CHECK(strstr(out, "gw.example.gov.cn/recgate") != NULL);
 	/* The secret where --master-key said, not where the config reads it. */
 	CHECK_EQ_INT(mode_of(gw.dir, "etc/master.key"), 0600);
-	CHECK(!exists(gw.dir, "cred/master.key"));
+	CHECK(!rg_gw_exists(gw.dir, "cred/master.key"));
 	CHECK_EQ_INT(mode_of(gw.dir, "data"), 0700);
-	CHECK(exists(gw.dir, "data/keystore"));
-	CHECK(exists(gw.dir, "data/recgate.db"));
+	CHECK(rg_gw_exists(gw.dir, "data/keystore"));
+	CHECK(rg_gw_exists(gw.dir, "data/recgate.db"));
 	CHECK_EQ_INT(mode_of(gw.dir, "clients"), 0700);
 	for (size_t i = 0; i < sizeof(depts) / sizeof(*depts); i++) {
 		snprintf(rel, sizeof(rel), "clients/%s.key", depts[i]);
@@ -175,15 +161,9 @@ TEST(init_lays_out_a_production_gateway_its_departments_use)
 	         gw.dir, gw.dir);
 	CHECK(system(args) == 0);
 	rg_gw_restart(&gw);
-	CHECK_EQ_INT(rg_gw_call(&gw, "health", "POST", HAZARD, NULL, HAZARD_RECORD,
-	                        NULL, &r), 200);
-	rec = json_array_get(json_object_get(json_object_get(r, "result"),
-	                                     "records"), 0);
-	CHECK(json_string_value(json_object_get(rec, "id")) != NULL);
-	snprintf(path, sizeof(path), "%s/%s", HAZARD,
-	         json_string_value(json_object_get(rec, "id")));
-	json_decref(r);
-	CHECK_EQ_INT(rg_gw_call(&gw, "finance", "GET", path, NULL, NULL, &o, &r), 200);
+	rec_path = rg_gw_submit(&gw, "health", HAZARD, HAZARD_RECORD);
+	CHECK_EQ_INT(rg_gw_call(&gw, "finance", "GET", rec_path, NULL, NULL, &o, &r), 200);
+	free(rec_path);
 	CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(
 	    json_object_get(r, "result"), "fields"), "employer")), "某某矿业有限公司");
 	json_decref(r);
@@ -217,8 +197,8 @@ TEST(init_lays_out_a_production_gateway_its_departments_use)
 	CHECKF(strstr(out, "exists already") != NULL, "%s", out);
 	file_hash(gw.dir, "data/keystore", after);
 	CHECK(memcmp(before, after, 32) == 0);
-	CHECK(!exists(gw.dir, "etc/again.key"));
-	CHECK(!exists(gw.dir, "clients2"));
+	CHECK(!rg_gw_exists(gw.dir, "etc/again.key"));
+	CHECK(!rg_gw_exists(gw.dir, "clients2"));
 }
 
 TEST(init_takes_a_departments_file_and_a_convener)
@@ -236,10 +216,10 @@ TEST(init_takes_a_departments_file_and_a_convener)
 	CHECKF(strstr(out, "for 2 departments (convener hrss)") != NULL, "%s", out);
 	/* No --master-key: the config's own path. */
 	CHECK_EQ_INT(mode_of(gw.dir, "cred/master.key"), 0600);
-	CHECK(exists(gw.dir, "clients/health.key"));
-	CHECK(exists(gw.dir, "clients/hrss.key"));
-	CHECK(!exists(gw.dir, "clients/finance.key"));
-	CHECK(exists(gw.dir, "clients/office.key"));
+	CHECK(rg_gw_exists(gw.dir, "clients/health.key"));
+	CHECK(rg_gw_exists(gw.dir, "clients/hrss.key"));
+	CHECK(!rg_gw_exists(gw.dir, "clients/finance.key"));
+	CHECK(rg_gw_exists(gw.dir, "clients/office.key"));
 	/* The role keys belong to the convener's bureau. */
 	snprintf(path, sizeof(path), "%s/clients/office.key", gw.dir);
 	{
@@ -275,10 +255,10 @@ init_refused(const char *name, const char *conf_extra, const char *depts,
 	CHECKF(init_run(&gw, args, out, sizeof(out)) == 1, "%s: %s", name, out);
 	CHECKF(strstr(out, want) != NULL, "%s: wanted \"%s\" in: %s", name, want,
 	       out);
-	CHECKF(!exists(gw.dir, "clients"), "%s: clients made", name);
-	CHECKF(!exists(gw.dir, "data"), "%s: data made", name);
-	CHECKF(!exists(gw.dir, "cred/master.key"), "%s: master key made", name);
-	CHECKF(!exists(gw.dir, "etc/master.key"), "%s: master key made", name);
+	CHECKF(!rg_gw_exists(gw.dir, "clients"), "%s: clients made", name);
+	CHECKF(!rg_gw_exists(gw.dir, "data"), "%s: data made", name);
+	CHECKF(!rg_gw_exists(gw.dir, "cred/master.key"), "%s: master key made", name);
+	CHECKF(!rg_gw_exists(gw.dir, "etc/master.key"), "%s: master key made", name);
 }
 
 TEST(init_refuses_a_bad_plan_before_making_anything)
@@ -343,8 +323,8 @@ TEST(init_refuses_an_existing_master_key_and_keys_directory)
 	CHECK_EQ_INT(init_run(&gw, args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "the master key file") != NULL &&
 	       strstr(out, "exists already") != NULL, "%s", out);
-	CHECK(!exists(gw.dir, "clients"));
-	CHECK(!exists(gw.dir, "data"));
+	CHECK(!rg_gw_exists(gw.dir, "clients"));
+	CHECK(!rg_gw_exists(gw.dir, "data"));
 	/* A keys directory with something in it is not taken. */
 	CHECK(unlink(path) == 0);
 	snprintf(path, sizeof(path), "%s/clients", gw.dir);
@@ -353,8 +333,8 @@ TEST(init_refuses_an_existing_master_key_and_keys_directory)
 	rg_gw_write_text(path, "{}");
 	CHECK_EQ_INT(init_run(&gw, args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "exists and is not empty") != NULL, "%s", out);
-	CHECK(!exists(gw.dir, "data"));
-	CHECK(!exists(gw.dir, "cred/master.key"));
+	CHECK(!rg_gw_exists(gw.dir, "data"));
+	CHECK(!rg_gw_exists(gw.dir, "cred/master.key"));
 	/* Usage: a required option missing. */
 	snprintf(args, sizeof(args), "init --config '%s' --origin o/r "
 	         "--catalogue '%s/cat.json'", gw.conf, gw.dir);
@@ -376,8 +356,8 @@ TEST(init_seals_the_keystore_under_a_passphrase_when_the_config_asks)
 	         "--passphrase-fd 3 3<'%s'", gw.dir, path);
 	CHECK_EQ_INT(init_run(&gw, args, out, sizeof(out)), 1);
 	CHECKF(strstr(out, "at least 8 characters") != NULL, "%s", out);
-	CHECK(!exists(gw.dir, "clients"));
-	CHECK(!exists(gw.dir, "data"));
+	CHECK(!rg_gw_exists(gw.dir, "clients"));
+	CHECK(!rg_gw_exists(gw.dir, "data"));
 	rg_gw_write_text(path, "correct horse battery staple\n");
 	CHECKF(init_run(&gw, args, out, sizeof(out)) == 0, "%s", out);
 	CHECK(strstr(out, "master key file") == NULL);

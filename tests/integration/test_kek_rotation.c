@@ -28,18 +28,7 @@
 static char *
 submit(struct rg_gw *gw)
 {
-	char path[300];
-	json_t *r, *rec;
-
-	CHECK_EQ_INT(rg_gw_call(gw, "health", "POST", HAZARD, NULL, RECORD, NULL,
-	                        &r), 200);
-	rec = json_array_get(json_object_get(json_object_get(r, "result"),
-	                                     "records"), 0);
-	CHECK(json_string_value(json_object_get(rec, "id")) != NULL);
-	snprintf(path, sizeof(path), "%s/%s", HAZARD,
-	         json_string_value(json_object_get(rec, "id")));
-	json_decref(r);
-	return strdup(path);
+	return rg_gw_submit(gw, "health", HAZARD, RECORD);
 }
 
 static void
