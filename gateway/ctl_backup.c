@@ -494,7 +494,9 @@ rg_restore_run(const struct rg_backup_opts *o)
 		goto fail;
 	}
 	if (rg_restore_check_db(cfg.database, rg_keystore_db_key(ks), manifest,
-	                        &records, &audit, err, sizeof(err)) != 0)
+	                        &records, &audit, err, sizeof(err)) != 0 ||
+	    rg_setup_own_like(cfg.keystore, cfg.data_dir, err, sizeof(err)) != 0 ||
+	    rg_setup_own_like(cfg.database, cfg.data_dir, err, sizeof(err)) != 0)
 		goto fail;
 	printf("recgatectl: restore: %s and %s restored from %s: %lld records, "
 	       "%lld audit entries\n"

@@ -294,7 +294,9 @@ rg_init_run(const struct rg_init_opts *o)
 	                               sizeof(err))) == NULL))
 		goto fail;
 	s.secret = secret;
-	if (rg_setup_run(&s, err, sizeof(err)) != 0)
+	if (rg_setup_run(&s, err, sizeof(err)) != 0 ||
+	    rg_setup_own_like(cfg.keystore, cfg.data_dir, err, sizeof(err)) != 0 ||
+	    rg_setup_own_like(cfg.database, cfg.data_dir, err, sizeof(err)) != 0)
 		goto fail;
 	printf("recgatectl: init: keystore %s and database %s created for %ld "
 	       "departments (convener %s), audit log origin \"%s\"\n"

@@ -71,6 +71,38 @@ rg_setup_data_dir(const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+int
+rg_setup_own_like(const char *path, const char *dir, char *err, size_t errlen)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	struct stat d;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(dir, &d) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[4200];
+		struct stat f;
+
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		if (lstat(p, &f) != 0) {
+			if (errno == ENOENT && i > 0)
+				continue;
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			return -1;
+		}
+		if ((f.st_uid != d.st_uid || f.st_gid != d.st_gid) &&
+		    lchown(p, d.st_uid, d.st_gid) != 0) {
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The index of dept id in s->depts, or -1. */
 static int
 rg_setup_find(const struct rg_setup *s, const char *id)

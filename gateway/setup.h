@@ -61,6 +61,14 @@ int rg_setup_run(const struct rg_setup *s, char *err, size_t errlen);
 
 /* mkdir dir 0700, or take an existing empty one (made 0700). 0 or -1. */
 int rg_setup_dir_new(const char *dir, char *err, size_t errlen);
+/*
+ * Run as root, give path (and its -wal and -shm, if there) the owner of
+ * dir: files made in a data directory that systemd gave to the service's
+ * user (StateDirectory=) must be that user's, or the service cannot open
+ * them. Not root: nothing to do. 0 or -1 with err.
+ */
+int rg_setup_own_like(const char *path, const char *dir, char *err,
+                      size_t errlen);
 /* The data directory: made (0700) when missing, else it must be one. */
 int rg_setup_data_dir(const char *dir, char *err, size_t errlen);
 

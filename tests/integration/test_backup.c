@@ -120,13 +120,27 @@ TEST(backup_taken_under_load_restores_the_gateway_as_it_was)
 	             "keystore"), "sha256")), hex);
 	json_decref(m);
 
-	/* Restored into an empty site: the gateway as the snapshot saw it. */
+	/* Restored into an empty site: the gateway as the snapshot saw it.
+	 * The site's directory belongs to the service's user (as systemd's
+	 * StateDirectory= leaves it): run as root, the restored files are
+	 * given to that user. */
 	bk_empty_site(&gw, "site", conf, sizeof(conf));
+	snprintf(path, sizeof(path), "%s/site", rg_test_tmpdir());
+	if (geteuid() == 0)
+		CHECK(chown(path, 65534, 65534) == 0);
 	snprintf(cmd, sizeof(cmd), "restore --config '%s' --from '%s'", conf, bdir);
 	CHECKF(rg_gw_ctl(cmd, out, sizeof(out)) == 0, "%s", out);
 	snprintf(line, sizeof(line), "the audit log goes on from size %lld",
 	         in_backup);
 	CHECKF(strstr(out, line) != NULL, "%s", out);
+	if (geteuid() == 0) {
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/site/keystore", rg_test_tmpdir());
+		CHECK(stat(path, &sb) == 0 && sb.st_uid == 65534);
+		snprintf(path, sizeof(path), "%s/site/recgate.db", rg_test_tmpdir());
+		CHECK(stat(path, &sb) == 0 && sb.st_uid == 65534);
+	}
 	back = gw;
 	snprintf(back.conf, sizeof(back.conf), "%s", conf);
 	rg_gw_restart(&back);

@@ -80,15 +80,27 @@ init_files(struct rg_gw *gw, const char *name, const char *conf_extra,
 	}
 }
 
-static unsigned
-mode_of(const char *dir, const char *rel)
+static struct stat
+stat_of(const char *dir, const char *rel)
 {
 	char path[900];
 	struct stat sb;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	CHECKF(stat(path, &sb) == 0, "%s missing", path);
-	return (unsigned)(sb.st_mode & 07777);
+	return sb;
+}
+
+static long
+owner_of(const char *dir, const char *rel)
+{
+	return (long)stat_of(dir, rel).st_uid;
+}
+
+static unsigned
+mode_of(const char *dir, const char *rel)
+{
+	return (unsigned)(stat_of(dir, rel).st_mode & 07777);
 }
 
 /* Run init on gw's layout with the given extra arguments. */
@@ -134,6 +146,13 @@ TEST(init_lays_out_a_production_gateway_its_departments_use)
 	json_t *r;
 
 	init_layout(&gw, "prod", NULL);
+	/* As systemd leaves it (StateDirectory=): the data directory there
+	 * already, the service user's. Run as root, init gives what it makes
+	 * there to that user. */
+	snprintf(path, sizeof(path), "%s/data", gw.dir);
+	CHECK(mkdir(path, 0700) == 0);
+	if (geteuid() == 0)
+		CHECK(chown(path, 65534, 65534) == 0);
 	snprintf(args, sizeof(args), "--origin gw.example.gov.cn/recgate "
 	         "--catalogue policy/demo-catalogue.json --master-key '%s/etc/master.key'",
 	         gw.dir);
@@ -146,6 +165,11 @@ TEST(init_lays_out_a_production_gateway_its_departments_use)
 	CHECK_EQ_INT(mode_of(gw.dir, "data"), 0700);
 	CHECK(rg_gw_exists(gw.dir, "data/keystore"));
 	CHECK(rg_gw_exists(gw.dir, "data/recgate.db"));
+	if (geteuid() == 0) {
+		CHECK_EQ_INT(owner_of(gw.dir, "data/keystore"), 65534);
+		CHECK_EQ_INT(owner_of(gw.dir, "data/recgate.db"), 65534);
+		CHECK(!rg_gw_exists(gw.dir, "data/recgate.db-wal"));
+	}
 	CHECK_EQ_INT(mode_of(gw.dir, "clients"), 0700);
 	for (size_t i = 0; i < sizeof(depts) / sizeof(*depts); i++) {
 		snprintf(rel, sizeof(rel), "clients/%s.key", depts[i]);
