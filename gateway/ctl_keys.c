@@ -33,6 +33,7 @@ struct rg_ctl_keys_opts {
 	int pass_fd;            /* --passphrase-fd: the current passphrase */
 	int new_pass_fd;        /* --new-passphrase-fd: the new one */
 	int no_use;             /* list --no-use: the keystore file alone */
+	const char *master_key; /* --master-key: instead of the config's */
 };
 
 static void
@@ -51,9 +52,10 @@ rg_ctl_keys_usage(void)
 	    "       recgatectl keys (retire|destroy) (data RESOURCE|kek) VERSION "
 	    "--url URL --key ADMIN_KEYFILE\n"
 	    "       recgatectl keys reencrypt-status --url URL --key ADMIN_KEYFILE\n"
-	    "The keystore is unlocked with the configured master key file or, "
-	    "when it is\nprotected by a passphrase, one read from --passphrase-fd "
-	    "or the terminal.\nRun them with the gateway stopped; to change the "
+	    "The keystore is unlocked with the configured master key file (or "
+	    "--master-key FILE:\nunder systemd the config names the service's "
+	    "credential) or, when it is\nprotected by a passphrase, one read from "
+	    "--passphrase-fd or the terminal.\nRun them with the gateway stopped; to change the "
 	    "master secret of a running\ngateway add --online --url URL --key "
 	    "ADMIN_KEYFILE to passphrase or master-file.\n");
 	exit(2);
@@ -361,6 +363,8 @@ rg_ctl_keys(int argc, char **argv)
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			o.config = argv[++i];
+		else if (strcmp(argv[i], "--master-key") == 0 && i + 1 < argc)
+			o.master_key = argv[++i];
 		else if (strcmp(argv[i], "--no-use") == 0 &&
 		         strcmp(cmd, "list") == 0)
 			o.no_use = 1;
@@ -381,6 +385,11 @@ rg_ctl_keys(int argc, char **argv)
 		fprintf(stderr, "recgatectl: %s\n", err);
 		return 1;
 	}
+	/* Under systemd the config names the service's credential, which
+	 * only the running service can read. */
+	if (o.master_key != NULL)
+		snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s",
+		         o.master_key);
 	if (strcmp(cmd, "list") == 0)
 		return rg_ctl_keys_list(&cfg, &o);
 	if (strcmp(cmd, "rewrite") == 0) {
