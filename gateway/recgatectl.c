@@ -21,12 +21,14 @@
 #include "gateway/ctl_init.h"
 #include "gateway/ctl_keys.h"
 #include "gateway/demo.h"
+#include "gateway/version.h"
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: recgatectl init --demo DIR\n"
+	    "usage: recgatectl --version\n"
+	    "       recgatectl init --demo DIR\n"
 	    "       recgatectl init --config FILE --origin NAME --catalogue FILE "
 	    "--keys-out DIR ...\n"
 	    "                  (a production gateway; `init --config` alone for "
@@ -247,6 +249,10 @@ main(int argc, char **argv)
 	}
 	if (argc < 2)
 		usage();
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		rg_version_print("recgatectl");
+		return 0;
+	}
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
 	if (strcmp(argv[1], "audit") == 0)

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "gateway/version.h"
 #include "gateway/config.h"
 #include "gateway/procs.h"
 
@@ -43,7 +44,8 @@ struct rg_monitor {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: recgated -c CONFIG [--listen HOST:PORT]\n");
+	fprintf(stderr, "usage: recgated -c CONFIG [--listen HOST:PORT]\n"
+	                "       recgated --version\n");
 	exit(2);
 }
 
@@ -310,6 +312,10 @@ main(int argc, char **argv)
 
 	memset(&m, 0, sizeof(m));
 	m.listen_fd = m.control_fd = -1;
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		rg_version_print("recgated");
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "gateway/config.h"
+#include "gateway/version.h"
 #include "tests/integration/gw.h"
 #include "tests/test.h"
 
@@ -102,9 +103,11 @@ TEST(debian_package_holds_the_programs_unit_config_and_manuals_and_they_run)
 	CHECKF(pk_sh(cmd, out, sizeof(out)) == 0, "build-deb.sh: %s", out);
 	CHECKF(sscanf(out, "%1023s", deb) == 1 && strstr(deb, "recgate_") != NULL,
 	       "%s", out);
-	snprintf(cmd, sizeof(cmd), "dpkg-deb -f '%s' Package Depends", deb);
+	snprintf(cmd, sizeof(cmd), "dpkg-deb -f '%s' Package Version Depends", deb);
 	CHECK(pk_sh(cmd, out, sizeof(out)) == 0);
-	CHECKF(strncmp(out, "Package: recgate\n", 17) == 0, "%s", out);
+	CHECKF(strncmp(out, "Package: recgate\nVersion: " RG_VERSION "\n",
+	               strlen("Package: recgate\nVersion: " RG_VERSION "\n")) == 0,
+	       "%s", out);
 	for (size_t i = 0; i < sizeof(deps) / sizeof(*deps); i++)
 		CHECKF(strstr(out, deps[i]) != NULL, "no %s in %s", deps[i], out);
 	snprintf(cmd, sizeof(cmd), "dpkg-deb -I '%s' conffiles", deb);
@@ -151,4 +154,26 @@ TEST(debian_package_holds_the_programs_unit_config_and_manuals_and_they_run)
 	else
 		CHECK(unsetenv("RG_BUILD") == 0);
 	free(saved);
+}
+
+TEST(both_programs_print_the_version_the_debian_package_carries)
+{
+	char out[4096], cmd[1024], want[64];
+	FILE *f = fopen("packaging/debian/changelog", "r");
+
+	CHECK(f != NULL);
+	CHECK(fgets(out, sizeof(out), f) != NULL);
+	fclose(f);
+	/* "recgate (VERSION) unstable; ..." */
+	snprintf(want, sizeof(want), "recgate (%s) ", RG_VERSION);
+	CHECKF(strncmp(out, want, strlen(want)) == 0, "%s", out);
+	snprintf(cmd, sizeof(cmd), "%s/recgated --version", rg_test_build());
+	CHECK_EQ_INT(pk_sh(cmd, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "recgated %s\nlibsodium ", RG_VERSION);
+	CHECKF(strncmp(out, want, strlen(want)) == 0, "%s", out);
+	CHECK(strstr(out, "SQLCipher") != NULL);
+	snprintf(cmd, sizeof(cmd), "%s/recgatectl --version", rg_test_build());
+	CHECK_EQ_INT(pk_sh(cmd, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "recgatectl %s\n", RG_VERSION);
+	CHECKF(strncmp(out, want, strlen(want)) == 0, "%s", out);
 }
