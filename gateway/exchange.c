@@ -337,7 +337,8 @@ rg_healthz(rg_keeper *kp, const struct rg_request *req, struct rg_response *resp
 		rg_response_error(resp, RG_ERR_NOT_FOUND, NULL, NULL);
 		return 0;
 	}
-	doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}",
 	    "status", "ok",
 	    "audit_size", (json_int_t)kp->audit_size,
 	    "requests", (json_int_t)kp->stats.requests,
@@ -346,7 +347,11 @@ rg_healthz(rg_keeper *kp, const struct rg_request *req, struct rg_response *resp
 	    "batches", (json_int_t)kp->stats.batches,
 	    "batch_max", (json_int_t)kp->stats.batch_max,
 	    "read_ahead", (json_int_t)kp->stats.read_ahead,
-	    "helper_late", (json_int_t)kp->stats.helper_late);
+	    "helper_late", (json_int_t)kp->stats.helper_late,
+	    "syncs", (json_int_t)kp->stats.syncs,
+	    "sync_max_us", (json_int_t)kp->stats.sync_max_us,
+	    "syncs_over_10ms", (json_int_t)kp->stats.syncs_over_10ms,
+	    "syncs_over_100ms", (json_int_t)kp->stats.syncs_over_100ms);
 	rc = doc != NULL ? rg_respond_json(resp, 200, doc) : -1;
 	json_decref(doc);
 	return rc;

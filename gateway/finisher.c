@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gateway/finisher.h"
 #include "gateway/store.h"
@@ -35,6 +36,21 @@ struct rg_finisher {
 	struct rg_fin_job *ready, **ready_tail;
 };
 
+/* fdatasync fd, timed: how long it took in microseconds (at least 1). */
+static uint64_t
+rg_finisher_sync(int fd)
+{
+	struct timespec a, b;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	rg_store_sync_fd(fd);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	us = (int64_t)(b.tv_sec - a.tv_sec) * 1000000 +
+	     (b.tv_nsec - a.tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 1;
+}
+
 static void
 rg_finisher_run(struct rg_fin_job *job)
 {
@@ -45,8 +61,7 @@ rg_finisher_run(struct rg_fin_job *job)
 void
 rg_finisher_work(struct rg_fin_job *job)
 {
-	if (job->sync_fd >= 0)
-		rg_store_sync_fd(job->sync_fd);
+	job->sync_us = job->sync_fd >= 0 ? rg_finisher_sync(job->sync_fd) : 0;
 	rg_finisher_run(job);
 }
 
@@ -72,8 +87,9 @@ rg_finisher_main(void *arg)
 		 * theirs returned before they were handed over. */
 		synced = -1;
 		for (job = run; job != NULL; job = job->next) {
+			job->sync_us = 0;
 			if (job->sync_fd >= 0 && job->sync_fd != synced) {
-				rg_store_sync_fd(job->sync_fd);
+				job->sync_us = rg_finisher_sync(job->sync_fd);
 				synced = job->sync_fd;
 			}
 		}

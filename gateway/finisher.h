@@ -23,6 +23,10 @@ struct rg_fin_job {
 	 * nothing to do. */
 	int (*work)(void *arg);
 	int failed;                /* set when work failed */
+	/* How long the fdatasync this job's sync_fd asked for took, in
+	 * microseconds; 0 when it had none of its own (an earlier job's
+	 * covered it, or nothing to sync). */
+	uint64_t sync_us;
 	void *arg;                 /* the caller's, passed to work */
 	struct rg_fin_job *next;   /* the finisher's */
 };

@@ -351,6 +351,13 @@ rg_keeper_batch_done(void *ctx, struct rg_fin_job *job)
 	rg_keeper *kp = ctx;
 	struct rg_batch *b = job->arg;
 
+	if (job->sync_us > 0) {
+		kp->stats.syncs++;
+		if (job->sync_us > kp->stats.sync_max_us)
+			kp->stats.sync_max_us = job->sync_us;
+		kp->stats.syncs_over_10ms += job->sync_us > 10000;
+		kp->stats.syncs_over_100ms += job->sync_us > 100000;
+	}
 	for (size_t i = 0; i < b->n; i++)
 		rg_pending_release(&b->pending[i], job->failed);
 	rg_keeper_replies_out(kp);

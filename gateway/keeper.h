@@ -69,6 +69,13 @@ struct rg_keeper_stats {
 	uint64_t helper_late;  /* requests verified inline after a helper
 	                        * that took them did not finish in time */
 	uint64_t audit_size;
+	/* The log's fdatasyncs on the finisher's thread: how many, the
+	 * longest (µs), and how many took over 10 and over 100 ms: a disk
+	 * that stalls shows here before anywhere else. */
+	uint64_t syncs;
+	uint64_t sync_max_us;
+	uint64_t syncs_over_10ms;
+	uint64_t syncs_over_100ms;
 };
 void rg_keeper_stats(const rg_keeper *kp, struct rg_keeper_stats *out);
 

@@ -986,6 +986,34 @@ lg_on_stop(uv_timer_t *t)
 	uv_stop(lg->loop);
 }
 
+/*
+ * The gateway's counts of slow log syncs (/healthz: syncs, syncs over 10
+ * and over 100 ms), into n[3]; all -1 when it does not answer.
+ */
+static void
+lg_healthz_syncs(int port, long long n[3])
+{
+	static const char *const keys[3] = {"syncs", "syncs_over_10ms",
+	                                    "syncs_over_100ms"};
+	char raw[160], err[256];
+	struct rg_client_resp resp;
+	json_t *doc = NULL;
+
+	n[0] = n[1] = n[2] = -1;
+	snprintf(raw, sizeof(raw), "GET /healthz HTTP/1.1\r\nHost: %s:%d\r\n"
+	         "Connection: close\r\n\r\n", LG_HOST, port);
+	if (rg_client_send(LG_HOST, port, raw, strlen(raw), &resp, err,
+	                   sizeof(err)) != 0)
+		return;
+	if (resp.status == 200)
+		doc = json_loads(resp.body, 0, NULL);
+	for (int i = 0; i < 3; i++)
+		if (json_is_integer(json_object_get(doc, keys[i])))
+			n[i] = json_integer_value(json_object_get(doc, keys[i]));
+	json_decref(doc);
+	free(resp.body);
+}
+
 static int
 lg_cmp_sample(const void *a, const void *b)
 {
@@ -1137,6 +1165,7 @@ lg_run_load(const struct lg_opts *op)
 	struct lg lg;
 	struct lg_keys keys;
 	struct lg_procs before, after;
+	long long syncs0[3] = {-1, -1, -1}, syncs1[3] = {-1, -1, -1};
 	unsigned w[LG_NKINDS];
 	int gateway;
 	double t_build, elapsed, gw_cpu, self0, busy0, self_cpu, busy;
@@ -1190,6 +1219,8 @@ lg_run_load(const struct lg_opts *op)
 		lg.warming = 0;
 	}
 	lg_procs_read(op->pid, &before);
+	if (op->pid > 0)
+		lg_healthz_syncs(op->port, syncs0);
 	/* For scripts that sample the gateway during the timed phase only. */
 	fprintf(stderr, "loadgen: timed phase starts\n");
 	self0 = lg_self_cpu();
@@ -1219,6 +1250,8 @@ lg_run_load(const struct lg_opts *op)
 	elapsed = (double)((lg.tlast > lg.tstart ? lg.tlast : uv_hrtime()) -
 	                   lg.tstart) / 1e9;
 	lg_procs_read(op->pid, &after);
+	if (op->pid > 0)
+		lg_healthz_syncs(op->port, syncs1);
 	gw_cpu = lg_procs_cpu(&after) - lg_procs_cpu(&before);
 	self_cpu = lg_self_cpu() - self0;
 	busy = lg_machine_busy() - busy0;
@@ -1275,6 +1308,16 @@ lg_run_load(const struct lg_opts *op)
 		json_object_set_new(o, "gw_cpu_us_per_exchange", json_real(total_ok ?
 		                    gw_cpu * 1e6 / (double)total_ok : 0));
 		lg_procs_json(o, &after);
+		/* The log's fdatasyncs during the phase, and the slow ones:
+		 * a disk that stalls shows here beside a long tail. */
+		if (syncs0[0] >= 0 && syncs1[0] >= 0) {
+			json_object_set_new(o, "gw_syncs",
+			                    json_integer(syncs1[0] - syncs0[0]));
+			json_object_set_new(o, "gw_syncs_over_10ms",
+			                    json_integer(syncs1[1] - syncs0[1]));
+			json_object_set_new(o, "gw_syncs_over_100ms",
+			                    json_integer(syncs1[2] - syncs0[2]));
+		}
 	}
 	json_object_set_new(o, "loadgen_cpu_s", json_real(self_cpu));
 	/* Other work on the machine during the phase (a shared machine is a
@@ -1439,8 +1482,14 @@ lg_row(const json_t *ph, double floor_total, double nginx)
 	else
 		snprintf(rate, sizeof(rate), "closed, %.0f conns",
 		         lg_jd(ph, "connections"));
+	char slow[48] = "–";
+
+	if (json_object_get(ph, "gw_syncs_over_10ms") != NULL)
+		snprintf(slow, sizeof(slow), "%.0f / %.0f",
+		         lg_jd(ph, "gw_syncs_over_10ms"),
+		         lg_jd(ph, "gw_syncs_over_100ms"));
 	printf("| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f / %.0f | "
-	       "%.2f | %.0f | %.2f | %.1f | %.3f | %.3f |\n",
+	       "%.2f | %.0f | %.2f | %.1f | %.3f | %.3f | %s |\n",
 	       json_string_value(json_object_get(ph, "label")), rate, tp,
 	       lg_jd(ph, "unsent_when_time_ran_out"),
 	       lg_jd(lat, "p50_ms"), lg_jd(lat, "p90_ms"), lg_jd(lat, "p99_ms"),
@@ -1448,7 +1497,8 @@ lg_row(const json_t *ph, double floor_total, double nginx)
 	       lg_jd(ph, "errors_connection"), lg_jd(ph, "gw_cpu_cores"),
 	       lg_jd(ph, "gw_cpu_us_per_exchange"), lg_jd(ph, "other_cpu_cores"),
 	       lg_jd(ph, "gw_peak_rss_kib_sum") / 1024.0,
-	       floor_total > 0 ? tp / floor_total : -1, nginx > 0 ? tp / nginx : -1);
+	       floor_total > 0 ? tp / floor_total : -1, nginx > 0 ? tp / nginx : -1,
+	       slow);
 }
 
 /* The target row "p99 ≤ 10 ms at <what> (<rate>/s)" of the phase labelled
@@ -1526,11 +1576,14 @@ lg_run_report(const char *file)
 	       "connection; CPU is the sum over the gateway's processes, in cores, "
 	       "and per exchange in µs; "
 	       "other: busy cores of the machine used by neither the gateway nor "
-	       "the generator; RSS is the sum of the gateway's peaks (VmHWM). "
+	       "the generator; RSS is the sum of the gateway's peaks (VmHWM); "
+	       "slow syncs: the gateway's fdatasyncs of its log that took over "
+	       "10 ms / over 100 ms in the phase (/healthz). "
 	       "× floor = exchanges/s ÷ (crypto floor × cores).\n\n");
 	printf("| phase | load | exchanges/s | unsent | p50 | p90 | p99 | p99.9 | "
-	       "errors | CPU | µs/exch | other | RSS MiB | × floor | × nginx |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	       "errors | CPU | µs/exch | other | RSS MiB | × floor | × nginx | "
+	       "slow syncs |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	json_array_foreach(phases, i, ph) {
 		lg_row(ph, floor_total, nginx);
 		if (lg_jd(ph, "other_cpu_cores") > other)

@@ -31,6 +31,11 @@ TEST(loadgen_signed_mix_is_answered_without_errors)
 	/* It found the gateway's three processes and the keeper among them. */
 	CHECK_EQ_INT(json_integer_value(json_object_get(r, "gw_processes")), 3);
 	CHECK(json_integer_value(json_object_get(r, "gw_keeper_rss_kib")) > 0);
+	/* And the gateway's log syncs over the phase, from /healthz. */
+	CHECK(json_integer_value(json_object_get(r, "gw_syncs")) > 0);
+	CHECK(json_is_integer(json_object_get(r, "gw_syncs_over_10ms")));
+	CHECK(json_integer_value(json_object_get(r, "gw_syncs_over_100ms")) <=
+	      json_integer_value(json_object_get(r, "gw_syncs_over_10ms")));
 	json_decref(r);
 	rg_gw_stop(&gw);
 }

@@ -238,6 +238,13 @@ SLOW_TEST(concurrent_exchanges_share_commits, 120)
 	 * each pay for their own fsync. */
 	CHECKF(batches > 0 && batches < 320, "%lld commits for 320 exchanges", batches);
 	CHECK(json_integer_value(json_object_get(h, "batch_max")) > 1);
+	/* Each batch's log sync was timed on the finisher's thread (batches
+	 * waiting together share one). */
+	CHECK(json_integer_value(json_object_get(h, "syncs")) > 0);
+	CHECK(json_integer_value(json_object_get(h, "syncs")) <= batches);
+	CHECK(json_integer_value(json_object_get(h, "sync_max_us")) > 0);
+	CHECK(json_integer_value(json_object_get(h, "syncs_over_100ms")) <=
+	      json_integer_value(json_object_get(h, "syncs_over_10ms")));
 	json_decref(h);
 	rg_gw_stop(&gw);
 }

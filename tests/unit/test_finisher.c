@@ -108,7 +108,7 @@ TEST(finisher_gives_batches_back_in_order_each_with_its_work_done)
 	struct rg_t_back back = {{0}, 0};
 	char path[512];
 	rg_finisher *f;
-	int fd;
+	int fd, synced;
 
 	CHECK(b != NULL);
 	snprintf(path, sizeof(path), "%s/log", rg_test_tmpdir());
@@ -129,10 +129,17 @@ TEST(finisher_gives_batches_back_in_order_each_with_its_work_done)
 	CHECK_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	CHECK_EQ_INT(back.n, RG_T_JOBS);
 	CHECK_EQ_INT(rg_finisher_busy(f), 0);
+	synced = 0;
 	for (int i = 0; i < RG_T_JOBS; i++) {
 		CHECK_EQ_INT(back.order[i], i);
 		rg_t_check(&b[i], 0);
+		/* A sync is timed on the job that asked for it; one with
+		 * nothing to sync has no time. */
+		if (b[i].job.sync_fd < 0)
+			CHECK_EQ_INT(b[i].job.sync_us, 0);
+		synced += b[i].job.sync_us > 0;
 	}
+	CHECK(synced > 0);
 	/* Drain: every job is back when it returns, without the loop. */
 	back.n = 0;
 	for (int i = 0; i < RG_T_JOBS; i++) {
@@ -235,12 +242,24 @@ TEST(keeper_poll_answers_a_durable_batch_before_the_loop_wakes)
 TEST(finisher_work_inline_does_what_the_thread_would)
 {
 	struct rg_t_batch b;
+	char path[512];
+	int fd;
 
 	for (int i = 0; i < 7; i++) {
 		rg_t_batch_init(&b, i, -1);
 		rg_finisher_work(&b.job);
 		rg_t_check(&b, 1);
+		CHECK_EQ_INT(b.job.sync_us, 0);
 	}
+	/* With a file to sync, the sync is timed. */
+	snprintf(path, sizeof(path), "%s/inline-log", rg_test_tmpdir());
+	CHECK((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	CHECK(write(fd, "x", 1) == 1);
+	rg_t_batch_init(&b, 1, fd);
+	rg_finisher_work(&b.job);
+	rg_t_check(&b, 1);
+	CHECK(b.job.sync_us > 0);
+	close(fd);
 }
 
 TEST(sig_run_signs_as_single_signatures_do_and_nests)
