@@ -40,6 +40,7 @@ struct rg_ctl_master_opts {
 	const char *key;        /* the administrator's key file */
 	int pass_fd;
 	int new_pass_fd;
+	const char *master_key; /* --master-key: the current key file */
 };
 
 static void
@@ -52,6 +53,8 @@ rg_ctl_master_usage(void)
 	    "       recgatectl keys master-file NEWFILE --online --config FILE "
 	    "--url URL\n"
 	    "                  --key ADMIN_KEYFILE [--passphrase-fd N]\n"
+	    "       (--master-key FILE: the current master key file, when the "
+	    "config names a\n       systemd credential)\n"
 	    "Reseals the running gateway's keystore under a new master secret. "
 	    "The current\nsecret must open the keystore named in FILE; the new "
 	    "one goes to the gateway\nsealed to its signing key.\n");
@@ -64,7 +67,13 @@ rg_ctl_master_current(const struct rg_config *cfg,
                       const struct rg_ctl_master_opts *o, char *err,
                       size_t errlen)
 {
-	return rg_ctl_keys_secret(cfg, o->pass_fd, "Current keystore passphrase: ",
+	struct rg_config at = *cfg;
+
+	/* Under systemd the config names the service's credential. */
+	if (o->master_key != NULL)
+		snprintf(at.master_key_file, sizeof(at.master_key_file), "%s",
+		         o->master_key);
+	return rg_ctl_keys_secret(&at, o->pass_fd, "Current keystore passphrase: ",
 	                          err, errlen);
 }
 
@@ -357,6 +366,8 @@ rg_ctl_master_online(int argc, char **argv)
 			o.url = argv[++i];
 		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
 			o.key = argv[++i];
+		else if (strcmp(argv[i], "--master-key") == 0 && i + 1 < argc)
+			o.master_key = argv[++i];
 		else if (strcmp(argv[i], "--passphrase-fd") == 0 && i + 1 < argc &&
 		         rg_ctl_keys_fd(argv[i + 1], &o.pass_fd) == 0)
 			i++;

@@ -601,3 +601,37 @@ SLOW_TEST(master_change_killed_after_commit_leaves_the_new_secret_in_force, 120)
 {
 	ms_crash_drill("rotation.committed", 1);
 }
+
+TEST(master_change_online_takes_the_current_key_file_from_the_command_line)
+{
+	struct rg_gw gw;
+	char out[8192], args[4096], moved[700], path[700], next[700], err[256];
+	uint8_t master[RG_KEYSTORE_MASTERLEN];
+	rg_keystore *ks;
+
+	/* As under systemd: the config names the service's credential, and
+	 * the administrator's shell cannot read it. The running gateway has
+	 * its secret already. */
+	rg_gw_start(&gw, NULL);
+	snprintf(path, sizeof(path), "%s/master.key", gw.dir);
+	snprintf(moved, sizeof(moved), "%s/etc-master.key", rg_test_tmpdir());
+	CHECK(rename(path, moved) == 0);
+	snprintf(next, sizeof(next), "%s/next.key", rg_test_tmpdir());
+	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
+	         "'%s' --url %s --key %s/clients/admin.key", next, gw.conf, gw.url,
+	         gw.dir);
+	CHECK(rg_gw_ctl(args, out, sizeof(out)) != 0);
+	CHECK(access(next, F_OK) != 0 || unlink(next) == 0);
+	snprintf(args, sizeof(args), "keys master-file '%s' --online --config "
+	         "'%s' --url %s --key %s/clients/admin.key --master-key '%s'",
+	         next, gw.conf, gw.url, gw.dir, moved);
+	CHECKF(rg_gw_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	rg_gw_stop(&gw);
+	/* The keystore is sealed under the new file now. */
+	CHECK(rg_keystore_read_master(next, master, err, sizeof(err)) == 0);
+	snprintf(path, sizeof(path), "%s/keystore", gw.dir);
+	ks = rg_keystore_open(path, master, err, sizeof(err));
+	CHECKF(ks != NULL, "%s", err);
+	rg_keystore_free(ks);
+	sodium_memzero(master, sizeof(master));
+}
