@@ -319,28 +319,6 @@ rg_restore_stage(const char *src, const char *tmp, char *err, size_t errlen)
 	return 0;
 }
 
-/* fsync the directory holding path. 0 or -1. */
-static int
-rg_restore_sync_dir(const char *path)
-{
-	char dir[4300], *slash;
-	int fd, rc;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Nothing at path (the restore never replaces a file). */
 static int
 rg_restore_absent(const char *path, const char *suffix, char *err,
@@ -487,8 +465,8 @@ rg_restore_run(const struct rg_backup_opts *o)
 		goto fail;
 	}
 	linked_ks = 1;
-	if (rg_restore_sync_dir(cfg.database) != 0 ||
-	    rg_restore_sync_dir(cfg.keystore) != 0) {
+	if (rg_wfile_sync_dir(cfg.database) != 0 ||
+	    rg_wfile_sync_dir(cfg.keystore) != 0) {
 		snprintf(err, sizeof(err), "cannot sync the data directory: %s",
 		         strerror(errno));
 		goto fail;

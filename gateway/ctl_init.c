@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -170,23 +169,6 @@ rg_init_parse(int argc, char **argv, struct rg_init_opts *o)
 	return 0;
 }
 
-/* Nothing at path yet. */
-static int
-rg_init_absent(const char *what, const char *path, char *err, size_t errlen)
-{
-	struct stat sb;
-
-	if (lstat(path, &sb) == 0) {
-		snprintf(err, errlen, "%s %s exists already", what, path);
-		return -1;
-	}
-	if (errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* A new passphrase, asked twice on the terminal or read from pass_fd. */
 static rg_keystore_secret *
 rg_init_passphrase(const struct rg_init_opts *o, char *err, size_t errlen)
@@ -230,7 +212,7 @@ rg_init_check(const struct rg_config *cfg, const struct rg_init_opts *o,
 		return -1;
 	}
 	if (cfg->passphrase_fd < 0 &&
-	    rg_init_absent("the master key file",
+	    rg_setup_absent("the master key file",
 	                   o->master_key ? o->master_key : cfg->master_key_file,
 	                   err, errlen) != 0)
 		return -1;

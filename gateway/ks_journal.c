@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "crypto/keystore.h"
 #include "gateway/ks_journal.h"
+#include "gateway/wfile.h"
 
 #define RG_KSJ_META "keystore_sha256"
 
@@ -79,22 +79,6 @@ rg_ksj_mark(rg_store *st, const char *keystore, char *err, size_t errlen)
 	return 0;
 }
 
-/* fsync the directory holding path, so that an unlink is durable. */
-static int
-rg_ksj_sync_dir(const char *path)
-{
-	char copy[PATH_MAX + 8];
-	int fd, rc;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int
 rg_ksj_end(const char *keystore, char *err, size_t errlen)
 {
@@ -102,7 +86,7 @@ rg_ksj_end(const char *keystore, char *err, size_t errlen)
 
 	if (rg_ksj_undo_path(keystore, undo, sizeof(undo)) != 0 ||
 	    (unlink(undo) != 0 && errno != ENOENT) ||
-	    rg_ksj_sync_dir(undo) != 0) {
+	    rg_wfile_sync_dir(undo) != 0) {
 		snprintf(err, errlen, "cannot remove %s: %s", undo,
 		         strerror(errno));
 		return -1;

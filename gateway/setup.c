@@ -158,9 +158,11 @@ rg_setup_check_depts(const struct rg_setup *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* The catalogue parsed and loadable, each owner a department. */
+/* The catalogue parsed and loadable, each owner a department: the parsed
+ * catalogue in *out (the caller frees it), or -1 with err. */
 static int
-rg_setup_check_catalogue(const struct rg_setup *s, char *err, size_t errlen)
+rg_setup_check_catalogue(const struct rg_setup *s, rg_catalogue **out,
+                         char *err, size_t errlen)
 {
 	rg_catalogue *cat;
 	char *problems;
@@ -193,6 +195,8 @@ rg_setup_check_catalogue(const struct rg_setup *s, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	*out = cat;
+	cat = NULL;
 	rc = 0;
 out:
 	rg_catalogue_free(cat);
@@ -200,7 +204,7 @@ out:
 	return rc;
 }
 
-static int
+int
 rg_setup_absent(const char *what, const char *path, char *err, size_t errlen)
 {
 	struct stat sb;
@@ -217,20 +221,37 @@ rg_setup_absent(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int
-rg_setup_check(const struct rg_setup *s, char *err, size_t errlen)
+/* rg_setup_check, handing over the parsed catalogue (*cat, caller frees). */
+static int
+rg_setup_check_parsed(const struct rg_setup *s, rg_catalogue **cat, char *err,
+                      size_t errlen)
 {
+	*cat = NULL;
 	if (s->origin == NULL || s->origin[0] == '\0' ||
 	    strchr(s->origin, '\n') != NULL) {
 		snprintf(err, errlen, "the audit log's origin: one line, not empty");
 		return -1;
 	}
 	if (rg_setup_check_depts(s, err, errlen) != 0 ||
-	    rg_setup_check_catalogue(s, err, errlen) != 0 ||
-	    rg_setup_absent("the keystore", s->keystore, err, errlen) != 0 ||
-	    rg_setup_absent("the database", s->database, err, errlen) != 0)
+	    rg_setup_check_catalogue(s, cat, err, errlen) != 0)
 		return -1;
+	if (rg_setup_absent("the keystore", s->keystore, err, errlen) != 0 ||
+	    rg_setup_absent("the database", s->database, err, errlen) != 0) {
+		rg_catalogue_free(*cat);
+		*cat = NULL;
+		return -1;
+	}
 	return 0;
+}
+
+int
+rg_setup_check(const struct rg_setup *s, char *err, size_t errlen)
+{
+	rg_catalogue *cat;
+	int rc = rg_setup_check_parsed(s, &cat, err, errlen);
+
+	rg_catalogue_free(cat);
+	return rc;
 }
 
 /*
@@ -327,7 +348,6 @@ rg_setup_rows(const struct rg_setup *s, rg_store *st, char *err,
 int
 rg_setup_run(const struct rg_setup *s, char *err, size_t errlen)
 {
-	char perr[256];
 	const char **resources = NULL;
 	rg_catalogue *cat = NULL;
 	rg_keystore *ks = NULL;
@@ -339,14 +359,8 @@ rg_setup_run(const struct rg_setup *s, char *err, size_t errlen)
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -1;
 	}
-	if (rg_setup_check(s, err, errlen) != 0)
+	if (rg_setup_check_parsed(s, &cat, err, errlen) != 0)
 		return -1;
-	cat = rg_catalogue_parse(s->catalogue, s->catalogue_len, perr,
-	                         sizeof(perr));
-	if (cat == NULL) {
-		snprintf(err, errlen, "catalogue: %s", perr);
-		return -1;
-	}
 	if ((resources = rg_setup_resources(cat, &nres, err, errlen)) == NULL)
 		goto out;
 	if (rg_keystore_create_secret(s->keystore, s->secret, s->origin,

@@ -59,6 +59,9 @@ int rg_setup_check(const struct rg_setup *s, char *err, size_t errlen);
  */
 int rg_setup_run(const struct rg_setup *s, char *err, size_t errlen);
 
+/* Nothing at path yet (what names it in err: "the keystore"). 0 or -1. */
+int rg_setup_absent(const char *what, const char *path, char *err,
+                    size_t errlen);
 /* mkdir dir 0700, or take an existing empty one (made 0700). 0 or -1. */
 int rg_setup_dir_new(const char *dir, char *err, size_t errlen);
 /*

@@ -20,6 +20,7 @@
 
 #include "gateway/store.h"
 #include "gateway/store_int.h"
+#include "gateway/wfile.h"
 
 /* SQLCipher's keying call (its header declares it only for builds that
  * define SQLITE_HAS_CODEC; the library always has it). */
@@ -238,24 +239,6 @@ rg_rekey_sync(const char *path, int flags)
 	if (close(fd) != 0)
 		rc = -1;
 	return rc;
-}
-
-static int
-rg_rekey_sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -1;
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	return rg_rekey_sync(dir, O_DIRECTORY);
 }
 
 int
@@ -605,7 +588,7 @@ rg_store_rekey_swap(const char *path, const char *tmp, char *err,
 		             strerror(errno));
 		return -1;
 	}
-	if (rg_rekey_sync_dir(path) != 0) {
+	if (rg_wfile_sync_dir(path) != 0) {
 		/* Renamed: the new file is the database now, durable or not. */
 		rg_rekey_err(err, errlen, "renamed, but the directory did not "
 		             "sync", strerror(errno));
