@@ -371,17 +371,57 @@ rg_restore_check_files(const char *dir, char *db, char *ks, size_t len,
 	return 0;
 }
 
+/*
+ * What the restored gateway enters in its audit log at its next start
+ * (RG_STORE_META_RESTORED, keeper_restore.c): which backup (the SHA-256 of
+ * its backup.json, which names both files' hashes), when it was taken,
+ * what it held and when it was restored. NULL on error; caller frees.
+ */
+static char *
+rg_restore_marker(const char *dir, json_t *manifest)
+{
+	json_t *d = json_object_get(manifest, "database"), *m;
+	char path[4200], man_hex[65], db_hex[65], ks_hex[65], when[32];
+	const char *taken = json_string_value(json_object_get(manifest, "taken"));
+	struct timespec ts;
+	struct tm tm;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/backup.json", dir);
+	if (rg_backup_file_sha256(path, man_hex) != 0 ||
+	    rg_restore_manifest_hash(manifest, "database", db_hex) != 0 ||
+	    rg_restore_manifest_hash(manifest, "keystore", ks_hex) != 0)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	m = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I}",
+	              "backup_sha256", man_hex, "taken", taken != NULL ? taken : "",
+	              "database_sha256", db_hex, "keystore_sha256", ks_hex,
+	              "records", json_integer_value(json_object_get(d, "records")),
+	              "audit_entries",
+	              json_integer_value(json_object_get(d, "audit_entries")),
+	              "restored", when, "restored_ms",
+	              (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (m == NULL)
+		return NULL;
+	text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(m);
+	return text;
+}
+
 /* The restored database opens as the gateway opens it, passes its quick
- * check and holds what the manifest says. 0 or -1 with err. */
+ * check and holds what the manifest says; then the marker goes in, for
+ * the gateway to enter the restore in its audit log. 0 or -1 with err. */
 static int
 rg_restore_check_db(const char *path, const uint8_t *key, json_t *manifest,
-                    int64_t *records, int64_t *audit, char *err,
-                    size_t errlen)
+                    const char *marker, int64_t *records, int64_t *audit,
+                    char *err, size_t errlen)
 {
 	json_t *d = json_object_get(manifest, "database");
 	char oerr[512];
 	rg_store *st = rg_store_open(path, key, 0, oerr, sizeof(oerr));
-	int ok;
+	int ok, marked = 0;
 
 	if (st == NULL) {
 		snprintf(err, errlen, "the restored database does not open: %s",
@@ -391,13 +431,24 @@ rg_restore_check_db(const char *path, const uint8_t *key, json_t *manifest,
 	ok = rg_store_check_counts(st, records, audit) == 0 &&
 	     *records == json_integer_value(json_object_get(d, "records")) &&
 	     *audit == json_integer_value(json_object_get(d, "audit_entries"));
+	if (ok) {
+		marked = rg_store_begin(st) == RG_STORE_OK &&
+		         rg_store_meta_put(st, RG_STORE_META_RESTORED, marker,
+		                           strlen(marker)) == RG_STORE_OK &&
+		         rg_store_commit(st) == RG_STORE_OK;
+		if (!marked) {
+			snprintf(err, errlen, "cannot mark the restored database: %s",
+			         rg_store_errmsg(st));
+			(void)rg_store_rollback(st);
+		}
+	}
 	rg_store_close(st);
 	if (!ok) {
 		snprintf(err, errlen, "the restored database fails its check or "
 		         "holds other rows than backup.json says");
 		return -1;
 	}
-	return 0;
+	return marked ? 0 : -1;
 }
 
 static int
@@ -407,6 +458,7 @@ rg_restore_run(const struct rg_backup_opts *o)
 	rg_keystore_secret *secret = NULL;
 	rg_keystore *ks = NULL;
 	json_t *manifest = NULL;
+	char *marker = NULL;
 	char err[8192], db[PATH_MAX], ksf[PATH_MAX], db_tmp[4400], ks_tmp[4400];
 	int64_t records = 0, audit = 0;
 	int linked_db = 0, linked_ks = 0, rc = 1;
@@ -471,17 +523,23 @@ rg_restore_run(const struct rg_backup_opts *o)
 		         strerror(errno));
 		goto fail;
 	}
+	if ((marker = rg_restore_marker(o->out, manifest)) == NULL) {
+		snprintf(err, sizeof(err), "cannot read %s/backup.json back", o->out);
+		goto fail;
+	}
 	if (rg_restore_check_db(cfg.database, rg_keystore_db_key(ks), manifest,
-	                        &records, &audit, err, sizeof(err)) != 0 ||
+	                        marker, &records, &audit, err, sizeof(err)) != 0 ||
 	    rg_setup_own_like(cfg.keystore, cfg.data_dir, err, sizeof(err)) != 0 ||
 	    rg_setup_own_like(cfg.database, cfg.data_dir, err, sizeof(err)) != 0)
 		goto fail;
 	printf("recgatectl: restore: %s and %s restored from %s: %lld records, "
 	       "%lld audit entries\n"
-	       "recgatectl: restore: the audit log goes on from size %lld; a "
-	       "checkpoint signed after the backup is not consistent with it: "
-	       "tell the security officers\n", cfg.keystore, cfg.database,
-	       o->out, (long long)records, (long long)audit, (long long)audit);
+	       "recgatectl: restore: the audit log goes on from size %lld, "
+	       "where the gateway enters the restore (admin.restore) when it "
+	       "starts; a checkpoint signed after the backup is not consistent "
+	       "with it: tell the security officers\n", cfg.keystore,
+	       cfg.database, o->out, (long long)records, (long long)audit,
+	       (long long)audit);
 	rc = 0;
 	goto out;
 fail:
@@ -499,6 +557,7 @@ out:
 	rg_keystore_free(ks);
 	rg_keystore_secret_free(secret);
 	json_decref(manifest);
+	free(marker);
 	return rc;
 }
 

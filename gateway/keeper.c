@@ -217,6 +217,9 @@ rg_keeper_open(const struct rg_config *cfg, uv_loop_t *loop, char *err,
 	/* A database rekey a stop interrupted is finished before serving. */
 	if (rg_dbrekey_recover(kp, err, errlen) != 0)
 		goto fail;
+	/* So is the entry of a restore this is the first start after. */
+	if (rg_keeper_enter_restore(kp, err, errlen) != 0)
+		goto fail;
 	if (uv_check_init(loop, &kp->commit_check) != 0) {
 		snprintf(err, errlen, "cannot set up the commit handle");
 		goto fail;

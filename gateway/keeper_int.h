@@ -170,9 +170,11 @@ void rg_keeper_drain(rg_keeper *kp);
 /* keeper.c: open a batch (one transaction, committed in the loop's check
  * phase) unless one is open. 0 or -1. */
 int rg_keeper_batch_open(rg_keeper *kp);
-/* ex_audit.c: append an entry the keeper builds itself (never from
- * request bytes); index and policy are added here. Takes entry. 0 or -1. */
-int rg_audit_append_obj(rg_keeper *kp, json_t *entry);
+/* keeper_restore.c: at start, enter in the audit log the restore
+ * `recgatectl restore` left a marker of (RG_STORE_META_RESTORED) and
+ * remove the marker, in one transaction. 0 (also with no marker), or -1
+ * with err set: the gateway does not serve a restore it cannot enter. */
+int rg_keeper_enter_restore(rg_keeper *kp, char *err, size_t errlen);
 
 /* reencrypt.c: set up the idle handle (kp->reenc_idle, data = kp) and
  * look for unfinished work, so that a job resumes after a restart. */

@@ -123,6 +123,7 @@ enum rg_store_sql {
 	RG_SQL_ROLLBACK_TO,
 	RG_SQL_META_PUT,
 	RG_SQL_META_GET,
+	RG_SQL_META_DEL,
 	RG_SQL_DEPT_UPDATE,
 	RG_SQL_DEPT_INSERT,
 	RG_SQL_DEPT_EACH,
@@ -151,6 +152,7 @@ static const char *const rg_store_sql_text[RG_SQL__COUNT] = {
 	[RG_SQL_ROLLBACK_TO] = "ROLLBACK TO rq",
 	[RG_SQL_META_PUT] = "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
 	[RG_SQL_META_GET] = "SELECT value FROM meta WHERE name = ?1",
+	[RG_SQL_META_DEL] = "DELETE FROM meta WHERE name = ?1",
 	[RG_SQL_DEPT_UPDATE] =
 	    "UPDATE departments SET name = ?2, status = ?3 WHERE id = ?1",
 	[RG_SQL_DEPT_INSERT] =
@@ -1312,6 +1314,25 @@ rg_store_meta_get(rg_store *st, const char *name, void **val, size_t *len)
 out:
 	rg_store_done(s);
 	return ret;
+}
+
+int
+rg_store_meta_del(rg_store *st, const char *name)
+{
+	sqlite3_stmt *s = rg_store_stmt(st, RG_SQL_META_DEL);
+
+	if (name == NULL) {
+		rg_store_setmsg(st, "meta_del: bad arguments");
+		return RG_STORE_ERROR;
+	}
+	if (!rg_store_write_ok(st))
+		return RG_STORE_ERROR;
+	if (rg_store_bind_text(s, 1, name) != SQLITE_OK) {
+		rg_store_seterr(st, "meta_del");
+		rg_store_done(s);
+		return RG_STORE_ERROR;
+	}
+	return rg_store_run(st, RG_SQL_META_DEL, "meta_del");
 }
 
 /* ---- departments ---- */

@@ -92,6 +92,15 @@ void rg_store_wal_tidy(rg_store *st);
 /* Meta values (small blobs). get: *val malloc'd, caller frees. */
 int rg_store_meta_put(rg_store *st, const char *name, const void *val, size_t len);
 int rg_store_meta_get(rg_store *st, const char *name, void **val, size_t *len);
+/* Removes the value if there is one (none is not an error). */
+int rg_store_meta_del(rg_store *st, const char *name);
+/*
+ * The meta value `recgatectl restore` leaves in a restored database (a
+ * JSON object: which backup, what it held, when it was restored) for the
+ * keeper to enter in the audit log at its next start and then remove, in
+ * one transaction (keeper_restore.c).
+ */
+#define RG_STORE_META_RESTORED "restored"
 
 /* Departments: status is "active" or "suspended". */
 int rg_store_dept_put(rg_store *st, const char *id, const char *name,

@@ -355,3 +355,35 @@ rg_gw_exists(const char *dir, const char *rel)
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	return lstat(path, &sb) == 0;
 }
+
+json_t *
+rg_gw_export_entries(const char *exp, const char *action)
+{
+	char path[700], line[65536];
+	json_t *all = json_array();
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/entries.jsonl", exp);
+	f = fopen(path, "r");
+	CHECKF(f != NULL, "%s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *j = json_loads(line, 0, NULL), *e;
+		const char *b64 = json_string_value(json_object_get(j, "entry"));
+		uint8_t bin[16384];
+		size_t len;
+
+		CHECK(b64 != NULL);
+		CHECK(sodium_base642bin(bin, sizeof(bin), b64, strlen(b64), NULL,
+		                        &len, NULL,
+		                        sodium_base64_VARIANT_ORIGINAL) == 0);
+		e = json_loadb((const char *)bin, len, 0, NULL);
+		CHECK(e != NULL);
+		if (strcmp(json_string_value(json_object_get(e, "action")),
+		           action) == 0)
+			json_array_append(all, e);
+		json_decref(e);
+		json_decref(j);
+	}
+	fclose(f);
+	return all;
+}

@@ -93,6 +93,9 @@ int rg_gw_exists(const char *dir, const char *rel);
 const char *rg_gw_code(const json_t *resp);
 /* The gateway's audit size from /healthz. */
 long long rg_gw_audit_size(struct rg_gw *gw);
+/* The entries of one action in an `audit export` directory, decoded, in
+ * log order (caller json_decref). */
+json_t *rg_gw_export_entries(const char *exp, const char *action);
 /* Run the bench's load generator against gw, closed loop: args give the
  * rest (connections, seconds, seed, pool, mix). CHECKs that it exits 0
  * and prints JSON; returns that (caller json_decref). */

@@ -67,7 +67,7 @@ TEST(backup_taken_under_load_restores_the_gateway_as_it_was)
 	struct rg_gw gw, back;
 	char cmd[4096], out[8192], bdir[600], conf[600], path[800], hex[65];
 	char line[16384], *early, *late;
-	long long before, after, in_backup;
+	long long before, after, in_backup, size;
 	json_t *m, *r;
 	FILE *load;
 	int status;
@@ -144,15 +144,21 @@ TEST(backup_taken_under_load_restores_the_gateway_as_it_was)
 	back = gw;
 	snprintf(back.conf, sizeof(back.conf), "%s", conf);
 	rg_gw_restart(&back);
-	CHECK_EQ_INT(rg_gw_audit_size(&back), in_backup);
+	/* Its first start entered the restore, at the snapshot's end. */
+	CHECK_EQ_INT(rg_gw_audit_size(&back), in_backup + 1);
 	CHECK_EQ_INT(rg_gw_call(&back, "health", "GET", early, NULL, NULL, NULL, &r),
 	             200);
 	json_decref(r);
 	CHECK_EQ_INT(rg_gw_call(&back, "health", "GET", late, NULL, NULL, NULL, &r),
 	             404);
 	json_decref(r);
-	/* It goes on from there, and its whole log verifies offline. */
+	/* It goes on from there; a second start enters nothing more. */
 	free(bk_submit(&back));
+	size = rg_gw_audit_size(&back);
+	rg_gw_restart(&back);
+	CHECK_EQ_INT(rg_gw_audit_size(&back), size);
+	/* Its whole log verifies offline, the restore's entry in it: which
+	 * backup (the hash of its backup.json) and what it held. */
 	snprintf(path, sizeof(path), "%s/export", rg_test_tmpdir());
 	snprintf(cmd, sizeof(cmd), "%s/recgatectl audit export '%s' --url %s "
 	         "--key %s/clients/officer.key > /dev/null", rg_test_build(), path,
@@ -162,6 +168,30 @@ TEST(backup_taken_under_load_restores_the_gateway_as_it_was)
 	snprintf(cmd, sizeof(cmd), "audit verify '%s'", path);
 	CHECKF(rg_gw_ctl(cmd, out, sizeof(out)) == 0, "%s", out);
 	CHECK(strstr(out, "OK") != NULL);
+	m = rg_gw_export_entries(path, "admin.restore");
+	CHECK_EQ_INT(json_array_size(m), 1);
+	{
+		json_t *e = json_array_get(m, 0);
+		json_t *rs = json_object_get(e, "restore");
+
+		CHECK_EQ_INT(json_integer_value(json_object_get(e, "index")),
+		             in_backup);
+		CHECK_EQ_STR(json_string_value(json_object_get(e, "decision")),
+		             "allow");
+		CHECK_EQ_INT(json_integer_value(json_object_get(rs,
+		             "audit_entries")), in_backup);
+		snprintf(path, sizeof(path), "%s/backup.json", bdir);
+		bk_sha256(path, hex);
+		CHECK_EQ_STR(json_string_value(json_object_get(rs,
+		             "backup_sha256")), hex);
+		snprintf(path, sizeof(path), "%s/recgate.db", bdir);
+		bk_sha256(path, hex);
+		CHECK_EQ_STR(json_string_value(json_object_get(rs,
+		             "database_sha256")), hex);
+		CHECK(json_string_value(json_object_get(rs, "taken")) != NULL);
+		CHECK(json_string_value(json_object_get(rs, "restored")) != NULL);
+	}
+	json_decref(m);
 	free(early);
 	free(late);
 }

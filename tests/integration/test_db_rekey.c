@@ -216,39 +216,6 @@ dbk_verify(struct rg_gw *gw, const char *exp)
 	closedir(d);
 }
 
-/* The exported entries of one action, decoded (caller decrefs). */
-static json_t *
-dbk_entries(const char *exp, const char *action)
-{
-	char path[700], line[65536];
-	json_t *all = json_array();
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/entries.jsonl", exp);
-	f = fopen(path, "r");
-	CHECKF(f != NULL, "%s", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		json_t *j = json_loads(line, 0, NULL), *e;
-		const char *b64 = json_string_value(json_object_get(j, "entry"));
-		uint8_t bin[16384];
-		size_t len;
-
-		CHECK(b64 != NULL);
-		CHECK(sodium_base642bin(bin, sizeof(bin), b64, strlen(b64), NULL,
-		                        &len, NULL,
-		                        sodium_base64_VARIANT_ORIGINAL) == 0);
-		e = json_loadb((const char *)bin, len, 0, NULL);
-		CHECK(e != NULL);
-		if (strcmp(json_string_value(json_object_get(e, "action")),
-		           action) == 0)
-			json_array_append(all, e);
-		json_decref(e);
-		json_decref(j);
-	}
-	fclose(f);
-	return all;
-}
-
 /* Submit as health and keep the answer as a receipt file; the record's
  * path into rpath. 1 on 200. */
 static int
@@ -390,7 +357,7 @@ SLOW_TEST(database_key_rotates_online_under_load_with_no_exchange_lost, 180)
 	/* Every receipt and the whole log verify; both rekeys are in it. */
 	snprintf(exp, sizeof(exp), "%s/export", rg_test_tmpdir());
 	dbk_verify(&gw, exp);
-	e = dbk_entries(exp, "admin.dbkey.rekeyed");
+	e = rg_gw_export_entries(exp, "admin.dbkey.rekeyed");
 	CHECK_EQ_INT(json_array_size(e), 2);
 	{
 		json_t *one = json_array_get(e, 0);
@@ -406,7 +373,7 @@ SLOW_TEST(database_key_rotates_online_under_load_with_no_exchange_lost, 180)
 	}
 	json_decref(e);
 	/* Two scheduled by the administrator, one refused (health's key). */
-	e = dbk_entries(exp, "admin.dbkey.rotate");
+	e = rg_gw_export_entries(exp, "admin.dbkey.rotate");
 	CHECK_EQ_INT(json_array_size(e), 3);
 	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(e, 0),
 	             "decision")), "allow");
@@ -504,7 +471,7 @@ dbk_crash_drill(const char *point, int at_start)
 	CHECK(dbk_read(&gw, "after-r", paths[NREC]));
 	snprintf(exp, sizeof(exp), "%s/export", rg_test_tmpdir());
 	dbk_verify(&gw, exp);
-	e = dbk_entries(exp, "admin.dbkey.rekeyed");
+	e = rg_gw_export_entries(exp, "admin.dbkey.rekeyed");
 	CHECKF(json_array_size(e) == 1, "%zu rekeyed entries after %s",
 	       json_array_size(e), point);
 	CHECK_EQ_INT(json_is_true(json_object_get(json_array_get(e, 0),
@@ -578,7 +545,7 @@ SLOW_TEST(database_rekey_that_cannot_write_its_copy_changes_nothing, 120)
 	CHECK(dbk_read(&gw, "before-r", rpath));
 	snprintf(exp, sizeof(exp), "%s/export", rg_test_tmpdir());
 	dbk_verify(&gw, exp);
-	e = dbk_entries(exp, "admin.dbkey.failed");
+	e = rg_gw_export_entries(exp, "admin.dbkey.failed");
 	CHECK_EQ_INT(json_array_size(e), 1);
 	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(
 	             json_array_get(e, 0), "database_key"), "kept")), 1);
