@@ -16,6 +16,17 @@ _Static_assert(RG_SHA256_LEN == crypto_hash_sha256_BYTES, "SHA-256 size");
 
 static pthread_once_t rg_sha256_once = PTHREAD_ONCE_INIT;
 static EVP_MD *rg_sha256_md;
+/* Each thread's digest context, made at its first hash and freed when
+ * it ends: a context a call cost an allocation and its setup, several
+ * times an exchange, for hashes of a few dozen bytes (Merkle nodes). */
+static pthread_key_t rg_sha256_ctx_key;
+static int rg_sha256_have_key;
+
+static void
+rg_sha256_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 /* Fetched once, not per call: an implicit fetch costs more than hashing
  * a short message. OpenSSL is already set up by the store's cipher when
@@ -24,6 +35,22 @@ static void
 rg_sha256_fetch(void)
 {
 	rg_sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	rg_sha256_have_key = pthread_key_create(&rg_sha256_ctx_key,
+	                                        rg_sha256_ctx_free) == 0;
+}
+
+/* This thread's context, or NULL (out of memory). */
+static EVP_MD_CTX *
+rg_sha256_ctx(void)
+{
+	EVP_MD_CTX *c = pthread_getspecific(rg_sha256_ctx_key);
+
+	if (c == NULL && (c = EVP_MD_CTX_new()) != NULL &&
+	    pthread_setspecific(rg_sha256_ctx_key, c) != 0) {
+		EVP_MD_CTX_free(c);
+		c = NULL;
+	}
+	return c;
 }
 
 static int
@@ -35,7 +62,8 @@ rg_sha256_evp(uint8_t out[RG_SHA256_LEN], const struct rg_sha256_part *parts,
 	int ok;
 
 	if (pthread_once(&rg_sha256_once, rg_sha256_fetch) != 0 ||
-	    rg_sha256_md == NULL || (c = EVP_MD_CTX_new()) == NULL)
+	    rg_sha256_md == NULL || !rg_sha256_have_key ||
+	    (c = rg_sha256_ctx()) == NULL)
 		return -1;
 	ok = EVP_DigestInit_ex(c, rg_sha256_md, NULL) == 1;
 	for (size_t i = 0; ok && i < n; i++)
@@ -43,7 +71,6 @@ rg_sha256_evp(uint8_t out[RG_SHA256_LEN], const struct rg_sha256_part *parts,
 			ok = EVP_DigestUpdate(c, parts[i].p, parts[i].len) == 1;
 	ok = ok && EVP_DigestFinal_ex(c, out, &olen) == 1 &&
 	     olen == RG_SHA256_LEN;
-	EVP_MD_CTX_free(c);
 	return ok ? 0 : -1;
 }
 
