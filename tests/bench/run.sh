@@ -66,10 +66,15 @@ if [ -z "$NGINX" ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
 	NGINX=$(command -v nginx || true)
 	if [ -z "$NGINX" ] && [ -x /usr/sbin/nginx ]; then NGINX=/usr/sbin/nginx; fi
 fi
-echo '{}' > "$TMP/nginx.json"
-if [ -n "$NGINX" ]; then
+# nginx_run OUT: start nginx, measure it into OUT ({} when it cannot run),
+# stop it. Run twice: before the gateway starts and right after its closed
+# mix (the gateway idle), as the floor is.
+nginx_run() {
+	echo '{}' > "$1"
+	[ -n "$NGINX" ] || return 0
 	NPORT=$("$LG" freeport)
 	ND=$TMP/nginx
+	rm -rf "$ND"
 	mkdir -p "$ND/logs"
 	cat > "$ND/nginx.conf" <<EOF
 daemon off;
@@ -106,16 +111,16 @@ EOF
 		say "nginx on 127.0.0.1:$NPORT"
 		"$LG" closed --port "$NPORT" --conns "$CONNS" --seconds 5 \
 		    --mix post204=1 --pool 400000 --pid "$NGINX_PID" \
-		    --label nginx > "$TMP/nginx.json" || true
+		    --label nginx > "$1" || echo '{}' > "$1"
 	else
 		say "nginx did not start: $(cat "$ND/logs/stderr")"
 	fi
 	kill "$NGINX_PID" 2>/dev/null || true
 	wait "$NGINX_PID" 2>/dev/null || true
 	NGINX_PID=
-else
-	say "no nginx: the × nginx column stays empty"
-fi
+}
+[ -n "$NGINX" ] || say "no nginx: the × nginx column stays empty"
+nginx_run "$TMP/nginx.json"
 
 # ---- the gateway ----
 cat >> "$DEMO/recgate.conf" <<EOF
@@ -148,10 +153,12 @@ phase() { # label, then loadgen arguments
 PHASES=
 phase mix-closed closed --conns "$CONNS" --seconds "$SECS" --mix "$MIX" --pool 120000
 CLOSED=$(jnum throughput "$TMP/phase-mix-closed.json")
-# The floor again, the gateway idle: the machine's speed drifts by the
-# minute, and the report compares the closed mix with the two's mean.
+# The floor and nginx again, the gateway idle: the machine's speed drifts
+# by the minute, and the report compares the closed mix with each one's
+# mean of the two.
 say "Ed25519 floor, after the closed mix"
 "$LG" floor --seconds 1 > "$TMP/floor-after.json" || echo '{}' > "$TMP/floor-after.json"
+nginx_run "$TMP/nginx-after.json"
 phase submit-closed closed --conns "$CONNS" --seconds 5 --mix submit=1 --pool 60000
 phase reads-closed closed --conns "$CONNS" --seconds 5 \
     --mix read_own=1,read_uncond=1,read_grant=1 --pool 60000
@@ -191,6 +198,7 @@ mkdir -p "$RESULTS"
 	printf '"floor_after":'; cat "$TMP/floor-after.json"; printf ',\n'
 	printf '"fsync":'; cat "$TMP/fsync.json"; printf ',\n'
 	printf '"nginx":'; cat "$TMP/nginx.json"; printf ',\n'
+	printf '"nginx_after":'; cat "$TMP/nginx-after.json"; printf ',\n'
 	printf '"phases":[\n'
 	sep=
 	for p in $PHASES; do
