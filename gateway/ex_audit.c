@@ -53,6 +53,7 @@ rg_audit_open(rg_keeper *kp, char *err, size_t errlen)
 		return -1;
 	}
 	kp->checkpoint_size = cp.size;
+	kp->checkpoint_ms = cp.time_ms;
 	kp->has_checkpoint = 1;
 	rg_store_checkpoint_clear(&cp);
 	return 0;
@@ -90,6 +91,7 @@ rg_audit_checkpoint(rg_keeper *kp, uint64_t size, int64_t now_ms)
 		goto out;
 	}
 	kp->checkpoint_size = size;
+	kp->checkpoint_ms = now_ms;
 	kp->has_checkpoint = 1;
 	rc = 0;
 out:

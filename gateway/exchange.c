@@ -52,6 +52,7 @@ static const struct rg_route {
 	rg_unsigned_handler open;
 } rg_routes[] = {
 	{"GET", "/healthz", NULL, NULL, NULL, rg_healthz},
+	{"GET", "/metrics", NULL, NULL, NULL, rg_metrics},
 	{"GET", "/v1/keys", NULL, NULL, NULL, rg_keys},
 	{"GET", "/v1/catalogue", "department", "catalogue.read", rg_ex_catalogue, NULL},
 	{"POST", "/v1/resources/{rid}/records", "department", "record.submit",
@@ -254,7 +255,7 @@ rg_respond_json(struct rg_response *resp, int status, json_t *v)
 	return 0;
 }
 
-static int
+int
 rg_is_loopback(const char *peer)
 {
 	return strncmp(peer, "127.", 4) == 0 || strncmp(peer, "[::1]", 5) == 0 ||

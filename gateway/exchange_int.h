@@ -80,6 +80,12 @@ char *rg_b64(const uint8_t *bin, size_t len);
 json_t *rg_json_b64(const uint8_t *bin, size_t len);
 /* Lower-case hex into out (2 * len + 1 bytes). */
 void rg_hex(const uint8_t *bin, size_t len, char *out);
+/* exchange.c: whether a request came from the loopback (the unsigned
+ * operator endpoints answer nobody else). */
+int rg_is_loopback(const char *peer);
+/* metrics.c: GET /metrics, the keeper's counters in Prometheus text. */
+int rg_metrics(rg_keeper *kp, const struct rg_request *req,
+               struct rg_response *resp);
 
 /* ex_records.c: the catalogue and the records API. */
 int rg_ex_catalogue(struct rg_exchange *ex);

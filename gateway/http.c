@@ -673,7 +673,7 @@ rg_http_on_written(uv_write_t *wr, int status)
  */
 static void
 rg_http_conn_send(struct rg_http_conn *conn, int status, const char *body,
-                  size_t body_len, int close_after)
+                  size_t body_len, int close_after, int text)
 {
 	const char *reason = http_status_str((enum http_status)status);
 	char head[256];
@@ -687,11 +687,14 @@ rg_http_conn_send(struct rg_http_conn *conn, int status, const char *body,
 		body_len = 0;
 	n = snprintf(head, sizeof(head),
 	             "HTTP/1.1 %d %s\r\n"
-	             "Content-Type: application/json\r\n"
+	             "Content-Type: %s\r\n"
 	             "Content-Length: %zu\r\n"
 	             "Cache-Control: no-store\r\n"
 	             "Connection: %s\r\n\r\n",
-	             status, reason, body_len, close_after ? "close" : "keep-alive");
+	             status, reason,
+	             text ? "text/plain; version=0.0.4; charset=utf-8"
+	                  : "application/json",
+	             body_len, close_after ? "close" : "keep-alive");
 	if (n < 0 || (size_t)n >= sizeof(head) || status < 100 || status > 999) {
 		rg_http_conn_close(conn);
 		return;
@@ -756,7 +759,7 @@ rg_http_conn_refuse(struct rg_http_conn *conn, rg_err err)
 	conn->head_method = 0;
 	/* On -1 resp holds the fixed out-of-memory 500 body: send that. */
 	(void)rg_response_error(&resp, err, NULL, NULL);
-	rg_http_conn_send(conn, resp.status, resp.body, resp.body_len, 1);
+	rg_http_conn_send(conn, resp.status, resp.body, resp.body_len, 1, 0);
 	rg_response_clear(&resp);
 }
 
@@ -1080,7 +1083,7 @@ rg_http_reply(struct rg_http_reply *reply, const struct rg_response *resp)
 		resp = &oops;
 	}
 	rg_http_conn_send(conn, resp->status, resp->body, resp->body_len,
-	                  !conn->keep_alive || conn->http->closing);
+	                  !conn->keep_alive || conn->http->closing, resp->text);
 	rg_response_clear(&oops);
 }
 

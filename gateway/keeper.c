@@ -356,6 +356,7 @@ rg_keeper_batch_done(void *ctx, struct rg_fin_job *job)
 
 	if (job->sync_us > 0) {
 		kp->stats.syncs++;
+		kp->stats.sync_us += job->sync_us;
 		if (job->sync_us > kp->stats.sync_max_us)
 			kp->stats.sync_max_us = job->sync_us;
 		kp->stats.syncs_over_10ms += job->sync_us > 10000;

@@ -73,6 +73,7 @@ struct rg_keeper_stats {
 	 * longest (µs), and how many took over 10 and over 100 ms: a disk
 	 * that stalls shows here before anywhere else. */
 	uint64_t syncs;
+	uint64_t sync_us;      /* their time together */
 	uint64_t sync_max_us;
 	uint64_t syncs_over_10ms;
 	uint64_t syncs_over_100ms;

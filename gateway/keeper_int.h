@@ -95,6 +95,7 @@ struct rg_keeper {
 	/* Audit checkpoints (ex_audit.c): signed only over committed trees. */
 	uint64_t committed_size;   /* audit entries durable on disk */
 	uint64_t checkpoint_size;  /* size of the latest signed checkpoint */
+	int64_t checkpoint_ms;     /* and when it was signed */
 	int has_checkpoint;
 	uv_timer_t checkpoint_timer;
 	int open_handles;          /* closed one by one at rg_keeper_close */

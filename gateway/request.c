@@ -25,6 +25,7 @@ rg_response_clear(struct rg_response *resp)
 	resp->body = NULL;
 	resp->body_len = 0;
 	resp->status = 0;
+	resp->text = 0;
 }
 
 int
@@ -39,6 +40,7 @@ rg_response_error(struct rg_response *resp, rg_err err, const char *message,
 	free(resp->body);
 	resp->body = NULL;
 	resp->body_len = 0;
+	resp->text = 0;
 	resp->status = rg_err_status(err);
 	inner = json_pack("{s:s, s:s}", "code", rg_err_code(err), "message",
 	                  message != NULL ? message : rg_err_message(err));

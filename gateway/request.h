@@ -68,6 +68,8 @@ struct rg_response {
 	int status;
 	char *body;        /* malloc'd, owned by the response */
 	size_t body_len;
+	int text;          /* 1: the body is Prometheus text (GET /metrics),
+	                    * 0: JSON, as every other answer */
 };
 
 void rg_response_clear(struct rg_response *resp);

@@ -130,6 +130,7 @@ rg_wire_encode_response(uint64_t id, const struct rg_response *resp,
 	rg_wput_u(&b, RG_WIRE_RESPONSE, 1);
 	rg_wput_u(&b, id, 8);
 	rg_wput_u(&b, (uint64_t)resp->status, 2);
+	rg_wput_u(&b, resp->text ? 1 : 0, 1);
 	rg_wput_u(&b, resp->body_len, 4);
 	if (resp->body_len > 0)
 		rg_wput(&b, resp->body, resp->body_len);
@@ -333,17 +334,20 @@ rg_wire_decode_response(const uint8_t *buf, size_t len, uint64_t *id,
                         struct rg_response *resp)
 {
 	struct rg_rbuf r = {buf, len, 0, 0};
-	uint64_t status, body;
+	uint64_t status, kind, body;
 
 	memset(resp, 0, sizeof(*resp));
 	if (rg_rget_u(&r, 4) + 4 != len || rg_rget_u(&r, 1) != RG_WIRE_RESPONSE)
 		return -1;
 	*id = rg_rget_u(&r, 8);
 	status = rg_rget_u(&r, 2);
+	kind = rg_rget_u(&r, 1);
 	body = rg_rget_u(&r, 4);
-	if (r.bad || status < 100 || status > 599 || body != len - r.off)
+	if (r.bad || status < 100 || status > 599 || kind > 1 ||
+	    body != len - r.off)
 		return -1;
 	resp->status = (int)status;
+	resp->text = (int)kind;
 	resp->body = malloc((size_t)body + 1);
 	if (resp->body == NULL)
 		return -1;

@@ -89,11 +89,23 @@ TEST(wire_response_round_trips)
 	CHECK_EQ_INT(id, 7);
 	CHECK_EQ_INT(out.status, 403);
 	CHECK_EQ_STR(out.body, "{\"error\":{}}");
+	CHECK_EQ_INT(out.text, 0);
 	rg_response_clear(&out);
+	free(frame);
+	/* A text body (the metrics) keeps its kind; a kind the front does
+	 * not know is refused. */
+	in.text = 1;
+	frame = rg_wire_encode_response(8, &in, &len);
+	CHECK(frame != NULL);
+	CHECK_EQ_INT(rg_wire_decode_response(frame, len, &id, &out), 0);
+	CHECK_EQ_INT(out.text, 1);
+	rg_response_clear(&out);
+	frame[4 + 1 + 8 + 2] = 2;
+	CHECK_EQ_INT(rg_wire_decode_response(frame, len, &id, &out), -1);
+	free(frame);
 	/* Statuses outside 100..599 are not encodable. */
 	in.status = 42;
 	CHECK(rg_wire_encode_response(7, &in, &len) == NULL);
-	free(frame);
 }
 
 TEST(wire_decoder_refuses_every_truncation_and_extension)
