@@ -8,12 +8,19 @@
 #   make bench      how fast the offline audit verifier runs (entries/second),
 #                   then the gateway under load (tests/bench/run.sh, ~2 min)
 #   make test VALGRIND=1  the same under valgrind memcheck
+#   make fuzz       every fuzz target of tests/fuzz/ under libFuzzer (clang),
+#                   FUZZ_SECONDS each (default 60), in build-fuzz/
 
 CC      ?= cc
 SAN     ?=
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(SAN),fuzz)
+# libFuzzer's coverage in every object, ASan and UBSan; clang only.
+BUILD   ?= build-fuzz
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
 else
 BUILD   ?= build
 SANFLAGS =
@@ -42,7 +49,7 @@ LDLIBS  += $(PKG_LIBS) -lssl -lcrypto
 # unlinking chunks (alternated runs of one binary, profile.md Round 8).
 # Kept in even where nothing names it (--as-needed would drop it). Not
 # under the sanitizers, whose runtimes bring their own allocator.
-ifeq ($(SAN),1)
+ifneq ($(SAN),)
 MALLOC_LIBS =
 else
 MALLOC_LIBS := -Wl,--push-state,--no-as-needed \
@@ -53,7 +60,9 @@ endif
 # Everything but the two programs' main files goes into one archive.
 LIB_SRC  := $(wildcard crypto/*.c policy/*.c) \
             $(filter-out gateway/recgated.c gateway/recgatectl.c, $(wildcard gateway/*.c))
-TEST_SRC := $(wildcard tests/*.c tests/unit/*.c tests/integration/*.c)
+FUZZ_SRC := $(filter-out tests/fuzz/libfuzzer.c tests/fuzz/seeds_main.c, \
+                          $(wildcard tests/fuzz/*.c))
+TEST_SRC := $(wildcard tests/*.c tests/unit/*.c tests/integration/*.c) $(FUZZ_SRC)
 
 LIB_ASM  := $(wildcard gateway/*.S)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_ASM:%.S=$(BUILD)/obj/%.o)
@@ -98,6 +107,16 @@ run: deps
 $(BUILD)/bench_verify: $(BUILD)/obj/tests/bench/bench_verify.o $(BUILD)/librecgate.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The fuzz targets under libFuzzer (SAN=fuzz, clang), and the writer of
+# their seeds: see `make fuzz` below.
+$(BUILD)/fuzz: $(BUILD)/obj/tests/fuzz/libfuzzer.o $(FUZZ_SRC:%.c=$(BUILD)/obj/%.o) \
+               $(BUILD)/librecgate.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz-seeds: $(BUILD)/obj/tests/fuzz/seeds_main.o $(FUZZ_SRC:%.c=$(BUILD)/obj/%.o) \
+                     $(BUILD)/librecgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # The load generator and floor meters of tests/bench/run.sh; the suite's
 # smoke test runs it too, so `make test` builds it.
 $(BUILD)/loadgen: $(BUILD)/obj/tests/bench/loadgen.o $(BUILD)/librecgate.a
@@ -139,10 +158,20 @@ compat-sqlcipher4:
 deb:
 	sh packaging/build-deb.sh
 
-clean:
-	rm -rf build build-san build-compat
+# Coverage-guided fuzzing of every target (tests/fuzz/fuzz.h) for
+# FUZZ_SECONDS each, from the seeds, keeping the corpus it grows in
+# build-fuzz/corpus/; a crash fails it and leaves its input there. The
+# suite runs the same targets over a fixed set of mutations every time.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh packaging/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory SAN=fuzz CC=clang build-fuzz/fuzz build-fuzz/fuzz-seeds
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
-.PHONY: all deps run test bench deb clean compat-sqlcipher4
+clean:
+	rm -rf build build-san build-compat build-fuzz
+
+.PHONY: all deps run test bench deb clean compat-sqlcipher4 fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/gateway/recgated.d $(BUILD)/obj/gateway/recgatectl.d \
          $(BUILD)/obj/tests/bench/bench_verify.d $(BUILD)/obj/tests/bench/loadgen.d

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "crypto/httpsig.h"
+#include "crypto/b64.h"
 #include "crypto/sha256.h"
 
 /* Bounds on what a peer may make us parse or build. */
@@ -320,18 +321,7 @@ rg_sf_string(const struct rg_sf_item *it, char *out, size_t cap)
 static int
 rg_sf_bytes(const struct rg_sf_item *it, uint8_t *out, size_t cap, size_t *len)
 {
-	const char *end = NULL;
-
-	if (it->rawlen == 0) {
-		*len = 0;
-		return 0;
-	}
-	if (it->rawlen % 4 != 0)
-		return -1;
-	if (sodium_base642bin(out, cap, it->raw, it->rawlen, NULL, len, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0)
-		return -1;
-	return end == it->raw + it->rawlen ? 0 : -1;
+	return rg_b64_decode(it->raw, it->rawlen, out, cap, len);
 }
 
 /*
@@ -1076,7 +1066,7 @@ rg_content_digest_check(const char *field, const uint8_t *body, size_t len)
 	char key[RG_HS_MAXKEY + 1];
 	uint8_t want[crypto_hash_sha256_BYTES], got[crypto_hash_sha256_BYTES];
 	size_t nseen = 0, wlen;
-	struct rg_sf_item it, mine;
+	struct rg_sf_item it, mine = {0};
 	struct rg_sf c;
 	int r, hasval, found = 0;
 

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "crypto/note.h"
+#include "crypto/b64.h"
 
 #define RG_NOTE_DASH "\xe2\x80\x94 " /* U+2014 and a space */
 
@@ -32,13 +33,7 @@ static int
 rg_note_unb64(const char *in, size_t inlen, uint8_t *out, size_t outmax,
               size_t *outlen)
 {
-	const char *end = NULL;
-
-	if (sodium_base642bin(out, outmax, in, inlen, NULL, outlen, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != in + inlen)
-		return -1;
-	return 0;
+	return rg_b64_decode(in, inlen, out, outmax, outlen);
 }
 
 char *

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/b64.h"
 #include "crypto/merkle.h"
 #include "crypto/note.h"
 #include "crypto/tlog.h"
@@ -317,8 +318,7 @@ rg_ctl_unb64(const char *in, uint8_t *out, size_t outmax, size_t *outlen)
 {
 	if (in == NULL)
 		return -1;
-	return sodium_base642bin(out, outmax, in, strlen(in), NULL, outlen, NULL,
-	                         sodium_base64_VARIANT_ORIGINAL);
+	return rg_b64_decode(in, strlen(in), out, outmax, outlen);
 }
 
 /* The hashes of a proof the gateway sent (a JSON array of base64) into

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/b64.h"
 #include "crypto/keystore.h"
 #include "gateway/ctl_keys.h"
 #include "gateway/store.h"
@@ -62,8 +63,7 @@ rg_use_checkpoint(void *ctx, const struct rg_store_checkpoint *cp)
 			break;
 		b64++;
 		n = strcspn(b64, "\n");
-		if (sodium_base642bin(bin, sizeof(bin), b64, n, NULL, &len, NULL,
-		                      sodium_base64_VARIANT_ORIGINAL) != 0 || len < 4)
+		if (rg_b64_decode(b64, n, bin, sizeof(bin), &len) != 0 || len < 4)
 			continue;
 		snprintf(kid, sizeof(kid), "%02x%02x%02x%02x", bin[0], bin[1],
 		         bin[2], bin[3]);

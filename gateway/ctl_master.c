@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/b64.h"
 #include "crypto/keystore.h"
 #include "crypto/sig.h"
 #include "gateway/client.h"
@@ -152,8 +153,7 @@ rg_ctl_master_pin(const char *host, int port, const char *keyid,
 	kid = json_string_value(json_object_get(first, "keyid"));
 	pub64 = json_string_value(json_object_get(first, "public_key"));
 	if (kid == NULL || pub64 == NULL ||
-	    sodium_base642bin(got, sizeof(got), pub64, strlen(pub64), NULL, &glen,
-	                      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    rg_b64_decode(pub64, strlen(pub64), got, sizeof(got), &glen) != 0 ||
 	    glen != sizeof(got)) {
 		snprintf(err, errlen, "GET /v1/keys: no active signing key in the "
 		         "answer (HTTP %d)", resp.status);

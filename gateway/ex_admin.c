@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "crypto/b64.h"
 #include "crypto/note.h"
 #include "crypto/sig.h"
 #include "gateway/crashpoint.h"
@@ -100,8 +101,8 @@ rg_ex_admin_key_add(struct rg_exchange *ex)
 		goto out;
 	}
 	if (pub64 == NULL ||
-	    sodium_base642bin(k.pub, sizeof(k.pub), pub64, strlen(pub64), NULL,
-	                      &publen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    rg_b64_decode(pub64, strlen(pub64), k.pub, sizeof(k.pub),
+	                  &publen) != 0 ||
 	    publen != sizeof(k.pub)) {
 		rg_ex_refuse(ex, "reject", RG_ERR_BAD_PARAMETER, NULL, "public_key",
 		             "expected a base64 Ed25519 public key (32 bytes)");

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "crypto/b64.h"
 #include "gateway/master_box.h"
 
 static const char rg_mbox_magic[4] = {'R', 'G', 'M', 'C'};
@@ -69,14 +70,12 @@ rg_master_box_open(const char *b64, size_t len, const rg_sigkey *key,
 	uint8_t xpub[crypto_box_PUBLICKEYBYTES];
 	uint8_t *seed = NULL, *sk = NULL, *xsk = NULL, *p = NULL;
 	size_t slen = 0;
-	const char *end = NULL;
 	int ret = -1;
 
 	sodium_memzero(c, sizeof(*c));
 	/* Exactly one message's worth of base64: a longer one is not ours. */
-	if (sodium_base642bin(sealed, sizeof(sealed), b64, len, NULL, &slen,
-	                      &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != b64 + len || slen != RG_MBOX_SEALED)
+	if (rg_b64_decode(b64, len, sealed, sizeof(sealed), &slen) != 0 ||
+	    slen != RG_MBOX_SEALED)
 		return -1;
 	seed = sodium_malloc(RG_SIG_SEEDLEN);
 	sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);

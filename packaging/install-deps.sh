@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-deps.sh -- install what recgate needs to build, run and test, from
 # Debian's archive. Idempotent: installs only what is missing.
-# Usage: install-deps.sh [--test]
+# Usage: install-deps.sh [--test | --fuzz]
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libsodium-dev libsqlcipher-dev
@@ -10,6 +10,8 @@ openssl curl"
 # --test: also what the test suite alone needs (debhelper: it builds the
 # Debian package, as `make deb` does).
 [ "${1:-}" = "--test" ] && PKGS="$PKGS valgrind systemd debhelper"
+# --fuzz: clang and its libFuzzer runtime, for `make fuzz`.
+[ "${1:-}" = "--fuzz" ] && PKGS="$PKGS clang"
 
 missing=""
 for p in $PKGS; do
