@@ -50,6 +50,9 @@ rg_client_key_load(const char *path, struct rg_client_key *out, char *err,
 		snprintf(err, errlen, "%s: expected department, keyid and seed", path);
 		goto out;
 	}
+	/* Not rg_b64_decode: the seed is secret, and libsodium's decoder runs
+	 * in constant time where the alphabet check would branch on each
+	 * character. A damaged file gives a key the gateway refuses. */
 	if (sodium_base642bin(seed, RG_SIG_SEEDLEN, seed64, strlen(seed64), NULL,
 	                      &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    seedlen != RG_SIG_SEEDLEN) {
