@@ -93,8 +93,11 @@ rg_keeper_enter_restore(rg_keeper *kp, char *err, size_t errlen)
 	              "decision", "allow", "reason", "restored", "restore",
 	              rg_restore_member(text, len));
 	free(text);
-	if (rg_store_begin(kp->st) != RG_STORE_OK)
+	if (rg_store_begin(kp->st) != RG_STORE_OK) {
+		json_decref(e);
 		goto fail;
+	}
+	/* rg_audit_append_obj takes e, whatever it returns. */
 	if (rg_audit_append_obj(kp, e) != 0 ||
 	    rg_store_meta_del(kp->st, RG_STORE_META_RESTORED) != RG_STORE_OK ||
 	    rg_store_commit(kp->st) != RG_STORE_OK) {
