@@ -131,27 +131,14 @@ rg_dbrekey_enter(rg_keeper *kp, json_t *e, int ok, uint32_t version)
 	if (e == NULL)
 		return -1;
 	n = snprintf(v, sizeof(v), "%u", (unsigned)version);
-	if (rg_store_begin(kp->st) != RG_STORE_OK) {
-		json_decref(e);
-		goto fail;
+	if (rg_audit_enter_alone(kp, e, ok ? RG_DBREKEY_META : NULL, v,
+	                         (size_t)n) != 0) {
+		fprintf(stderr, "recgated: the database rekey's entry was not "
+		        "entered: %s\n", rg_store_errmsg(kp->st));
+		return -1;
 	}
-	if (rg_audit_append_obj(kp, e) != 0 ||
-	    (ok && rg_store_meta_put(kp->st, RG_DBREKEY_META, v, (size_t)n) !=
-	               RG_STORE_OK) ||
-	    rg_store_commit(kp->st) != RG_STORE_OK) {
-		rg_store_rollback(kp->st);
-		goto fail;
-	}
-	kp->committed_size = kp->audit_size;
-	kp->stats.audit_size = kp->audit_size;
 	kp->dbrekey.last_entry = before;
 	return 0;
-fail:
-	fprintf(stderr, "recgated: the database rekey's entry was not "
-	        "entered: %s\n", rg_store_errmsg(kp->st));
-	if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK)
-		abort(); /* the log's length is unknown */
-	return -1;
 }
 
 /* admin.dbkey.failed: nothing changed but a destroyed key version. */

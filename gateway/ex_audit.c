@@ -526,6 +526,33 @@ rg_audit_append_obj(rg_keeper *kp, json_t *entry)
 	return rc;
 }
 
+int
+rg_audit_enter_alone(rg_keeper *kp, json_t *entry, const char *meta,
+                     const void *val, size_t len)
+{
+	if (entry == NULL)
+		return -1;
+	if (rg_store_begin(kp->st) != RG_STORE_OK) {
+		json_decref(entry);
+		return -1;
+	}
+	/* rg_audit_append_obj takes the entry, whatever it returns. */
+	if (rg_audit_append_obj(kp, entry) != 0 ||
+	    (meta != NULL && val != NULL &&
+	     rg_store_meta_put(kp->st, meta, val, len) != RG_STORE_OK) ||
+	    (meta != NULL && val == NULL &&
+	     rg_store_meta_del(kp->st, meta) != RG_STORE_OK) ||
+	    rg_store_commit(kp->st) != RG_STORE_OK) {
+		rg_store_rollback(kp->st);
+		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK)
+			abort(); /* the log's length is unknown */
+		return -1;
+	}
+	kp->committed_size = kp->audit_size;
+	kp->stats.audit_size = kp->audit_size;
+	return 0;
+}
+
 /* Attacker-chosen text kept to [A-Za-z0-9._:-[]] so that the entry stays
  * valid UTF-8 and readable. */
 static void

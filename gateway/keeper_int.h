@@ -171,6 +171,13 @@ void rg_keeper_drain(rg_keeper *kp);
 /* keeper.c: open a batch (one transaction, committed in the loop's check
  * phase) unless one is open. 0 or -1. */
 int rg_keeper_batch_open(rg_keeper *kp);
+/* ex_audit.c: enter entry (taken) in a transaction of its own, between
+ * batches, with one meta change in the same transaction (meta NULL: none;
+ * val NULL: the value removed, else set to val[0..len)); durable on
+ * return. 0, or -1 with nothing changed (rg_store_errmsg says why; the
+ * log's length is read back). */
+int rg_audit_enter_alone(rg_keeper *kp, json_t *entry, const char *meta,
+                         const void *val, size_t len);
 /* keeper_restore.c: at start, enter in the audit log the restore
  * `recgatectl restore` left a marker of (RG_STORE_META_RESTORED) and
  * remove the marker, in one transaction. 0 (also with no marker), or -1

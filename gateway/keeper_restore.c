@@ -93,27 +93,14 @@ rg_keeper_enter_restore(rg_keeper *kp, char *err, size_t errlen)
 	              "decision", "allow", "reason", "restored", "restore",
 	              rg_restore_member(text, len));
 	free(text);
-	if (rg_store_begin(kp->st) != RG_STORE_OK) {
-		json_decref(e);
-		goto fail;
+	/* The marker goes in the entry's transaction: entered exactly once. */
+	if (rg_audit_enter_alone(kp, e, RG_STORE_META_RESTORED, NULL, 0) != 0) {
+		snprintf(err, errlen, "cannot enter the restore in the audit log: "
+		         "%s", rg_store_errmsg(kp->st));
+		return -1;
 	}
-	/* rg_audit_append_obj takes e, whatever it returns. */
-	if (rg_audit_append_obj(kp, e) != 0 ||
-	    rg_store_meta_del(kp->st, RG_STORE_META_RESTORED) != RG_STORE_OK ||
-	    rg_store_commit(kp->st) != RG_STORE_OK) {
-		rg_store_rollback(kp->st);
-		if (rg_store_audit_size(kp->st, &kp->audit_size) != RG_STORE_OK)
-			abort(); /* the log's length is unknown */
-		goto fail;
-	}
-	kp->committed_size = kp->audit_size;
-	kp->stats.audit_size = kp->audit_size;
 	fprintf(stderr, "recgated: the restore from a backup is entered in the "
 	        "audit log at index %llu\n",
 	        (unsigned long long)(kp->audit_size - 1));
 	return 0;
-fail:
-	snprintf(err, errlen, "cannot enter the restore in the audit log: %s",
-	         rg_store_errmsg(kp->st));
-	return -1;
 }
